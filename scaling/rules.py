@@ -1,0 +1,91 @@
+"""Compound-scaling rules with the reference rounding (EfficientNet section 3.3).
+
+Depth ``d``, width ``w`` and resolution ``r`` multipliers are applied to a base spec
+with the rounding of the official implementations (tensorflow/tpu
+``round_filters``/``round_repeats``, torchvision ``_make_divisible``), so that
+``scale(efficientnet-b0, w, d, r)`` is exactly the published B1..B7.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from search_space.spec import NetworkSpec, SpecError
+
+CHANNEL_DIVISOR = 8
+
+
+def round_filters(channels: int, width_mult: float, divisor: int = CHANNEL_DIVISOR) -> int:
+    """``channels * width_mult`` rounded to the nearest multiple of ``divisor`` (at least
+    ``divisor``), plus one ``divisor`` if rounding lost more than 10%.
+
+    A multiplier of exactly 1.0 leaves ``channels`` untouched, so scaling by 1 is the
+    identity even for widths that are not multiples of ``divisor``.
+
+    >>> round_filters(32, 1.1), round_filters(320, 2.0), round_filters(12, 1.0)
+    (40, 640, 12)
+    """
+    if width_mult == 1.0:
+        return channels
+    target = channels * width_mult
+    rounded = max(divisor, int(target + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * target:
+        rounded += divisor
+    return int(rounded)
+
+
+def round_repeats(repeats: int, depth_mult: float) -> int:
+    """``ceil(repeats * depth_mult)``, the reference rule (so 3 * 1.1 -> 4).
+
+    >>> round_repeats(3, 1.1), round_repeats(4, 1.0)
+    (4, 4)
+    """
+    return int(math.ceil(repeats * depth_mult))
+
+
+def _check_multiplier(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise SpecError(name, f"must be a number > 0, got {value!r}")
+
+
+def scale(
+    spec: NetworkSpec,
+    width_mult: float = 1.0,
+    depth_mult: float = 1.0,
+    resolution: int | tuple[int, int] | None = None,
+    *,
+    dropout: float | None = None,
+    name: str | None = None,
+) -> NetworkSpec:
+    """Scale ``spec``: stem, every stage's width, the head width by ``width_mult``
+    (:func:`round_filters`), every stage's repeats by ``depth_mult`` (:func:`round_repeats`),
+    and set ``resolution`` (an int or ``(height, width)``; ``None`` keeps the base's).
+
+    >>> from search_space import load_spec
+    >>> b0 = load_spec("efficientnet-b0")
+    >>> scale(b0, 1.1, 1.2, 260, dropout=0.3, name="efficientnet-b2") == load_spec("efficientnet-b2")
+    True
+    """
+    _check_multiplier("width_mult", width_mult)
+    _check_multiplier("depth_mult", depth_mult)
+    stages = tuple(
+        dataclasses.replace(
+            stage,
+            out_channels=round_filters(stage.out_channels, width_mult),
+            repeats=round_repeats(stage.repeats, depth_mult),
+        )
+        for stage in spec.stages
+    )
+    changes = dict(
+        stem_channels=round_filters(spec.stem_channels, width_mult),
+        head_channels=round_filters(spec.head_channels, width_mult),
+        stages=stages,
+    )
+    if resolution is not None:
+        changes["resolution"] = resolution
+    if dropout is not None:
+        changes["dropout"] = dropout
+    if name is not None:
+        changes["name"] = name
+    return dataclasses.replace(spec, **changes)

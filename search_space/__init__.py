@@ -1,0 +1,59 @@
+"""Typed specs of EfficientNet-family networks, their builder, cost model and search spaces.
+
+>>> from search_space import load_spec, build_model, count_cost
+>>> spec = load_spec("efficientnet-b0")
+>>> count_cost(spec).params
+5288548
+>>> sum(p.numel() for p in build_model(spec).parameters())
+5288548
+"""
+
+from search_space.spec import (
+    ACTIVATIONS,
+    BLOCK_TYPES,
+    CLASSIFIERS,
+    EfficientChannelAttention,
+    NetworkSpec,
+    SpecError,
+    SqueezeExcitation,
+    StageSpec,
+    format_attention,
+    parse_attention,
+)
+from search_space.block_string import (
+    decode_stage,
+    encode_stage,
+    network_from_block_strings,
+    network_to_block_strings,
+    stages_summary,
+)
+from search_space.serialization import (
+    from_json,
+    from_yaml,
+    read_spec_file,
+    spec_from_dict,
+    spec_to_dict,
+    to_json,
+    to_yaml,
+    write_spec_file,
+)
+from search_space.counting import Cost
+from search_space.model import EfficientNet, build_model
+from search_space.cost_model import CostReport, PartCost, count_cost
+from search_space.transforms import to_ghost
+from search_space.presets import PRESETS, ghost_efficientnetv2, load_spec
+from search_space.finetuning import adapt_input_channels, load_adapted_state_dict, set_trainable_layers
+from search_space.fusion import fuse_model
+from search_space.space import SearchSpace, StageChoices, load_space
+
+__all__ = [
+    "ACTIVATIONS", "BLOCK_TYPES", "CLASSIFIERS", "PRESETS",
+    "Cost", "CostReport", "EfficientChannelAttention", "EfficientNet", "NetworkSpec", "PartCost",
+    "SearchSpace", "SpecError", "SqueezeExcitation", "StageChoices", "StageSpec",
+    "adapt_input_channels", "build_model", "count_cost", "decode_stage", "encode_stage",
+    "format_attention", "from_json", "from_yaml", "fuse_model", "ghost_efficientnetv2",
+    "load_adapted_state_dict", "load_space", "load_spec", "network_from_block_strings",
+    "network_to_block_strings", "parse_attention", "read_spec_file", "set_trainable_layers",
+    "spec_from_dict", "spec_to_dict", "stages_summary", "to_ghost", "to_json", "to_yaml",
+    "write_spec_file",
+]

@@ -1,0 +1,125 @@
+"""Command line: ``python -m search_space describe SPEC [--json]`` and ``sample``.
+
+SPEC is a preset name (``efficientnet-b0``), a YAML/JSON spec file or a run
+directory holding ``best.yaml``. A user mistake prints one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+
+from search_space.block_string import encode_stage
+from search_space.cost_model import CostReport, count_cost
+from search_space.presets import PRESETS, load_spec
+from search_space.serialization import to_json, to_yaml
+from search_space.space import load_space
+from search_space.spec import NetworkSpec, SpecError, resolution_pair, format_attention
+
+USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other user mistake
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(USAGE_ERROR)
+
+
+def _resolution(text: str) -> tuple[int, int]:
+    parts = text.lower().split("x")
+    try:
+        values = [int(part) for part in parts]
+        return resolution_pair(values[0] if len(values) == 1 else values)
+    except (ValueError, SpecError):
+        raise argparse.ArgumentTypeError(f"expected N or HxW (e.g. 224 or 128x431), got {text!r}") from None
+
+
+def _human(count: int) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(count) >= size:
+            return f"{count / size:.3f}{unit}"
+    return str(count)
+
+
+def format_table(spec: NetworkSpec, report: CostReport) -> str:
+    """A readable per-part table of ``spec``'s cost (what ``describe`` prints)."""
+    header = ("part", "block", "r", "k", "s", "e", "out", "attention", "output", "params", "MACs", "MAC %")
+    rows = []
+    stage_rows = {part.name: stage for part, stage in zip(report.stages, spec.stages)}
+    for part in report.parts:
+        stage = stage_rows.get(part.name)
+        described = (
+            (stage.block, stage.repeats, stage.kernel, stage.stride, stage.expansion, stage.out_channels,
+             format_attention(stage.attention))
+            if stage else ("", "", "", "", "", "", "")
+        )
+        output = "x".join(map(str, part.output_resolution))
+        share = f"{100 * part.macs / report.macs:.1f}" if report.macs else "0"
+        rows.append((part.name, *described, output, f"{part.params:,}", f"{part.macs:,}", share))
+    widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
+    lines = ["  ".join(str(cell).rjust(width) for cell, width in zip(row, widths)) for row in [header] + rows]
+    height, width = spec.resolution
+    summary = [
+        f"{spec.name}: {spec.in_channels}x{height}x{width} input, {spec.num_classes} classes, {spec.classifier} classifier",
+        *lines,
+        f"total: params {report.params:,} ({_human(report.params)}), MACs {report.macs:,} ({_human(report.macs)}: "
+        f"conv {report.macs_by_op['conv']:,} + linear {report.macs_by_op['linear']:,}), "
+        f"activations {report.activations:,}",
+    ]
+    return "\n".join(summary)
+
+
+def _describe(args: argparse.Namespace) -> None:
+    spec = load_spec(args.spec)
+    changes = {key: value for key, value in (
+        ("resolution", args.resolution), ("in_channels", args.in_channels), ("num_classes", args.num_classes))
+        if value is not None}
+    if changes:
+        spec = dataclasses.replace(spec, **changes)
+    report = count_cost(spec)
+    if args.json:
+        payload = report.to_dict()
+        payload["name"] = spec.name
+        payload["stages"] = [encode_stage(stage, width) for stage, width in zip(spec.stages, spec.stage_inputs)]
+        print(json.dumps(payload, indent=2))
+    else:
+        print(format_table(spec, report))
+
+
+def _sample(args: argparse.Namespace) -> None:
+    spec = load_space(args.space).sample(args.seed)
+    print(to_json(spec) if args.format == "json" else to_yaml(spec), end="" if args.format == "yaml" else "\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m search_space", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    describe = commands.add_parser("describe", help="params and MACs per stage and by op")
+    describe.add_argument("spec", help=f"preset ({', '.join(PRESETS)}), YAML/JSON file or run directory")
+    describe.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
+    describe.add_argument("--resolution", type=_resolution, help="override the input size: N or HxW")
+    describe.add_argument("--in-channels", type=int, help="override the input channels")
+    describe.add_argument("--num-classes", type=int, help="override the number of classes")
+    describe.set_defaults(run=_describe)
+    sample = commands.add_parser("sample", help="print a random spec from a search space")
+    sample.add_argument("space", nargs="?", default="default", help="'default' or a space YAML file")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    sample.set_defaults(run=_sample)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except SpecError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

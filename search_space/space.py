@@ -180,21 +180,33 @@ def _as_range(value: Any, path: str) -> IntRange:
 
 
 def _validate_stage(index: int, choices: StageChoices) -> None:
-    """Each choice must make a valid stage with the other fields at their first choice."""
+    """Every choice must make a valid stage; errors name the choice (``stages[2].kernel[1]``).
+
+    Each value is tried with the other fields at their first choice, and an error is
+    reported only for the field it concerns (another field's bad value is reported on
+    that field's own turn), so the path always points at the culprit.
+    """
+    path = f"stages[{index}]"
+    for position, text in enumerate(choices.attention):
+        try:
+            parse_attention(text)
+        except SpecError as error:
+            raise SpecError(f"{path}.attention[{position}]", error.rule) from None
     first = {name: _values(getattr(choices, name))[0] for name in STAGE_CHOICE_FIELDS}
-    for name in STAGE_CHOICE_FIELDS:
-        for position, value in enumerate(_values(getattr(choices, name))):
-            path = f"stages[{index}].{name}" + ("" if name == "repeats" else f"[{position}]")
+    first["attention"] = parse_attention(first["attention"])
+    for name in ("stride",) + STAGE_CHOICE_FIELDS:
+        values = (choices.stride,) if name == "stride" else _values(getattr(choices, name))
+        for position, value in enumerate(values):
+            candidate = {**first, "stride": choices.stride, name: value}
+            if name == "attention":
+                candidate[name] = parse_attention(value)
             try:
-                values = {**first, name: value}
-                values["attention"] = parse_attention(values["attention"])
-                StageSpec(stride=choices.stride, **values)
+                StageSpec(**candidate)
             except SpecError as error:
-                raise SpecError(path, error.rule) from None
-    try:
-        StageSpec(stride=choices.stride, **{**first, "attention": parse_attention(first["attention"])})
-    except SpecError as error:
-        raise error.within(f"stages[{index}]") from None
+                if error.path != name:
+                    continue
+                indexed = name not in ("stride", "repeats")
+                raise SpecError(f"{path}.{name}" + (f"[{position}]" if indexed else ""), error.rule) from None
 
 
 def space_from_dict(data: Any) -> SearchSpace:

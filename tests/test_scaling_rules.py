@@ -1,0 +1,99 @@
+"""Reference rounding and compound scaling: properties and the official B1..B7."""
+
+import dataclasses
+import math
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from scaling import round_filters, round_repeats, scale
+from search_space import SpecError, count_cost, load_space, load_spec
+from search_space.presets import EFFICIENTNET_COEFFICIENTS
+from tests.strategies import networks
+
+multipliers = st.floats(1.0, 4.0, allow_nan=False)
+
+
+@given(st.integers(1, 2048), st.floats(0.05, 8.0, allow_nan=False))
+def test_round_filters_is_a_multiple_of_8_and_at_least_90_percent(channels, mult):
+    assume(mult != 1.0)
+    rounded = round_filters(channels, mult)
+    assert rounded % 8 == 0 and rounded >= 8
+    assert rounded >= 0.9 * channels * mult
+    # Nearest-multiple rounding never overshoots by more than one step.
+    assert rounded <= max(8, channels * mult + 8)
+
+
+@given(st.integers(1, 2048))
+def test_round_filters_identity_at_one(channels):
+    assert round_filters(channels, 1.0) == channels
+
+
+@given(st.integers(1, 256).map(lambda c: 8 * c), multipliers, multipliers)
+def test_round_filters_monotone_for_reference_widths(channels, a, b):
+    low, high = sorted((a, b))
+    assert round_filters(channels, low) <= round_filters(channels, high)
+
+
+@given(st.integers(1, 2048), st.floats(1.0001, 4.0), st.floats(1.0001, 4.0))
+def test_round_filters_monotone_above_one_for_any_width(channels, a, b):
+    low, high = sorted((a, b))
+    assert round_filters(channels, low) <= round_filters(channels, high)
+
+
+@given(st.integers(1, 64), multipliers)
+def test_round_repeats_is_ceil(repeats, mult):
+    assert round_repeats(repeats, mult) == math.ceil(repeats * mult) >= repeats
+
+
+@given(networks())
+def test_scale_identity_at_one(spec):
+    assert scale(spec, 1.0, 1.0) == spec
+    assert scale(spec, 1.0, 1.0, spec.resolution) == spec
+
+
+@given(st.integers(0, 10**6), multipliers, multipliers, multipliers)
+def test_scale_never_decreases_width_depth_or_macs(seed, w, d, extra):
+    base = load_space("default").sample(seed)
+    smaller = scale(base, w, d)
+    larger_w, larger_d = scale(base, w * extra, d), scale(base, w, d * extra)
+    for larger in (larger_w, larger_d):
+        assert larger.stem_channels >= smaller.stem_channels
+        assert larger.head_channels >= smaller.head_channels
+        for small, big in zip(smaller.stages, larger.stages):
+            assert big.out_channels >= small.out_channels and big.repeats >= small.repeats
+        assert count_cost(larger).macs >= count_cost(smaller).macs
+    assert count_cost(smaller).macs >= count_cost(base).macs
+    big_resolution = scale(base, w, d, round(224 * extra))
+    assert count_cost(big_resolution).macs >= count_cost(smaller).macs
+
+
+@pytest.mark.parametrize("name", list(EFFICIENTNET_COEFFICIENTS))
+def test_b1_to_b7_are_b0_scaled_by_the_official_table(name):
+    width, depth, resolution, dropout = EFFICIENTNET_COEFFICIENTS[name]
+    b0 = load_spec("efficientnet-b0")
+    assert load_spec(name) == scale(b0, width, depth, resolution, dropout=dropout, name=name)
+
+
+def test_b7_widths_and_depths():
+    b7 = load_spec("efficientnet-b7")
+    assert b7.stem_channels == 64 and b7.head_channels == 2560
+    assert [s.out_channels for s in b7.stages] == [32, 48, 80, 160, 224, 384, 640]
+    assert [s.repeats for s in b7.stages] == [4, 7, 7, 10, 10, 13, 4]
+    assert b7.resolution == (600, 600) and b7.dropout == 0.5
+
+
+def test_scale_keeps_everything_but_widths_repeats_and_resolution():
+    base = dataclasses.replace(load_spec("ghost-efficientnetv2"), in_channels=1, num_classes=7)
+    scaled = scale(base, 1.3, 1.7, (128, 400))
+    assert scaled.resolution == (128, 400)
+    for a, b in zip(base.stages, scaled.stages):
+        assert dataclasses.replace(b, out_channels=a.out_channels, repeats=a.repeats) == a
+    assert (scaled.in_channels, scaled.num_classes, scaled.dropout) == (1, 7, base.dropout)
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "2", True])
+def test_bad_multipliers(bad):
+    with pytest.raises(SpecError, match="width_mult: must be a number > 0"):
+        scale(load_spec("efficientnet-b0"), bad, 1.0)

@@ -1,0 +1,99 @@
+"""Every validation rule: a bad field raises one SpecError naming its path and rule."""
+
+import copy
+
+import pytest
+
+from search_space import SpecError, load_spec, spec_from_dict, spec_to_dict
+
+BASE = spec_to_dict(load_spec("efficientnet-b0"))
+
+
+def mutated(path, value):
+    data = copy.deepcopy(BASE)
+    target = data
+    keys = path.replace("]", "").replace("[", ".").split(".")
+    for key in keys[:-1]:
+        target = target[int(key)] if key.isdigit() else target[key]
+    last = keys[-1]
+    if value is DELETE:
+        del target[last]
+    else:
+        target[int(last) if last.isdigit() else last] = value
+    return data
+
+
+DELETE = object()
+
+# (field path, bad value, words the message must contain)
+CASES = [
+    ("stages[3].kernel", 4, "must be an odd integer >= 1, got 4"),
+    ("stages[3].kernel", 0, "odd integer"),
+    ("stages[3].kernel", 3.0, "odd integer"),
+    ("stages[1].block", "ResBlock", "must be one of MBConv"),
+    ("stages[0].repeats", 0, "integer >= 1"),
+    ("stages[0].repeats", True, "integer >= 1"),
+    ("stages[2].stride", 3, "must be one of 1, 2"),
+    ("stages[2].expansion", 0, "integer >= 1"),
+    ("stages[2].expansion", 2.5, "integer >= 1"),
+    ("stages[4].out_channels", -8, "integer >= 1"),
+    ("stages[4].attention", "se1.5", "0 < ratio <= 1"),
+    ("stages[4].attention", "se0", "0 < ratio <= 1"),
+    ("stages[4].attention", "eca4", "odd integer"),
+    ("stages[4].attention", "cbam", "must be none, se<ratio>"),
+    ("stages[5].activation", "tanh", "must be one of silu"),
+    ("stages[5].skip", "yes", "true or false"),
+    ("stages[5].layer_scale", 0, "number > 0"),
+    ("stages[5].layer_scale", -1e-5, "number > 0"),
+    ("stages[5].bogus", 1, "unknown key"),
+    ("stages[5].kernel", DELETE, "missing required field"),
+    ("stages", [], "non-empty list"),
+    ("stages", "r1_k3_s11_e1_i32_o16", "non-empty list"),
+    ("stem_channels", 0, "integer >= 1"),
+    ("head_channels", "1280", "integer >= 1"),
+    ("resolution", 0, "height must be an integer >= 1"),
+    ("resolution", [224, 0], "width must be an integer >= 1"),
+    ("resolution", [224, 224, 3], "integer or [height, width]"),
+    ("in_channels", 0, "integer >= 1"),
+    ("num_classes", 0, "integer >= 1"),
+    ("stem_stride", 4, "must be one of 1, 2"),
+    ("dropout", 1.0, "0 <= value < 1"),
+    ("dropout", -0.1, "0 <= value < 1"),
+    ("drop_path_rate", 1.5, "0 <= value < 1"),
+    ("classifier", "softmax", "must be one of linear, cosine"),
+    ("cosine_scale", 0, "number > 0"),
+    ("cosine_margin", 2.0, "[0, pi/2)"),
+    ("name", "", "non-empty string"),
+    ("colour", "blue", "unknown key"),
+    ("head_channels", DELETE, "missing required field"),
+]
+
+
+@pytest.mark.parametrize("path, value, words", CASES, ids=[f"{c[0]}={c[1]!r}" for c in CASES])
+def test_bad_field_names_its_path_and_rule(path, value, words):
+    with pytest.raises(SpecError) as caught:
+        spec_from_dict(mutated(path, value))
+    message = str(caught.value)
+    expected_path = path if path != "stages" or value == [] else "stages"
+    assert message.startswith(expected_path + ":"), message
+    assert words in message
+
+
+def test_message_reads_like_the_issue_example():
+    with pytest.raises(SpecError, match=r"^stages\[3\]\.kernel: must be an odd integer >= 1, got 4$"):
+        spec_from_dict(mutated("stages[3].kernel", 4))
+
+
+def test_block_string_stage_must_chain_its_input_width():
+    data = mutated("stages[1]", "r2_k3_s22_e6_i99_o24_se0.25")
+    with pytest.raises(SpecError, match=r"^stages\[1\]: .*i99 but the stage input is 16"):
+        spec_from_dict(data)
+
+
+def test_not_a_mapping():
+    with pytest.raises(SpecError, match="must be a mapping"):
+        spec_from_dict([1, 2, 3])
+
+
+def test_valid_dict_passes():
+    assert spec_from_dict(copy.deepcopy(BASE)) == load_spec("efficientnet-b0")

@@ -23,7 +23,7 @@ def round_filters(channels: int, width_mult: float, divisor: int = CHANNEL_DIVIS
     A multiplier of exactly 1.0 leaves ``channels`` untouched, so scaling by 1 is the
     identity even for widths that are not multiples of ``divisor``.
 
-    >>> round_filters(32, 1.1), round_filters(320, 2.0), round_filters(12, 1.0)
+    >>> round_filters(32, 1.2), round_filters(320, 2.0), round_filters(12, 1.0)
     (40, 640, 12)
     """
     if width_mult == 1.0:

@@ -15,8 +15,6 @@ and optional LayerScale) is used when stride is 1, widths match and ``skip`` is 
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import torch
 from torch import nn
 
@@ -62,12 +60,8 @@ class ResidualBlock(nn.Module):
         return x + out
 
     @classmethod
-    @lru_cache(maxsize=65536)
     def cost(cls, stage: StageSpec, in_channels: int, stride: int, height: int, width: int) -> tuple[Cost, int, int]:
-        """Cost of one block at input ``(height, width)`` and its output size.
-
-        Memoised: specs are immutable and a search re-costs the same stages many times.
-        """
+        """Cost of one block at input ``(height, width)`` and its output size."""
         cost, height, width = plan_cost(cls.plan(stage, in_channels, stride), height, width)
         if has_residual(stage, in_channels, stride) and stage.layer_scale is not None:
             cost = cost + Cost(params=stage.out_channels)

@@ -10,15 +10,16 @@ linear counts. MACs follow the papers' "FLOPs" convention (see
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
 from search_space.blocks import block_class
 from search_space.counting import Cost
 from search_space.model import classifier_plan, head_plan, stem_plan
-from search_space.spec import NetworkSpec
+from search_space.spec import NetworkSpec, StageSpec
 
 
-@dataclass(frozen=True)
-class PartCost:
+class PartCost(NamedTuple):
     """Cost of one part of the network (stem, a stage, head, classifier)."""
 
     name: str
@@ -26,8 +27,8 @@ class PartCost:
     macs: int
     activations: int
     output_resolution: tuple[int, int]
-    conv_macs: int = 0
-    linear_macs: int = 0
+    conv_macs: int
+    linear_macs: int
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,22 @@ def _part(name: str, cost: Cost, height: int, width: int) -> PartCost:
     return PartCost(name, cost.params, cost.macs, cost.activations, (height, width), cost.conv_macs, cost.linear_macs)
 
 
+@lru_cache(maxsize=65536)
+def stage_cost(stage: StageSpec, in_channels: int, height: int, width: int) -> tuple[Cost, int, int]:
+    """Cost of a whole stage at input ``(height, width)`` and its output size.
+
+    Memoised: specs are immutable and a search or a scaling grid re-costs the same
+    stages at the same resolutions many times.
+    """
+    block = block_class(stage)
+    cost, height, width = block.cost(stage, in_channels, stage.stride, height, width)
+    if stage.repeats > 1:
+        # Blocks after the first see identical shapes, so one costing serves them all.
+        repeat_cost, height, width = block.cost(stage, stage.out_channels, 1, height, width)
+        cost = cost + repeat_cost * (stage.repeats - 1)
+    return cost, height, width
+
+
 def count_cost(spec: NetworkSpec) -> CostReport:
     """Params, MACs (conv + linear) and activations of ``spec`` at ``spec.resolution``.
 
@@ -85,14 +102,9 @@ def count_cost(spec: NetworkSpec) -> CostReport:
     parts = [_part("stem", stem, height, width)]
     stages = []
     for index, (stage, in_channels) in enumerate(zip(spec.stages, spec.stage_inputs)):
-        block = block_class(stage)
-        stage_cost, height, width = block.cost(stage, in_channels, stage.stride, height, width)
-        if stage.repeats > 1:
-            # Blocks after the first see identical shapes, so one costing serves them all.
-            repeat_cost, height, width = block.cost(stage, stage.out_channels, 1, height, width)
-            stage_cost = stage_cost + repeat_cost * (stage.repeats - 1)
-        total = total + stage_cost
-        stages.append(_part(f"stage{index + 1}", stage_cost, height, width))
+        cost, height, width = stage_cost(stage, in_channels, height, width)
+        total = total + cost
+        stages.append(_part(f"stage{index + 1}", cost, height, width))
     head, height, width = head_plan(spec).cost(height, width)
     classifier, _, _ = classifier_plan(spec).cost(height, width)
     total = total + head + classifier

@@ -191,6 +191,11 @@ class StageSpec:
             raise SpecError("skip", f"must be true or false, got {self.skip!r}")
         if self.layer_scale is not None:
             check_positive("layer_scale", self.layer_scale)
+        # Hashed by every cost-cache lookup; fields never change, so hash once.
+        object.__setattr__(self, "_hash", hash(tuple(getattr(self, name) for name in _STAGE_FIELDS)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def fused(self) -> bool:
@@ -201,6 +206,9 @@ class StageSpec:
     def ghost(self) -> bool:
         """Ghost modules (GhostNet, arXiv 1911.11907) replace the expand/project convs."""
         return self.block in ("GhostMBConv", "GhostFusedMBConv")
+
+
+_STAGE_FIELDS = tuple(name for name in StageSpec.__dataclass_fields__)
 
 
 def resolution_pair(value: object) -> tuple[int, int]:

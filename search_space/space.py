@@ -86,13 +86,13 @@ class SearchSpace:
         for index, stage in enumerate(self.stages, start=1):
             for name in STAGE_CHOICE_FIELDS:
                 domains[f"stage{index}.{name}"] = getattr(stage, name)
-        return {name: domain for name, domain in domains.items() if len(_values(domain)) > 1}
+        return {name: domain for name, domain in domains.items() if len(domain_values(domain)) > 1}
 
     def decode(self, choose: Callable[[str, tuple[Any, ...] | IntRange], Any]) -> NetworkSpec:
         """Build a spec, asking ``choose(name, domain)`` for each free parameter."""
 
         def pick(name: str, domain: tuple[Any, ...] | IntRange) -> Any:
-            values = _values(domain)
+            values = domain_values(domain)
             return values[0] if len(values) == 1 else choose(name, domain)
 
         network = {name: pick(name, getattr(self, name)) for name in NETWORK_CHOICE_FIELDS}
@@ -111,7 +111,7 @@ class SearchSpace:
         True
         """
         rng = random.Random(seed)
-        return self.decode(lambda name, domain: rng.choice(_values(domain)))
+        return self.decode(lambda name, domain: rng.choice(domain_values(domain)))
 
     def suggest(self, trial: Any) -> NetworkSpec:
         """A spec from an Optuna trial (``suggest_int`` for ranges, categorical otherwise)."""
@@ -129,7 +129,7 @@ class SearchSpace:
         def lookup(name: str, domain: tuple[Any, ...] | IntRange) -> Any:
             if name not in params:
                 raise SpecError(name, "missing from the trial parameters")
-            if params[name] not in _values(domain):
+            if params[name] not in domain_values(domain):
                 raise SpecError(name, f"{params[name]!r} is not one of the space's choices")
             return params[name]
 
@@ -140,19 +140,19 @@ class SearchSpace:
         """Number of distinct networks in the space."""
         total = 1
         for domain in self.parameters().values():
-            total *= len(_values(domain))
+            total *= len(domain_values(domain))
         return total
 
     def grid(self) -> Iterator[NetworkSpec]:
         """Every network of the space (use only on small spaces; see :attr:`size`)."""
         names = list(self.parameters())
-        domains = [_values(self.parameters()[name]) for name in names]
+        domains = [domain_values(self.parameters()[name]) for name in names]
         for combination in itertools.product(*domains):
             chosen = dict(zip(names, combination))
             yield self.decode(lambda name, domain: chosen[name])
 
 
-def _values(domain: tuple[Any, ...] | IntRange) -> tuple[Any, ...]:
+def domain_values(domain: tuple[Any, ...] | IntRange) -> tuple[Any, ...]:
     return domain.values if isinstance(domain, IntRange) else domain
 
 
@@ -192,10 +192,10 @@ def _validate_stage(index: int, choices: StageChoices) -> None:
             parse_attention(text)
         except SpecError as error:
             raise SpecError(f"{path}.attention[{position}]", error.rule) from None
-    first = {name: _values(getattr(choices, name))[0] for name in STAGE_CHOICE_FIELDS}
+    first = {name: domain_values(getattr(choices, name))[0] for name in STAGE_CHOICE_FIELDS}
     first["attention"] = parse_attention(first["attention"])
     for name in ("stride",) + STAGE_CHOICE_FIELDS:
-        values = (choices.stride,) if name == "stride" else _values(getattr(choices, name))
+        values = (choices.stride,) if name == "stride" else domain_values(getattr(choices, name))
         for position, value in enumerate(values):
             candidate = {**first, "stride": choices.stride, name: value}
             if name == "attention":
@@ -266,7 +266,7 @@ def space_from_dict(data: Any) -> SearchSpace:
     for name in NETWORK_CHOICE_FIELDS:
         for position, value in enumerate(getattr(space, name)):
             try:
-                space.decode(lambda n, d: value if n == name else _values(d)[0])
+                space.decode(lambda n, d: value if n == name else domain_values(d)[0])
             except SpecError as error:
                 where = error.path if error.path != name else f"{name}[{position}]"
                 raise SpecError(where, error.rule) from None

@@ -1,0 +1,301 @@
+"""Datasets for proxy training: Fashion-MNIST IDX files, ``.npz`` arrays, image folders.
+
+Everything is loaded once into memory as ``float32`` tensors of shape ``N x C x H x W``
+(1-channel and non-square inputs such as spectrograms are first-class), normalised
+with the training split's per-channel statistics and resized once to the proxy
+resolution, so each trial only pays for its own training.
+
+Where Fashion-MNIST is looked for, in order: ``--data DIR``, ``$FASHION_MNIST``,
+Debian's ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+INSTALL_HINT = (
+    "no Fashion-MNIST found: install it with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu), "
+    "or download the four *-ubyte.gz files from https://github.com/zalandoresearch/fashion-mnist "
+    "into a directory and pass --data DIR or set FASHION_MNIST=DIR"
+)
+
+
+class DataError(ValueError):
+    """Unusable data: a missing file, a wrong shape, labels out of range."""
+
+
+@dataclass(frozen=True)
+class ArrayData:
+    """Images ``N x C x H x W`` (any numeric dtype) and integer labels ``N``."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train/validation (and, never used by the search, test) tensors, ready to train on."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor | None
+    test_y: torch.Tensor | None
+    num_classes: int
+    source: str
+
+    @property
+    def in_channels(self) -> int:
+        return self.train_x.shape[1]
+
+    @property
+    def resolution(self) -> tuple[int, int]:
+        return tuple(self.train_x.shape[2:])  # type: ignore[return-value]
+
+
+# --- readers ----------------------------------------------------------------------------------
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (plain or gzipped), the MNIST family's format."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            data = handle.read()
+    except (OSError, EOFError) as error:
+        raise DataError(f"{path}: cannot read IDX file ({error})") from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise DataError(f"{path}: not an unsigned-byte IDX file")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    shape = struct.unpack(f">{ndim}I", data[4:header])
+    if len(data) - header != int(np.prod(shape)):
+        raise DataError(f"{path}: IDX header says {shape} but the file holds {len(data) - header} bytes")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _idx_file(directory: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz"):
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def _is_idx_dir(directory: Path) -> bool:
+    return _idx_file(directory, "train-images-idx3-ubyte") is not None
+
+
+def read_idx_dir(directory: Path) -> tuple[ArrayData, ArrayData | None]:
+    """MNIST-style directory: ``train-*`` and, if present, ``t10k-*`` image/label files."""
+    parts = []
+    for prefix in ("train", "t10k"):
+        images = _idx_file(directory, f"{prefix}-images-idx3-ubyte")
+        labels = _idx_file(directory, f"{prefix}-labels-idx1-ubyte")
+        if images is None or labels is None:
+            if prefix == "train":
+                raise DataError(f"{directory}: missing train-images-idx3-ubyte(.gz) or train-labels-idx1-ubyte(.gz)")
+            parts.append(None)
+            continue
+        parts.append(ArrayData(read_idx(images), read_idx(labels)))
+    return parts[0], parts[1]
+
+
+def read_npz(path: Path) -> tuple[ArrayData, ArrayData | None]:
+    """``x`` (N x H x W or N x C x H x W) and ``y`` (N); optional ``x_test``/``y_test``."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: cannot read as .npz ({error})") from None
+    missing = [name for name in ("x", "y") if name not in arrays]
+    if missing:
+        raise DataError(f"{path}: missing array(s) {', '.join(missing)}; expected x (N x H x W or N x C x H x W) and y (N)")
+    test = None
+    if "x_test" in arrays or "y_test" in arrays:
+        if not ("x_test" in arrays and "y_test" in arrays):
+            raise DataError(f"{path}: give both x_test and y_test, or neither")
+        test = ArrayData(arrays["x_test"], arrays["y_test"])
+    return ArrayData(arrays["x"], arrays["y"]), test
+
+
+def read_image_folder(directory: Path) -> tuple[ArrayData, None]:
+    """``DIR/<class name>/<image>``: one sub-folder per class, images of one size."""
+    from PIL import Image
+
+    classes = sorted(p for p in directory.iterdir() if p.is_dir())
+    if len(classes) < 2:
+        raise DataError(f"{directory}: expected one sub-folder per class (at least 2), found {len(classes)}")
+    images, labels = [], []
+    for label, folder in enumerate(classes):
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)})")
+        for file in files:
+            try:
+                with Image.open(file) as image:
+                    array = np.asarray(image.convert("L") if image.mode in ("L", "1", "I;16", "I") else image.convert("RGB"))
+            except OSError as error:
+                raise DataError(f"{file}: cannot read image ({error})") from None
+            images.append(array if array.ndim == 3 else array[..., None])
+            labels.append(label)
+    shapes = {image.shape for image in images}
+    if len(shapes) != 1:
+        raise DataError(f"{directory}: images must share one size and mode, found {sorted(shapes)[:3]}")
+    stacked = np.stack(images).transpose(0, 3, 1, 2)  # N x H x W x C -> N x C x H x W
+    return ArrayData(stacked, np.asarray(labels)), None
+
+
+def find_fashion_mnist() -> Path:
+    """Fashion-MNIST's directory from ``$FASHION_MNIST`` or the Debian package."""
+    candidates = [Path(os.environ["FASHION_MNIST"])] if os.environ.get("FASHION_MNIST") else []
+    candidates.append(DEBIAN_FASHION_MNIST)
+    for candidate in candidates:
+        if candidate.is_dir() and _is_idx_dir(candidate):
+            return candidate
+    raise DataError(INSTALL_HINT)
+
+
+def read_arrays(ref: str | Path | None) -> tuple[ArrayData, ArrayData | None, str]:
+    """Raw train (and test) arrays from ``ref``: IDX dir, ``.npz``, image folder, or ``None``
+    for Fashion-MNIST found on this machine."""
+    if ref is None:
+        directory = find_fashion_mnist()
+        return (*read_idx_dir(directory), str(directory))
+    path = Path(ref)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or directory")
+    if path.is_file():
+        if path.suffix != ".npz":
+            raise DataError(f"{path}: a data file must be .npz (arrays x and y); or pass a directory")
+        return (*read_npz(path), str(path))
+    if _is_idx_dir(path):
+        return (*read_idx_dir(path), str(path))
+    return (*read_image_folder(path), str(path))
+
+
+# --- checks and preparation ---------------------------------------------------------------------
+
+
+def _checked(data: ArrayData, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = np.asarray(data.images), np.asarray(data.labels)
+    if images.ndim == 3:
+        images = images[:, None]
+    if images.ndim != 4:
+        raise DataError(f"{where}: images must be N x H x W or N x C x H x W, got shape {images.shape}")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise DataError(f"{where}: labels must have shape ({len(images)},) to match the images, got {labels.shape}")
+    if len(images) == 0:
+        raise DataError(f"{where}: no samples")
+    if not np.issubdtype(images.dtype, np.number) or np.issubdtype(images.dtype, np.complexfloating):
+        raise DataError(f"{where}: images must be real numbers, got dtype {images.dtype}")
+    if not np.isfinite(images).all():
+        raise DataError(f"{where}: images contain NaN or infinite values")
+    if not np.issubdtype(labels.dtype, np.integer):
+        if np.issubdtype(labels.dtype, np.floating) and np.all(labels == np.round(labels)):
+            labels = labels.astype(np.int64)
+        else:
+            raise DataError(f"{where}: labels must be integers, got dtype {labels.dtype}")
+    if labels.min() < 0:
+        raise DataError(f"{where}: labels must be >= 0, got {labels.min()}")
+    return torch.from_numpy(images.astype(np.float32)), torch.from_numpy(labels.astype(np.int64))
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """``"32"`` -> ``(32, 32)``, ``"64x200"`` -> ``(64, 200)``."""
+    try:
+        values = [int(part) for part in str(text).lower().split("x")]
+    except ValueError:
+        values = []
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2 or min(values) < 1:
+        raise ValueError(f"expected N or HxW (e.g. 32 or 64x200), got {text!r}")
+    return values[0], values[1]
+
+
+def default_proxy_resolution(native: tuple[int, int]) -> tuple[int, int]:
+    """The data's own size, enlarged (keeping its aspect ratio) until the shorter side is at
+    least 32, since EfficientNets downsample 32x.
+
+    >>> default_proxy_resolution((28, 28)), default_proxy_resolution((20, 30)), default_proxy_resolution((64, 200))
+    ((32, 32), (32, 48), (64, 200))
+    """
+    factor = max(1.0, 32 / min(native))
+    return round(native[0] * factor), round(native[1] * factor)
+
+
+def prepare(
+    ref: str | Path | None,
+    *,
+    proxy_resolution: tuple[int, int] | None = None,
+    val_fraction: float = 0.1,
+    max_train_samples: int | None = None,
+    max_val_samples: int | None = None,
+    num_classes: int | None = None,
+    seed: int = 0,
+) -> Splits:
+    """Load, check, split off validation (from the training data), normalise and resize.
+
+    The validation split is drawn with ``seed`` from the training data; the test split
+    (if the source has one) is prepared the same way but only benchmarks read it.
+    """
+    train, test, source = read_arrays(ref)
+    x, y = _checked(train, source)
+    if num_classes is not None and int(y.max()) >= num_classes:
+        raise DataError(f"{source}: label {int(y.max())} is out of range 0..{num_classes - 1} for {num_classes} classes")
+    num_classes = num_classes or int(y.max()) + 1
+    if num_classes < 2:
+        raise DataError(f"{source}: need at least 2 classes, labels are all {int(y.max())}")
+    test_x = test_y = None
+    if test is not None:
+        test_x, test_y = _checked(test, f"{source} (test split)")
+        if test_x.shape[1:] != x.shape[1:]:
+            raise DataError(f"{source}: test images are {tuple(test_x.shape[1:])}, training images {tuple(x.shape[1:])}")
+        if int(test_y.max()) >= num_classes:
+            raise DataError(f"{source}: test label {int(test_y.max())} is out of range 0..{num_classes - 1}")
+    if not 0 < val_fraction < 1:
+        raise DataError(f"validation fraction must be in (0, 1), got {val_fraction}")
+
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    n_val = max(1, int(round(len(x) * val_fraction)))
+    if len(x) - n_val < 1:
+        raise DataError(f"{source}: {len(x)} samples are too few to hold out a validation split")
+    val_index, train_index = order[:n_val], order[n_val:]
+    if max_val_samples:
+        val_index = val_index[:max_val_samples]
+    if max_train_samples:
+        train_index = train_index[:max_train_samples]
+
+    train_x = x[train_index]
+    # Per-channel statistics of the training split only: the validation split stays unseen.
+    mean = train_x.mean(dim=(0, 2, 3), keepdim=True)
+    std = train_x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    size = proxy_resolution or default_proxy_resolution(tuple(x.shape[2:]))
+
+    def ready(images: torch.Tensor) -> torch.Tensor:
+        images = (images - mean) / std
+        if tuple(images.shape[2:]) != tuple(size):
+            images = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
+        return images.contiguous()
+
+    return Splits(
+        train_x=ready(train_x),
+        train_y=y[train_index],
+        val_x=ready(x[val_index]),
+        val_y=y[val_index],
+        test_x=None if test_x is None else ready(test_x),
+        test_y=test_y,
+        num_classes=num_classes,
+        source=source,
+    )

@@ -1,0 +1,109 @@
+"""Scoring one candidate, the same way for every backend.
+
+Budget first (project into the window or reject, untrained), then either short proxy
+training or zero-cost scores. A candidate's own failure (an exception, a NaN loss)
+becomes a ``FAIL`` record with its reason; it never stops the search.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from runners.budget import project, reward
+from runners.data import Splits
+from runners.results import TrialRecord
+from runners.training import TrainConfig, train_and_evaluate
+from runners.zero_cost import SCORES, zero_cost_scores
+from search_space import NetworkSpec, count_cost, spec_to_dict, stages_summary
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """What every trial needs to know; identical in every worker and backend."""
+
+    budget: int
+    objective: str = "reward"  # "reward" (MnasNet) or "pareto" (accuracy, MACs)
+    reward_exponent: float = -0.07
+    proxy: str = "train"  # "train" or "zero-cost"
+    zero_cost_score: str = "naswot"
+    zero_cost_batches: int = 2
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+
+
+class Evaluator:
+    """Scores candidates on ``data`` under ``settings``."""
+
+    def __init__(self, settings: SearchSettings, data: Splits):
+        self.settings = settings
+        self.data = data
+
+    def evaluate(
+        self,
+        number: int,
+        sampled: NetworkSpec,
+        params: dict,
+        report: Callable[[TrialRecord], bool | None] | None = None,
+    ) -> TrialRecord:
+        """The finished record of trial ``number`` (COMPLETE, PRUNED, FAIL or REJECTED).
+
+        ``report(progress)`` is called after each training epoch with the record as it
+        would read if the trial stopped there (``epochs``, ``proxy_accuracy`` and ``reward``
+        so far; state ``PRUNED``, or ``COMPLETE`` after the last epoch); returning ``True``
+        stops it there.
+        """
+        settings = self.settings
+        start = time.perf_counter()
+        record = TrialRecord(number=number, state="FAIL", params_sampled=dict(params), proxy=settings.proxy)
+        try:
+            projection = project(sampled, settings.budget)
+            record.original_macs = projection.original_macs
+            record.projection = projection.action
+            if not projection.accepted:
+                record.state, record.failure_reason = "REJECTED", projection.action
+                return record
+            spec = projection.spec
+            cost = count_cost(spec)
+            record.spec, record.spec_dict = stages_summary(spec), spec_to_dict(spec)
+            record.macs, record.params = cost.macs, cost.params
+            trial_seed = settings.seed * 100_003 + number
+            if settings.proxy == "zero-cost":
+                scores = zero_cost_scores(spec, self.data, batches=settings.zero_cost_batches,
+                                          seed=trial_seed, device=settings.train.device)
+                record.zero_cost = scores
+                score = scores[settings.zero_cost_score]
+                if score != score or score in (float("inf"), float("-inf")):
+                    raise ValueError(f"zero-cost score {settings.zero_cost_score} is {score}")
+                # All candidates already sit in the budget window; the score ranks them.
+                record.proxy_accuracy, record.reward = None, score
+                record.state = "COMPLETE"
+            else:
+                def epoch_report(epoch: int, accuracy: float) -> bool | None:
+                    last = epoch == settings.train.epochs
+                    progress = dataclasses.replace(
+                        record, state="COMPLETE" if last else "PRUNED", epochs=epoch, proxy_accuracy=accuracy,
+                        reward=reward(accuracy, cost.macs, settings.budget, settings.reward_exponent),
+                        duration_s=time.perf_counter() - start, finished_at=time.time())
+                    return report(progress)
+
+                result = train_and_evaluate(spec, self.data, settings.train, seed=trial_seed,
+                                            report=epoch_report if report else None)
+                record.epochs = result.epochs
+                record.proxy_accuracy = result.accuracy
+                record.reward = reward(result.accuracy, cost.macs, settings.budget, settings.reward_exponent)
+                record.state = "PRUNED" if result.pruned else "COMPLETE"
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # a candidate's failure is a result, not a crash of the search
+            record.state = "FAIL"
+            record.failure_reason = f"{type(error).__name__}: {error}".splitlines()[0][:500]
+        finally:
+            record.duration_s = time.perf_counter() - start
+            record.finished_at = time.time()
+        return record
+
+
+__all__ = ["Evaluator", "SCORES", "SearchSettings"]

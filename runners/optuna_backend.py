@@ -1,0 +1,130 @@
+"""Optuna backend: a study in the run directory's SQLite file (or ``--storage``),
+``--workers`` processes on one storage, Hyperband pruning on per-epoch reports.
+
+Resume: trials a killed process left ``RUNNING`` are marked failed ("interrupted") and
+their parameters are enqueued, so they are rerun first; completed trials stay.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from runners.data import Splits
+from runners.evaluation import Evaluator
+from runners.results import TrialRecord, append_record, read_records, write_tables
+from runners.job import SearchJob, load_job_data
+
+STUDY_NAME = "search"
+GRID_LIMIT = 100_000
+
+
+class CandidateNotTrained(Exception):
+    """Marks an Optuna trial failed (candidate failed or was rejected); the search goes on."""
+
+
+def make_sampler(job: SearchJob) -> optuna.samplers.BaseSampler:
+    name, seed = job.sampler, job.settings.seed
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "grid":
+        space = job.space
+        if space.size > GRID_LIMIT:
+            raise ValueError(f"--sampler grid needs a space of at most {GRID_LIMIT:,} networks; "
+                             f"this one has {space.size:.3g}: declare a smaller space with --space")
+        from search_space.space import domain_values
+
+        grid = {name: list(domain_values(domain)) for name, domain in space.parameters().items()}
+        return optuna.samplers.GridSampler(grid, seed=seed)
+    raise ValueError(f"unknown sampler {name!r}")
+
+
+def open_study(job: SearchJob) -> optuna.Study:
+    directions = ["maximize", "minimize"] if job.settings.objective == "pareto" else ["maximize"]
+    pruner = (
+        optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(1, job.settings.train.epochs))
+        if job.pruning and job.settings.objective == "reward" and job.settings.proxy == "train"
+        else optuna.pruners.NopPruner()
+    )
+    return optuna.create_study(
+        study_name=STUDY_NAME, storage=job.storage_url, load_if_exists=True,
+        sampler=make_sampler(job), pruner=pruner, directions=directions,
+    )
+
+
+def recover_interrupted(study: optuna.Study, run_dir: Path) -> int:
+    """Fail trials a killed process left running, record why, and enqueue them again."""
+    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for trial in stale:
+        study.tell(trial.number, state=TrialState.FAIL)
+        append_record(run_dir, TrialRecord(
+            number=trial.number, state="FAIL", params_sampled=dict(trial.params),
+            failure_reason="interrupted: the search stopped during this trial; its parameters were queued again"))
+        study.enqueue_trial(trial.params)
+    return len(stale)
+
+
+def objective_for(job: SearchJob, evaluator: Evaluator):
+    multi = job.settings.objective == "pareto"
+
+    def objective(trial: optuna.Trial):
+        sampled = job.space.suggest(trial)
+
+        def report(progress: TrialRecord) -> bool:
+            if multi:  # Optuna cannot prune multi-objective studies
+                return False
+            trial.report(progress.reward, progress.epochs)
+            return trial.should_prune()
+
+        record = evaluator.evaluate(trial.number, sampled, dict(trial.params), report)
+        append_record(job.run_dir, record)
+        write_tables(job.run_dir, read_records(job.run_dir), job.settings.objective)
+        trial.set_user_attr("state", record.state)
+        if record.state == "PRUNED":
+            raise optuna.TrialPruned(f"pruned after epoch {record.epochs}")
+        if record.state != "COMPLETE":
+            raise CandidateNotTrained(record.failure_reason)
+        if multi:
+            return record.reward if job.settings.proxy == "zero-cost" else record.proxy_accuracy, record.macs
+        return record.reward
+
+    return objective
+
+
+def _worker(job: SearchJob, n_trials: int, timeout: float | None, data: Splits | None = None) -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    evaluator = Evaluator(job.settings, data if data is not None else load_job_data(job))
+    study = open_study(job)
+    study.optimize(objective_for(job, evaluator), n_trials=n_trials, timeout=timeout,
+                   catch=(CandidateNotTrained,), gc_after_trial=True)
+
+
+def run(job: SearchJob, remaining: int, data: Splits) -> None:
+    """Run ``remaining`` more trials over ``job.workers`` processes (``data`` serves the
+    first; the others load their own, identically)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = open_study(job)
+    recover_interrupted(study, job.run_dir)
+    if remaining <= 0:
+        return
+    workers = min(job.workers, remaining)
+    shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
+    if workers == 1:
+        _worker(job, shares[0], job.timeout, data)
+        return
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_worker, args=(job, share, job.timeout)) for share in shares]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    failed = [p.exitcode for p in processes if p.exitcode]
+    if failed:
+        raise RuntimeError(f"{len(failed)} worker process(es) exited with codes {failed}")

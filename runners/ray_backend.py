@@ -1,0 +1,154 @@
+"""Ray Tune backend: OptunaSearch over the same space, ASHA early stopping, a local Ray
+by default or ``--ray-address`` to join a cluster.
+
+Records are written by the driver (a Tune callback), so it also works when trials run
+on other machines; the same ``trials.jsonl`` and tables as the Optuna backend result.
+Rerunning with the same ``--out`` restores the Tune experiment and continues it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from runners.data import Splits
+from runners.evaluation import Evaluator
+from runners.job import SearchJob
+from runners.optuna_backend import make_sampler
+from runners.results import TrialRecord, append_record, read_records, write_tables
+
+EXPERIMENT = "tune"
+
+
+def _trial_number(experiment_tag: str) -> int:
+    """Tune's 1-based trial counter (the tag starts with it: "3_head_channels=..."), 0-based
+    like Optuna's trial numbers."""
+    return int(str(experiment_tag).split("_", 1)[0]) - 1
+
+
+def _own_trial_number() -> int:
+    """Inside a trainable: the counter follows the trial id in the trial directory's name."""
+    from ray import tune
+
+    context = tune.get_context()
+    name = Path(context.get_trial_dir()).name
+    return _trial_number(name.split(f"_{context.get_trial_id()}_", 1)[1])
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flat(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+class _DefineByRun:
+    """Asks an Optuna trial for a spec of ``space``; a class so Tune can pickle it."""
+
+    def __init__(self, space):
+        self.space = space
+
+    def __call__(self, trial):
+        self.space.suggest(trial)
+        return None
+
+
+def _trainable(config: dict, job: SearchJob, data: Splits) -> None:
+    from ray import tune
+
+    import torch
+
+    torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
+    number = _own_trial_number()
+    params = _flat(config)
+    sampled = job.space.from_params(params)
+
+    def report(progress: TrialRecord) -> bool:
+        tune.report({"reward": progress.reward, "accuracy": progress.proxy_accuracy, "macs": progress.macs,
+                     "record_json": json.dumps(asdict(progress))})
+        return False  # ASHA stops the trial itself at a report
+
+    record = Evaluator(job.settings, data).evaluate(number, sampled, params, report)
+    if record.epochs == 0:
+        # No epoch was reported (zero-cost proxy, failure, rejection): report the outcome once.
+        # After training, the last epoch's report already carried the final record, and ASHA
+        # ends the trial at max_t, so no further report would arrive.
+        final = record.reward if record.reward is not None else float("-inf")
+        tune.report({"reward": final, "accuracy": record.proxy_accuracy, "macs": record.macs,
+                     "record_json": json.dumps(asdict(record))})
+
+
+def _record_writer(job: SearchJob):
+    from ray.tune import Callback
+
+    class RecordWriter(Callback):
+        """Write each finished trial's record as soon as Tune reports it finished."""
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            result = trial.last_result or {}
+            if "record_json" in result:
+                record = TrialRecord(**json.loads(result["record_json"]))
+            else:
+                record = TrialRecord(number=_trial_number(trial.experiment_tag), state="FAIL",
+                                     failure_reason="the trial ended without reporting a result")
+            self._write(record)
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            self._write(TrialRecord(number=_trial_number(trial.experiment_tag), state="FAIL",
+                                    failure_reason=f"Ray trial error: {str(trial.error_file or 'see Ray logs')}"))
+
+        def _write(self, record: TrialRecord) -> None:
+            append_record(job.run_dir, record)
+            write_tables(job.run_dir, read_records(job.run_dir), job.settings.objective)
+
+    return RecordWriter()
+
+
+def run(job: SearchJob, remaining: int, data: Splits) -> None:
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # our own progress bar and summary instead
+    import ray
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.search.optuna import OptunaSearch
+
+    cpus = os.cpu_count() or 1
+    workers = max(1, job.workers)
+    threads = max(1, cpus // workers)
+    ray.init(address=job.ray_address, num_cpus=None if job.ray_address else cpus, include_dashboard=False,
+             log_to_driver=False, configure_logging=False, ignore_reinit_error=True,
+             runtime_env={"env_vars": {"OMP_NUM_THREADS": str(threads)}})
+    try:
+        trainable = tune.with_resources(tune.with_parameters(_trainable, job=job, data=data), {"cpu": threads})
+        storage = str(Path(job.run_dir).resolve() / "ray")
+        experiment = os.path.join(storage, EXPERIMENT)
+        if tune.Tuner.can_restore(experiment):
+            tuner = tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True)
+        else:
+            if remaining <= 0:
+                return
+            multi = job.settings.objective == "pareto"
+
+            search = OptunaSearch(
+                space=_DefineByRun(job.space), sampler=make_sampler(job),
+                metric=["accuracy", "macs"] if multi else "reward", mode=["max", "min"] if multi else "max")
+            scheduler = None if multi or not job.pruning or job.settings.proxy != "train" else ASHAScheduler(
+                metric="reward", mode="max", max_t=max(1, job.settings.train.epochs), grace_period=1)
+            tuner = tune.Tuner(
+                trainable,
+                tune_config=tune.TuneConfig(
+                    search_alg=ConcurrencyLimiter(search, max_concurrent=workers), scheduler=scheduler,
+                    num_samples=remaining, time_budget_s=job.timeout),
+                run_config=tune.RunConfig(name=EXPERIMENT, storage_path=storage, callbacks=[_record_writer(job)],
+                                          verbose=0),
+            )
+        tuner.fit()
+    finally:
+        if not job.ray_address:
+            ray.shutdown()

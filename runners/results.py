@@ -1,0 +1,114 @@
+"""Trial records and the run directory's tables.
+
+``trials.jsonl`` is the append-only log: one JSON line per finished trial (complete,
+pruned, failed or rejected), written and flushed as soon as the trial ends, so a kill
+loses at most the trial in flight. ``results.csv``, ``results.parquet`` and
+``best.yaml`` are regenerated from it; when a trial number appears twice (a rerun after
+an interruption), the last line wins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import pandas as pd
+
+from search_space import spec_from_dict, write_spec_file
+
+TRIALS_LOG = "trials.jsonl"
+STATES = ("COMPLETE", "PRUNED", "FAIL", "REJECTED")
+
+
+@dataclass
+class TrialRecord:
+    """One row of ``results.csv``. MACs at the spec's own resolution; accuracy on the
+    validation split at the proxy resolution; ``reward`` is the search objective."""
+
+    number: int
+    state: str
+    spec: str = ""  # block strings of the trained (projected) network
+    macs: int | None = None
+    params: int | None = None
+    proxy_accuracy: float | None = None
+    reward: float | None = None
+    duration_s: float = 0.0
+    failure_reason: str = ""
+    projection: str = ""
+    original_macs: int | None = None
+    epochs: int = 0
+    proxy: str = "train"
+    zero_cost: dict[str, float] = field(default_factory=dict)
+    params_sampled: dict = field(default_factory=dict)
+    spec_dict: dict = field(default_factory=dict)
+    finished_at: float = 0.0
+
+
+def append_record(run_dir: Path, record: TrialRecord) -> None:
+    """Append one trial as a JSON line and fsync, so it survives ``kill -9`` right after."""
+    line = json.dumps(asdict(record), allow_nan=True) + "\n"
+    with open(run_dir / TRIALS_LOG, "a", encoding="utf-8") as handle:
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_records(run_dir: Path) -> list[TrialRecord]:
+    """All finished trials, last line per trial number, ordered by number.
+
+    A torn last line (the process died mid-write) is skipped.
+    """
+    path = run_dir / TRIALS_LOG
+    if not path.exists():
+        return []
+    known = {f.name for f in fields(TrialRecord)}
+    by_number: dict[int, TrialRecord] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        record = TrialRecord(**{key: value for key, value in data.items() if key in known})
+        by_number[record.number] = record
+    return [by_number[number] for number in sorted(by_number)]
+
+
+def records_frame(records: list[TrialRecord]) -> pd.DataFrame:
+    """The results table: one row per trial, zero-cost scores as their own columns."""
+    rows = []
+    for record in records:
+        row = {key: value for key, value in asdict(record).items()
+               if key not in ("zero_cost", "params_sampled", "spec_dict")}
+        row.update({f"zero_cost_{name}": value for name, value in record.zero_cost.items()})
+        row["spec_json"] = json.dumps(record.spec_dict) if record.spec_dict else ""
+        rows.append(row)
+    columns = [f.name for f in fields(TrialRecord) if f.name not in ("zero_cost", "params_sampled", "spec_dict")]
+    frame = pd.DataFrame(rows, columns=None if rows else columns + ["spec_json"])
+    return frame
+
+
+def best_record(records: list[TrialRecord], objective: str = "reward") -> TrialRecord | None:
+    """The complete trial with the highest reward (``pareto``: the highest accuracy)."""
+    key = "proxy_accuracy" if objective == "pareto" else "reward"
+    complete = [r for r in records if r.state == "COMPLETE" and getattr(r, key) is not None]
+    return max(complete, key=lambda r: (getattr(r, key), -r.number), default=None)
+
+
+def write_tables(run_dir: Path, records: list[TrialRecord], objective: str = "reward") -> TrialRecord | None:
+    """Rewrite ``results.csv``, ``results.parquet`` and ``best.yaml``; returns the best trial."""
+    frame = records_frame(records)
+    _atomic(run_dir / "results.csv", lambda path: frame.to_csv(path, index=False))
+    _atomic(run_dir / "results.parquet", lambda path: frame.to_parquet(path, index=False))
+    best = best_record(records, objective)
+    if best is not None and best.spec_dict:
+        _atomic(run_dir / "best.yaml", lambda path: write_spec_file(spec_from_dict(best.spec_dict), path))
+    return best
+
+
+def _atomic(target: Path, write) -> None:
+    """Write to a temporary sibling, then rename: readers never see a half-written table."""
+    temporary = target.with_name(f".{target.stem}.tmp{target.suffix}")
+    write(temporary)
+    os.replace(temporary, target)

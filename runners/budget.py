@@ -92,23 +92,33 @@ _DEPTH_LADDER = tuple(sorted((round(0.5 + 0.05 * i, 2) for i in range(31)), key=
 def project(spec: NetworkSpec, budget: int, width_limits: tuple[float, float] = (0.25, 4.0)) -> Projection:
     """Bring ``spec`` into ``[0.9, 1.0] x budget``, or reject it.
 
-    For each depth multiplier of a ladder from 1 outwards (0.5..2.0 in steps of 0.05), the
-    width multiplier is bisected for the widest network within budget; the first that
-    lands in the window wins, so the candidate changes as little as rounding allows.
+    For every depth multiplier of a ladder (0.5..2.0 in steps of 0.05) the width
+    multiplier is bisected for the widest network within budget; of the pairs that land
+    in the window, the one closest to the original (smallest ``|log w| + |log d|``) wins.
+    Width alone is not enough: the reference rounding moves every multiple-of-8 width up
+    by 8 at the same multiplier (1/0.9), a MAC step that can exceed the 10% window.
     """
     low_macs = WINDOW_LOW * budget
     original = count_cost(spec).macs
     if low_macs <= original <= budget:
         return Projection(spec, original, original, "in window")
-    closest = 0
+    best, closest = None, 0
     for depth in _DEPTH_LADDER:
+        if best is not None and abs(math.log(depth)) >= best[0]:
+            break  # the ladder is sorted by |log d|: no later pair can be closer
         width, macs = _bisect(lambda w: scale(spec, w, depth), *width_limits, budget)
         if low_macs <= macs <= budget:
-            action = f"width x{width:.3f}" + ("" if depth == 1.0 else f", depth x{depth:.2f}")
-            return Projection(scale(spec, width, depth), macs, original, action)
-        closest = max(closest, macs if macs <= budget else 0)
-    return Projection(None, closest, original, f"rejected: no width/depth multiplier lands in the window "
-                                               f"(closest below budget {format_macs(closest)})")
+            distance = abs(math.log(width)) + abs(math.log(depth))
+            if best is None or distance < best[0]:
+                best = (distance, width, depth, macs)
+        elif macs <= budget:
+            closest = max(closest, macs)
+    if best is None:
+        return Projection(None, closest, original, f"rejected: no width/depth multiplier lands in the window "
+                                                   f"(closest below budget {format_macs(closest)})")
+    _, width, depth, macs = best
+    action = f"width x{width:.3f}" + ("" if depth == 1.0 else f", depth x{depth:.2f}")
+    return Projection(scale(spec, width, depth), macs, original, action)
 
 
 def smallest_macs(space: SearchSpace) -> tuple[int, NetworkSpec]:

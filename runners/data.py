@@ -79,6 +79,8 @@ def read_idx(path: Path) -> np.ndarray:
         raise DataError(f"{path}: not an unsigned-byte IDX file")
     ndim = data[3]
     header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{path}: IDX header says {ndim} dimensions but the file ends after {len(data)} bytes")
     shape = struct.unpack(f">{ndim}I", data[4:header])
     if len(data) - header != int(np.prod(shape)):
         raise DataError(f"{path}: IDX header says {shape} but the file holds {len(data) - header} bytes")

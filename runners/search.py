@@ -236,11 +236,11 @@ def prepare_job(args: argparse.Namespace):
                    max_train_samples=args.max_train_samples, max_val_samples=args.max_val_samples, seed=args.seed)
     # Candidates are the networks that will really be deployed on this data.
     space = replace_fixed(space, in_channels=data.in_channels, num_classes=data.num_classes)
-    smallest, _ = smallest_macs(space)
+    smallest, smallest_spec = smallest_macs(space)
     if args.budget_flops < smallest:
         raise UsageError(f"--budget-flops {format_macs(args.budget_flops)} is below the smallest network of the "
                          f"space ({smallest:,} MACs = {format_macs(smallest)} at "
-                         f"{'x'.join(map(str, dict(space.fixed).get('resolution', (224, 224))))})")
+                         f"{'x'.join(map(str, smallest_spec.resolution))})")
     run_dir = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     resuming = _check_run_dir(run_dir, _identity(args))
     settings = SearchSettings(

@@ -1,0 +1,250 @@
+"""python -m runners.search end to end on small generated data: outputs, resume after
+kill -9, failures, reproducibility, both backends, and one-line errors with exit code 2."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from runners import evaluation
+from runners.results import read_records
+from runners.search import main
+from search_space import count_cost, load_spec
+from tests.datasets import GRID_SPACE, TINY_SPACE, write_image_folder, write_npz
+
+FAST = ["--epochs", "2", "--batch-size", "32", "--max-train-samples", "96", "--max-val-samples", "48", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inputs")
+    (folder / "tiny.yaml").write_text(TINY_SPACE)
+    (folder / "grid.yaml").write_text(GRID_SPACE)
+    return {
+        "npz": str(write_npz(folder / "spectrograms.npz", n=160, shape=(24, 72))),
+        "space": str(folder / "tiny.yaml"),
+        "grid": str(folder / "grid.yaml"),
+        "images": str(write_image_folder(folder / "images")),
+    }
+
+
+def search(files, out, *extra, budget="12M", space=True):
+    args = ["--data", files["npz"], "--budget-flops", budget, "--out", str(out), *FAST, *extra]
+    if space:
+        args += ["--space", files["space"]]
+    return main(args)
+
+
+def table(out):
+    return pd.read_csv(out / "results.csv")
+
+
+def test_run_directory_is_complete(files, tmp_path):
+    out = tmp_path / "run"
+    assert search(files, out, "--trials", "3") == 0
+    for name in ("study.db", "trials.jsonl", "results.csv", "results.parquet", "best.yaml", "report.html", "config.json"):
+        assert (out / name).is_file(), name
+    frame = table(out)
+    assert list(frame["number"]) == [0, 1, 2]
+    assert set(frame.columns) >= {"number", "state", "spec", "macs", "params", "proxy_accuracy", "reward",
+                                  "duration_s", "failure_reason"}
+    assert pd.read_parquet(out / "results.parquet")["spec"].tolist() == frame["spec"].tolist()
+    trained = frame[frame["state"].isin(["COMPLETE", "PRUNED"])]
+    assert len(trained) and trained["macs"].between(0.9 * 12e6, 12e6).all()
+    best = load_spec(out / "best.yaml")
+    assert best.in_channels == 1 and best.num_classes == 4
+    assert count_cost(best).macs == frame.loc[frame["reward"].idxmax(), "macs"]
+    page = (out / "report.html").read_text()
+    assert "Search history" in page and "Pareto front" in page and "<script src=\"http" not in page
+
+
+def test_rerun_continues_the_study(files, tmp_path):
+    out = tmp_path / "run"
+    assert search(files, out, "--trials", "2") == 0
+    first = table(out)
+    assert search(files, out, "--trials", "4") == 0
+    second = table(out)
+    assert len(second) == 4
+    pd.testing.assert_frame_equal(second.iloc[:2], first)
+
+
+def test_kill_minus_nine_loses_no_completed_trial(files, tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "runners.search", "--data", files["npz"], "--space", files["space"],
+               "--budget-flops", "12M", "--out", str(out), "--trials", "6", *FAST]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(read_records(out)) < 2:
+        time.sleep(0.2)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = read_records(out)
+    assert len(before) >= 2
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    after = {r.number: r for r in read_records(out)}
+    for record in before:  # every trial finished before the kill is still there, unchanged
+        assert after[record.number] == record
+    finished = [r for r in after.values() if not r.failure_reason.startswith("interrupted")]
+    assert len(finished) == 6
+    interrupted = [r for r in after.values() if r.failure_reason.startswith("interrupted")]
+    for record in interrupted:  # the trial in flight is marked failed and its parameters rerun
+        assert record.state == "FAIL"
+        assert any(r.params_sampled == record.params_sampled for r in finished)
+
+
+def test_failing_and_nan_trials_are_recorded_and_the_search_goes_on(files, tmp_path, monkeypatch):
+    real = evaluation.train_and_evaluate
+    calls = []
+
+    def flaky(spec, data, config, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("simulated out-of-memory")
+        if len(calls) == 2:
+            from runners.training import TrainingDiverged
+            raise TrainingDiverged("loss became nan at epoch 1, sample 0")
+        return real(spec, data, config, **kwargs)
+
+    monkeypatch.setattr(evaluation, "train_and_evaluate", flaky)
+    out = tmp_path / "run"
+    assert search(files, out, "--trials", "3", "--no-pruning") == 0
+    frame = table(out).set_index("number")
+    assert frame.loc[0, "state"] == "FAIL" and "simulated out-of-memory" in frame.loc[0, "failure_reason"]
+    assert frame.loc[1, "state"] == "FAIL" and "TrainingDiverged: loss became nan" in frame.loc[1, "failure_reason"]
+    assert frame.loc[2, "state"] == "COMPLETE"
+
+
+def test_same_seed_same_results(files, tmp_path):
+    for name in ("a", "b"):
+        assert search(files, tmp_path / name, "--trials", "3", "--seed", "11", "--no-pruning") == 0
+    a, b = table(tmp_path / "a"), table(tmp_path / "b")
+    pd.testing.assert_series_equal(a["spec"], b["spec"])
+    pd.testing.assert_series_equal(a["proxy_accuracy"], b["proxy_accuracy"])
+    assert search(files, tmp_path / "c", "--trials", "3", "--seed", "12", "--no-pruning") == 0
+    assert table(tmp_path / "c")["spec"].tolist() != a["spec"].tolist()
+
+
+def test_budget_projection_and_rejection_are_counted(files, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert search(files, out, "--trials", "4", budget="300M", space=False) == 0
+    frame = table(out)
+    trained = frame[frame["state"].isin(["COMPLETE", "PRUNED"])]
+    assert trained["macs"].between(0.9 * 300e6, 300e6).all()
+    assert (frame["projection"] != "in window").any()
+    assert (frame["original_macs"] != frame["macs"]).any()
+    printed = capsys.readouterr().out
+    assert "projected into it" in printed and "rejected untrained" in printed
+
+
+def test_rejected_candidates_are_not_trained(files, tmp_path, monkeypatch):
+    from runners import budget
+
+    monkeypatch.setattr(evaluation, "project", lambda spec, b: budget.Projection(None, 0, 1, "rejected: test"))
+    monkeypatch.setattr(evaluation, "train_and_evaluate", lambda *a, **k: pytest.fail("trained a rejected candidate"))
+    out = tmp_path / "run"
+    assert search(files, out, "--trials", "2") == 0
+    assert table(out)["state"].tolist() == ["REJECTED", "REJECTED"]
+
+
+def test_ray_backend_gives_the_same_outputs(files, tmp_path):
+    out = tmp_path / "ray"
+    assert search(files, out, "--trials", "2", "--backend", "ray") == 0
+    frame = table(out)
+    assert list(frame["number"]) == [0, 1]
+    assert set(frame["state"]) <= {"COMPLETE", "PRUNED"}
+    assert list(frame.columns) == list(pd.read_csv(tmp_path / "ray" / "results.csv").columns)
+    assert (out / "best.yaml").is_file() and (out / "report.html").is_file()
+    optuna_out = tmp_path / "optuna"
+    assert search(files, optuna_out, "--trials", "2") == 0
+    assert list(table(optuna_out).columns) == list(frame.columns)
+    # The same seed asks the same first candidate in both backends.
+    assert table(optuna_out)["spec"][0] == frame["spec"][0]
+
+
+def test_zero_cost_proxy_pareto_objective_and_nsga2(files, tmp_path):
+    out = tmp_path / "zc"
+    assert search(files, out, "--trials", "3", "--proxy", "zero-cost", "--objective", "pareto",
+                  "--sampler", "nsga2") == 0
+    frame = table(out)
+    assert {"zero_cost_synflow", "zero_cost_naswot", "zero_cost_grad_norm"} <= set(frame.columns)
+    assert (frame["state"] == "COMPLETE").all() and frame["epochs"].eq(0).all()
+
+
+def test_grid_sampler_on_a_small_space(files, tmp_path):
+    out = tmp_path / "grid"
+    assert main(["--data", files["npz"], "--space", files["grid"], "--budget-flops", "1M", "--out", str(out),
+                 "--sampler", "grid", "--trials", "4", "--proxy", "zero-cost", "--quiet"]) == 0
+    specs = table(out)["spec"]
+    assert specs.nunique() == 4
+
+
+def test_image_folder_data(files, tmp_path):
+    out = tmp_path / "images"
+    assert main(["--data", files["images"], "--space", files["space"], "--budget-flops", "12M", "--out", str(out),
+                 "--trials", "1", "--proxy", "zero-cost", "--quiet"]) == 0
+    assert load_spec(out / "best.yaml").num_classes == 3
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "runners.search", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--budget-flops", "lots"], "expected a MAC count like 400M"),
+    (["--sampler", "annealing"], "invalid choice: 'annealing'"),
+    (["--trials", "0"], "expected a positive integer"),
+    (["--proxy-resolution", "0x5"], "expected N or HxW"),
+    (["--data", "/nonexistent/data.npz"], "no such file or directory"),
+    (["--device", "banana"], "--device"),
+    (["--space", "/nonexistent/space.yaml"], "cannot read it as a file"),
+])
+def test_bad_flags_one_line_exit_2(files, tmp_path, args, words):
+    result = run_cli("--data", files["npz"], "--out", str(tmp_path / "r"), *args)
+    assert result.returncode == 2, result.stderr
+    assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_data_files_one_line_exit_2(tmp_path):
+    import numpy as np
+
+    cases = {
+        "shape.npz": ({"x": np.zeros((10, 5)), "y": np.zeros(10, int)}, "N x H x W or N x C x H x W"),
+        "labels.npz": ({"x": np.zeros((10, 8, 8)), "y": np.arange(10) - 1}, "labels must be >= 0"),
+        "range.npz": ({"x": np.zeros((10, 8, 8)), "y": np.arange(10) % 2, "x_test": np.zeros((2, 8, 8)),
+                       "y_test": np.array([0, 7])}, "out of range"),
+    }
+    for name, (arrays, words) in cases.items():
+        np.savez(tmp_path / name, **arrays)
+        result = run_cli("--data", str(tmp_path / name), "--out", str(tmp_path / "r"))
+        assert result.returncode == 2 and words in result.stderr and "Traceback" not in result.stderr
+
+
+def test_budget_below_the_smallest_network(files, tmp_path):
+    result = run_cli("--data", files["npz"], "--out", str(tmp_path / "r"), "--budget-flops", "1M")
+    assert result.returncode == 2
+    assert "below the smallest network of the space" in result.stderr and "MACs" in result.stderr
+
+
+def test_grid_refuses_huge_spaces(files, tmp_path):
+    result = run_cli("--data", files["npz"], "--out", str(tmp_path / "r"), "--sampler", "grid")
+    assert result.returncode == 2 and "grid needs a space of at most" in result.stderr
+
+
+def test_resume_with_other_flags_is_refused(files, tmp_path):
+    out = tmp_path / "run"
+    assert search(files, out, "--trials", "1", "--proxy", "zero-cost") == 0
+    result = run_cli("--data", files["npz"], "--space", files["space"], "--out", str(out), "--budget-flops", "13M",
+                     "--proxy", "zero-cost", *FAST)
+    assert result.returncode == 2 and "--budget-flops" in result.stderr
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    result = run_cli("--data", files["npz"], "--out", str(tmp_path / "other"))
+    assert result.returncode == 2 and "not a search run directory" in result.stderr
+    assert json.loads((out / "config.json").read_text())["budget_flops"] == 12_000_000

@@ -26,8 +26,10 @@ class CandidateNotTrained(Exception):
     """Marks an Optuna trial failed (candidate failed or was rejected); the search goes on."""
 
 
-def make_sampler(job: SearchJob) -> optuna.samplers.BaseSampler:
-    name, seed = job.sampler, job.settings.seed
+def make_sampler(job: SearchJob, stream: int = 0) -> optuna.samplers.BaseSampler:
+    """The job's sampler. ``stream`` separates random streams: a resumed run or a second
+    worker must not replay the first one's random draws (same seed, same candidates)."""
+    name, seed = job.sampler, (job.settings.seed + 1_000_003 * stream) % 2**32
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if name == "nsga2":
@@ -46,17 +48,24 @@ def make_sampler(job: SearchJob) -> optuna.samplers.BaseSampler:
     raise ValueError(f"unknown sampler {name!r}")
 
 
-def open_study(job: SearchJob) -> optuna.Study:
+def open_study(job: SearchJob, worker: int = 0) -> optuna.Study:
+    """Create or load the job's study; its sampler's random stream depends on how many
+    trials the study already holds and on ``worker``, so it is reproducible for a given
+    history and never replays earlier draws."""
     directions = ["maximize", "minimize"] if job.settings.objective == "pareto" else ["maximize"]
     pruner = (
         optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(1, job.settings.train.epochs))
         if job.pruning and job.settings.objective == "reward" and job.settings.proxy == "train"
         else optuna.pruners.NopPruner()
     )
-    return optuna.create_study(
+    study = optuna.create_study(
         study_name=STUDY_NAME, storage=job.storage_url, load_if_exists=True,
         sampler=make_sampler(job), pruner=pruner, directions=directions,
     )
+    history = len(study.get_trials(deepcopy=False))
+    if history or worker:
+        study.sampler = make_sampler(job, stream=history + 7919 * worker)
+    return study
 
 
 def recover_interrupted(study: optuna.Study, run_dir: Path) -> int:
@@ -98,10 +107,10 @@ def objective_for(job: SearchJob, evaluator: Evaluator):
     return objective
 
 
-def _worker(job: SearchJob, n_trials: int, timeout: float | None, data: Splits | None = None) -> None:
+def _worker(job: SearchJob, n_trials: int, timeout: float | None, worker: int = 0, data: Splits | None = None) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     evaluator = Evaluator(job.settings, data if data is not None else load_job_data(job))
-    study = open_study(job)
+    study = open_study(job, worker)
     study.optimize(objective_for(job, evaluator), n_trials=n_trials, timeout=timeout,
                    catch=(CandidateNotTrained,), gc_after_trial=True)
 
@@ -117,10 +126,11 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
     workers = min(job.workers, remaining)
     shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
     if workers == 1:
-        _worker(job, shares[0], job.timeout, data)
+        _worker(job, shares[0], job.timeout, 0, data)
         return
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker, args=(job, share, job.timeout)) for share in shares]
+    processes = [context.Process(target=_worker, args=(job, share, job.timeout, index))
+                 for index, share in enumerate(shares)]
     for process in processes:
         process.start()
     for process in processes:

@@ -3,7 +3,12 @@ by default or ``--ray-address`` to join a cluster.
 
 Records are written by the driver (a Tune callback), so it also works when trials run
 on other machines; the same ``trials.jsonl`` and tables as the Optuna backend result.
-Rerunning with the same ``--out`` restores the Tune experiment and continues it.
+
+OptunaSearch keeps its study in the same storage as the Optuna backend (the run
+directory's SQLite file), so rerunning with the same ``--out`` continues it: each
+invocation is a new Tune experiment (``tune-<first trial number>``) whose sampler sees
+every earlier trial, trials a killed run left running are marked failed and their
+parameters queued again, and trial numbers follow the existing ones.
 """
 
 from __future__ import annotations
@@ -16,25 +21,22 @@ from pathlib import Path
 from runners.data import Splits
 from runners.evaluation import Evaluator
 from runners.job import SearchJob
-from runners.optuna_backend import make_sampler
+from runners.optuna_backend import STUDY_NAME, make_sampler, open_study, recover_interrupted
 from runners.results import TrialRecord, append_record, read_records, write_tables
 
-EXPERIMENT = "tune"
+def _trial_number(experiment_tag: str, offset: int) -> int:
+    """Tune's 1-based trial counter (the tag starts with it: "3_head_channels=..."), made
+    0-based like Optuna's and shifted past the trials of earlier invocations."""
+    return offset + int(str(experiment_tag).split("_", 1)[0]) - 1
 
 
-def _trial_number(experiment_tag: str) -> int:
-    """Tune's 1-based trial counter (the tag starts with it: "3_head_channels=..."), 0-based
-    like Optuna's trial numbers."""
-    return int(str(experiment_tag).split("_", 1)[0]) - 1
-
-
-def _own_trial_number() -> int:
+def _own_trial_number(offset: int) -> int:
     """Inside a trainable: the counter follows the trial id in the trial directory's name."""
     from ray import tune
 
     context = tune.get_context()
     name = Path(context.get_trial_dir()).name
-    return _trial_number(name.split(f"_{context.get_trial_id()}_", 1)[1])
+    return _trial_number(name.split(f"_{context.get_trial_id()}_", 1)[1], offset)
 
 
 def _flat(config: dict, prefix: str = "") -> dict:
@@ -59,13 +61,13 @@ class _DefineByRun:
         return None
 
 
-def _trainable(config: dict, job: SearchJob, data: Splits) -> None:
+def _trainable(config: dict, job: SearchJob, data: Splits, offset: int) -> None:
     from ray import tune
 
     import torch
 
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
-    number = _own_trial_number()
+    number = _own_trial_number(offset)
     params = _flat(config)
     sampled = job.space.from_params(params)
 
@@ -84,7 +86,7 @@ def _trainable(config: dict, job: SearchJob, data: Splits) -> None:
                      "record_json": json.dumps(asdict(record))})
 
 
-def _record_writer(job: SearchJob):
+def _record_writer(job: SearchJob, offset: int):
     from ray.tune import Callback
 
     class RecordWriter(Callback):
@@ -95,12 +97,12 @@ def _record_writer(job: SearchJob):
             if "record_json" in result:
                 record = TrialRecord(**json.loads(result["record_json"]))
             else:
-                record = TrialRecord(number=_trial_number(trial.experiment_tag), state="FAIL",
+                record = TrialRecord(number=_trial_number(trial.experiment_tag, offset), state="FAIL",
                                      failure_reason="the trial ended without reporting a result")
             self._write(record)
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            self._write(TrialRecord(number=_trial_number(trial.experiment_tag), state="FAIL",
+            self._write(TrialRecord(number=_trial_number(trial.experiment_tag, offset), state="FAIL",
                                     failure_reason=f"Ray trial error: {str(trial.error_file or 'see Ray logs')}"))
 
         def _write(self, record: TrialRecord) -> None:
@@ -125,29 +127,31 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
              log_to_driver=False, configure_logging=False, ignore_reinit_error=True,
              runtime_env={"env_vars": {"OMP_NUM_THREADS": str(threads)}})
     try:
-        trainable = tune.with_resources(tune.with_parameters(_trainable, job=job, data=data), {"cpu": threads})
-        storage = str(Path(job.run_dir).resolve() / "ray")
-        experiment = os.path.join(storage, EXPERIMENT)
-        if tune.Tuner.can_restore(experiment):
-            tuner = tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True)
-        else:
-            if remaining <= 0:
-                return
-            multi = job.settings.objective == "pareto"
+        if remaining <= 0:
+            return
+        import optuna
 
-            search = OptunaSearch(
-                space=_DefineByRun(job.space), sampler=make_sampler(job),
-                metric=["accuracy", "macs"] if multi else "reward", mode=["max", "min"] if multi else "max")
-            scheduler = None if multi or not job.pruning or job.settings.proxy != "train" else ASHAScheduler(
-                metric="reward", mode="max", max_t=max(1, job.settings.train.epochs), grace_period=1)
-            tuner = tune.Tuner(
-                trainable,
-                tune_config=tune.TuneConfig(
-                    search_alg=ConcurrencyLimiter(search, max_concurrent=workers), scheduler=scheduler,
-                    num_samples=remaining, time_budget_s=job.timeout),
-                run_config=tune.RunConfig(name=EXPERIMENT, storage_path=storage, callbacks=[_record_writer(job)],
-                                          verbose=0),
-            )
+        # The shared study: created with the right directions, stale running trials requeued.
+        study = open_study(job)
+        recover_interrupted(study, job.run_dir)
+        offset = max((r.number for r in read_records(job.run_dir)), default=-1) + 1
+        trainable = tune.with_resources(
+            tune.with_parameters(_trainable, job=job, data=data, offset=offset), {"cpu": threads})
+        multi = job.settings.objective == "pareto"
+        search = OptunaSearch(
+            space=_DefineByRun(job.space), sampler=make_sampler(job, stream=len(study.trials)),
+            study_name=STUDY_NAME, storage=optuna.storages.RDBStorage(job.storage_url),
+            metric=["accuracy", "macs"] if multi else "reward", mode=["max", "min"] if multi else "max")
+        scheduler = None if multi or not job.pruning or job.settings.proxy != "train" else ASHAScheduler(
+            metric="reward", mode="max", max_t=max(1, job.settings.train.epochs), grace_period=1)
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                search_alg=ConcurrencyLimiter(search, max_concurrent=workers), scheduler=scheduler,
+                num_samples=remaining, time_budget_s=job.timeout),
+            run_config=tune.RunConfig(name=f"tune-{offset}", storage_path=str(Path(job.run_dir).resolve() / "ray"),
+                                      callbacks=[_record_writer(job, offset)], verbose=0),
+        )
         tuner.fit()
     finally:
         if not job.ray_address:

@@ -168,16 +168,19 @@ def _progress(run_dir: Path, start_count: int, total: int, stop: threading.Event
     bar.close()
 
 
-def summarize(job: SearchJob, records, elapsed: float) -> str:
+def summarize(job: SearchJob, records, elapsed: float, started_at: float = 0.0) -> str:
+    """The end-of-run summary; the rate counts trials finished since ``started_at``."""
     counts = {state: sum(r.state == state for r in records) for state in ("COMPLETE", "PRUNED", "FAIL", "REJECTED")}
     trained = [r for r in records if r.state in ("COMPLETE", "PRUNED") and r.macs is not None]
     budget = job.settings.budget
     in_window = sum(0.9 * budget <= r.macs <= budget for r in trained)
     projected = sum(r.projection not in ("", "in window") and r.state != "REJECTED" for r in records)
+    this_run = sum(r.finished_at >= started_at for r in records)
     lines = [
         f"run directory: {job.run_dir}",
-        f"trials: {len(records)} ({', '.join(f'{n} {s.lower()}' for s, n in counts.items())}) in {elapsed / 60:.1f} min"
-        + (f", {3600 * len(records) / elapsed:.0f} trials/hour" if elapsed > 0 and records else ""),
+        f"trials: {len(records)} ({', '.join(f'{n} {s.lower()}' for s, n in counts.items())}); "
+        f"{this_run} in this invocation, {elapsed / 60:.1f} min"
+        + (f", {3600 * this_run / elapsed:.0f} trials/hour" if elapsed > 0 and this_run else ""),
         f"budget {format_macs(budget)} MACs: {in_window}/{len(trained)} trained candidates in the window "
         f"[{format_macs(0.9 * budget)}, {format_macs(budget)}]; {projected} projected into it, "
         f"{counts['REJECTED']} rejected untrained",
@@ -277,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({len(data.train_x)} train / {len(data.val_x)} validation samples), device {job.settings.train.device}",
           flush=True)
     stop = threading.Event()
+    started_at = time.time()
     progress = threading.Thread(target=_progress, args=(job.run_dir, done, remaining, stop, args.quiet), daemon=True)
     start = time.perf_counter()
     progress.start()
@@ -293,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         progress.join()
     records = read_records(job.run_dir)
     write_tables(job.run_dir, records, job.settings.objective)
-    summary = summarize(job, records, time.perf_counter() - start)
+    summary = summarize(job, records, time.perf_counter() - start, started_at)
     write_report(job, records, summary)
     print(summary)
     return 0

@@ -71,6 +71,16 @@ def test_rerun_continues_the_study(files, tmp_path):
     second = table(out)
     assert len(second) == 4
     pd.testing.assert_frame_equal(second.iloc[:2], first)
+    # A resumed sampler continues the search; it does not replay the first run's draws.
+    assert not set(second["spec"][2:]) & set(first["spec"])
+
+
+def test_parallel_workers_share_one_study(files, tmp_path):
+    out = tmp_path / "run"
+    assert search(files, out, "--trials", "4", "--workers", "2", "--proxy", "zero-cost") == 0
+    frame = table(out)
+    assert sorted(frame["number"]) == [0, 1, 2, 3]
+    assert frame["spec"].nunique() == 4  # workers draw from different random streams
 
 
 def test_kill_minus_nine_loses_no_completed_trial(files, tmp_path):
@@ -165,6 +175,11 @@ def test_ray_backend_gives_the_same_outputs(files, tmp_path):
     assert list(table(optuna_out).columns) == list(frame.columns)
     # The same seed asks the same first candidate in both backends.
     assert table(optuna_out)["spec"][0] == frame["spec"][0]
+    # Rerunning continues the Ray search in the same study, with new candidates.
+    assert search(files, out, "--trials", "3", "--backend", "ray") == 0
+    resumed = table(out)
+    assert list(resumed["number"]) == [0, 1, 2]
+    assert resumed["spec"][2] not in set(frame["spec"])
 
 
 def test_zero_cost_proxy_pareto_objective_and_nsga2(files, tmp_path):

@@ -199,6 +199,14 @@ def test_grid_sampler_on_a_small_space(files, tmp_path):
     assert specs.nunique() == 4
 
 
+def test_timeout_stops_starting_trials(files, tmp_path):
+    out = tmp_path / "run"
+    start = time.perf_counter()
+    assert search(files, out, "--trials", "500", "--timeout", "3", "--proxy", "zero-cost") == 0
+    assert time.perf_counter() - start < 60
+    assert 1 <= len(table(out)) < 500
+
+
 def test_image_folder_data(files, tmp_path):
     out = tmp_path / "images"
     assert main(["--data", files["images"], "--space", files["space"], "--budget-flops", "12M", "--out", str(out),
@@ -218,7 +226,9 @@ def run_cli(*args):
     (["--data", "/nonexistent/data.npz"], "no such file or directory"),
     (["--device", "banana"], "--device"),
     (["--space", "/nonexistent/space.yaml"], "cannot read it as a file"),
-])
+    (["--objective", "loss"], "invalid choice: 'loss'"),
+    (["--val-fraction", "1.5"], "--val-fraction must be between 0 and 1"),
+] + ([(["--device", "cuda"], "CUDA is not available")] if not __import__("torch").cuda.is_available() else []))
 def test_bad_flags_one_line_exit_2(files, tmp_path, args, words):
     result = run_cli("--data", files["npz"], "--out", str(tmp_path / "r"), *args)
     assert result.returncode == 2, result.stderr

@@ -8,6 +8,7 @@ becomes a ``FAIL`` record with its reason; it never stops the search.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -75,7 +76,7 @@ class Evaluator:
                                           seed=trial_seed, device=settings.train.device)
                 record.zero_cost = scores
                 score = scores[settings.zero_cost_score]
-                if score != score or score in (float("inf"), float("-inf")):
+                if not math.isfinite(score):
                     raise ValueError(f"zero-cost score {settings.zero_cost_score} is {score}")
                 # All candidates already sit in the budget window; the score ranks them.
                 record.proxy_accuracy, record.reward = None, score

@@ -7,5 +7,9 @@
 """
 
 from scaling.rules import CHANNEL_DIVISOR, round_filters, round_repeats, scale
+from scaling.compound import Coefficients, ScaledNetwork, compound_scale, corrected_scale, simplex_grid
 
-__all__ = ["CHANNEL_DIVISOR", "round_filters", "round_repeats", "scale"]
+__all__ = [
+    "CHANNEL_DIVISOR", "Coefficients", "ScaledNetwork", "compound_scale", "corrected_scale", "round_filters",
+    "round_repeats", "scale", "simplex_grid",
+]

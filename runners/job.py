@@ -26,6 +26,7 @@ class SearchJob:
     settings: SearchSettings
     data: DataOptions
     sampler: str = "tpe"
+    startup_trials: int = 4
     backend: str = "optuna"
     storage_url: str = ""
     workers: int = 1

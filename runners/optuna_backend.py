@@ -31,7 +31,7 @@ def make_sampler(job: SearchJob, stream: int = 0) -> optuna.samplers.BaseSampler
     worker must not replay the first one's random draws (same seed, same candidates)."""
     name, seed = job.sampler, (job.settings.seed + 1_000_003 * stream) % 2**32
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=job.startup_trials)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
     if name == "random":

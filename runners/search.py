@@ -33,7 +33,8 @@ from search_space.space import replace_fixed
 
 USAGE_ERROR = 2
 # Flags that define what a run directory means; resuming with other values is refused.
-RUN_IDENTITY = ("budget_flops", "objective", "reward_exponent", "space", "sampler", "proxy", "zero_cost_score",
+RUN_IDENTITY = ("budget_flops", "objective", "reward_exponent", "space", "sampler", "startup_trials", "proxy",
+                "zero_cost_score",
                 "data", "proxy_resolution", "epochs", "batch_size", "learning_rate", "max_train_samples",
                 "max_val_samples", "val_fraction", "seed", "backend")
 
@@ -89,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     goal.add_argument("--reward-exponent", type=float, default=-0.07, help="w in ACC x (MACs/T)^w")
     goal.add_argument("--space", default="default", help="search space: 'default' or a YAML file")
     goal.add_argument("--sampler", choices=("tpe", "nsga2", "random", "grid"), default="tpe")
+    goal.add_argument("--startup-trials", type=_positive_int, default=4,
+                      help="random trials before TPE models the results (Optuna's default of 10 "
+                           "would leave a short CPU search almost entirely random)")
     evaluation = parser.add_argument_group("evaluation")
     evaluation.add_argument("--proxy", choices=("train", "zero-cost"), default="train",
                             help="short real training, or training-free scores")
@@ -134,7 +138,8 @@ def _check_run_dir(run_dir: Path, identity: dict) -> bool:
             saved = json.loads(config_path.read_text())
         except json.JSONDecodeError:
             raise UsageError(f"{config_path}: unreadable; is {run_dir} a search run directory?") from None
-        differing = [key for key in RUN_IDENTITY if saved.get(key) != identity.get(key)]
+        # A key an older run directory lacks is not a difference (it predates the flag).
+        differing = [key for key in RUN_IDENTITY if key in saved and saved[key] != identity.get(key)]
         if differing:
             key = differing[0]
             raise UsageError(f"{run_dir} holds a search run with --{key.replace('_', '-')} {saved.get(key)!r}, "
@@ -256,7 +261,8 @@ def prepare_job(args: argparse.Namespace):
         run_dir=run_dir, space=space, settings=settings,
         data=DataOptions(args.data, args.proxy_resolution, args.val_fraction, args.max_train_samples,
                          args.max_val_samples),
-        sampler=args.sampler, backend=args.backend, storage_url=storage, workers=args.workers,
+        sampler=args.sampler, startup_trials=args.startup_trials, backend=args.backend, storage_url=storage,
+        workers=args.workers,
         timeout=args.timeout, pruning=not args.no_pruning, ray_address=args.ray_address)
     if args.sampler == "grid":
         optuna_backend.make_sampler(job)  # refuses spaces too large to enumerate, before training

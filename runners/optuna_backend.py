@@ -108,7 +108,7 @@ def objective_for(job: SearchJob, evaluator: Evaluator):
 
 
 def _worker(job: SearchJob, n_trials: int, timeout: float | None, worker: int = 0, data: Splits | None = None) -> None:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures and rejections are in our own records
     evaluator = Evaluator(job.settings, data if data is not None else load_job_data(job))
     study = open_study(job, worker)
     study.optimize(objective_for(job, evaluator), n_trials=n_trials, timeout=timeout,
@@ -118,7 +118,7 @@ def _worker(job: SearchJob, n_trials: int, timeout: float | None, worker: int = 
 def run(job: SearchJob, remaining: int, data: Splits) -> None:
     """Run ``remaining`` more trials over ``job.workers`` processes (``data`` serves the
     first; the others load their own, identically)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures and rejections are in our own records
     study = open_study(job)
     recover_interrupted(study, job.run_dir)
     if remaining <= 0:

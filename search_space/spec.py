@@ -271,6 +271,9 @@ class NetworkSpec:
         check_fraction("dropout", self.dropout)
         check_fraction("drop_path_rate", self.drop_path_rate)
         check_choice("classifier", self.classifier, CLASSIFIERS)
+        if self.classifier == "cosine" and self.head_channels < 2:
+            # The cosine of two 1-d vectors is +-1 whatever the weights: nothing to learn.
+            raise SpecError("head_channels", f"must be >= 2 for a cosine classifier, got {self.head_channels}")
         check_positive("cosine_scale", self.cosine_scale)
         if not _is_number(self.cosine_margin) or not 0 <= self.cosine_margin < math.pi / 2:
             raise SpecError("cosine_margin", f"must be a number in [0, pi/2) radians, got {self.cosine_margin!r}")

@@ -41,18 +41,19 @@ def stages(draw, max_channels: int = 48, max_repeats: int = 2) -> StageSpec:
 def networks(draw, max_stages: int = 4, max_channels: int = 48) -> NetworkSpec:
     height = draw(st.integers(8, 40))
     square = draw(st.booleans())
+    classifier = draw(st.sampled_from(["linear", "cosine"]))
     return NetworkSpec(
         name=draw(st.sampled_from(["custom", "net-a", "spectrogram net"])),
         stem_channels=draw(st.integers(1, max_channels)),
         stages=tuple(draw(st.lists(stages(max_channels), min_size=1, max_size=max_stages))),
-        head_channels=draw(st.integers(1, 4 * max_channels)),
+        head_channels=draw(st.integers(2 if classifier == "cosine" else 1, 4 * max_channels)),
         resolution=height if square else (height, draw(st.integers(8, 56))),
         in_channels=draw(st.integers(1, 4)),
         num_classes=draw(st.integers(1, 12)),
         stem_stride=draw(st.sampled_from([1, 2])),
         dropout=draw(st.sampled_from([0.0, 0.2, 0.5])),
         drop_path_rate=draw(st.sampled_from([0.0, 0.1, 0.3])),
-        classifier=draw(st.sampled_from(["linear", "cosine"])),
+        classifier=classifier,
         cosine_scale=draw(st.sampled_from([16.0, 30.0, 64.0])),
         cosine_margin=draw(st.sampled_from([0.0, 0.2, 0.5])),
     )

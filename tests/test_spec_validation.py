@@ -90,6 +90,13 @@ def test_block_string_stage_must_chain_its_input_width():
         spec_from_dict(data)
 
 
+def test_cosine_classifier_needs_a_feature_vector_with_a_direction():
+    data = mutated("classifier", "cosine")
+    data["head_channels"] = 1
+    with pytest.raises(SpecError, match=r"^head_channels: must be >= 2 for a cosine classifier, got 1$"):
+        spec_from_dict(data)
+
+
 def test_not_a_mapping():
     with pytest.raises(SpecError, match="must be a mapping"):
         spec_from_dict([1, 2, 3])

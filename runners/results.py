@@ -46,13 +46,32 @@ class TrialRecord:
     finished_at: float = 0.0
 
 
-def append_record(run_dir: Path, record: TrialRecord) -> None:
-    """Append one trial as a JSON line and fsync, so it survives ``kill -9`` right after."""
-    line = json.dumps(asdict(record), allow_nan=True) + "\n"
-    with open(run_dir / TRIALS_LOG, "a", encoding="utf-8") as handle:
+def append_json_line(path: Path, row: dict) -> None:
+    """Append ``row`` as one JSON line and fsync, so it survives ``kill -9`` right after."""
+    line = json.dumps(row, allow_nan=True) + "\n"
+    with open(path, "a", encoding="utf-8") as handle:
         handle.write(line)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def read_json_lines(path: Path) -> list[dict]:
+    """Every complete line of a log written by :func:`append_json_line`; a torn last line
+    (the process died mid-write) is skipped."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def append_record(run_dir: Path, record: TrialRecord) -> None:
+    """Append one finished trial to the run's log."""
+    append_json_line(run_dir / TRIALS_LOG, asdict(record))
 
 
 def read_records(run_dir: Path) -> list[TrialRecord]:
@@ -60,16 +79,9 @@ def read_records(run_dir: Path) -> list[TrialRecord]:
 
     A torn last line (the process died mid-write) is skipped.
     """
-    path = run_dir / TRIALS_LOG
-    if not path.exists():
-        return []
     known = {f.name for f in fields(TrialRecord)}
     by_number: dict[int, TrialRecord] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+    for data in read_json_lines(run_dir / TRIALS_LOG):
         record = TrialRecord(**{key: value for key, value in data.items() if key in known})
         by_number[record.number] = record
     return [by_number[number] for number in sorted(by_number)]
@@ -99,15 +111,15 @@ def best_record(records: list[TrialRecord], objective: str = "reward") -> TrialR
 def write_tables(run_dir: Path, records: list[TrialRecord], objective: str = "reward") -> TrialRecord | None:
     """Rewrite ``results.csv``, ``results.parquet`` and ``best.yaml``; returns the best trial."""
     frame = records_frame(records)
-    _atomic(run_dir / "results.csv", lambda path: frame.to_csv(path, index=False))
-    _atomic(run_dir / "results.parquet", lambda path: frame.to_parquet(path, index=False))
+    write_atomically(run_dir / "results.csv", lambda path: frame.to_csv(path, index=False))
+    write_atomically(run_dir / "results.parquet", lambda path: frame.to_parquet(path, index=False))
     best = best_record(records, objective)
     if best is not None and best.spec_dict:
-        _atomic(run_dir / "best.yaml", lambda path: write_spec_file(spec_from_dict(best.spec_dict), path))
+        write_atomically(run_dir / "best.yaml", lambda path: write_spec_file(spec_from_dict(best.spec_dict), path))
     return best
 
 
-def _atomic(target: Path, write) -> None:
+def write_atomically(target: Path, write) -> None:
     """Write to a temporary sibling, then rename: readers never see a half-written table."""
     temporary = target.with_name(f".{target.stem}.tmp{target.suffix}")
     write(temporary)

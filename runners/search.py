@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from runners import optuna_backend
+from runners.cli import USAGE_ERROR, ArgumentParser, UsageError, checked, positive_float, positive_int
 from runners.budget import format_macs, parse_macs, smallest_macs
 from runners.data import DataError, parse_resolution, prepare
 from runners.evaluation import SCORES, SearchSettings
@@ -31,7 +32,6 @@ from runners.training import TrainConfig, resolve_device
 from search_space import SpecError, load_space
 from search_space.space import replace_fixed
 
-USAGE_ERROR = 2
 # Flags that define what a run directory means; resuming with other values is refused.
 RUN_IDENTITY = ("budget_flops", "objective", "reward_exponent", "space", "sampler", "startup_trials", "proxy",
                 "zero_cost_score",
@@ -39,58 +39,18 @@ RUN_IDENTITY = ("budget_flops", "objective", "reward_exponent", "space", "sample
                 "max_val_samples", "val_fraction", "seed", "backend")
 
 
-class UsageError(Exception):
-    """A user mistake: printed as one line, exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(USAGE_ERROR)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _checked(parse):
-    def convert(text: str):
-        try:
-            return parse(text)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-    convert.__name__ = parse.__name__
-    return convert
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m runners.search", description=__doc__.split("\n\n")[0],
+    parser = ArgumentParser(prog="python -m runners.search", description=__doc__.split("\n\n")[0],
                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     goal = parser.add_argument_group("goal")
-    goal.add_argument("--budget-flops", default="400M", type=_checked(parse_macs),
+    goal.add_argument("--budget-flops", default="400M", type=checked(parse_macs),
                       help="MAC budget at the spec's resolution (the papers' FLOPs): 400M, 1.2G, 4e8")
     goal.add_argument("--objective", choices=("reward", "pareto"), default="reward",
                       help="reward: MnasNet ACC x (MACs/T)^w; pareto: NSGA-style (accuracy, MACs)")
     goal.add_argument("--reward-exponent", type=float, default=-0.07, help="w in ACC x (MACs/T)^w")
     goal.add_argument("--space", default="default", help="search space: 'default' or a YAML file")
     goal.add_argument("--sampler", choices=("tpe", "nsga2", "random", "grid"), default="tpe")
-    goal.add_argument("--startup-trials", type=_positive_int, default=4,
+    goal.add_argument("--startup-trials", type=positive_int, default=4,
                       help="random trials before TPE models the results (Optuna's default of 10 "
                            "would leave a short CPU search almost entirely random)")
     evaluation = parser.add_argument_group("evaluation")
@@ -101,21 +61,21 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--data", default=None,
                             help="IDX directory, .npz (x, y) or class-folder directory; default: Fashion-MNIST "
                                  "from $FASHION_MNIST or Debian's dataset-fashion-mnist")
-    evaluation.add_argument("--proxy-resolution", type=_checked(parse_resolution), default=None,
+    evaluation.add_argument("--proxy-resolution", type=checked(parse_resolution), default=None,
                             help="N or HxW for proxy training; default: the data's size, at least 32")
-    evaluation.add_argument("--epochs", type=_positive_int, default=2)
-    evaluation.add_argument("--batch-size", type=_positive_int, default=64)
-    evaluation.add_argument("--learning-rate", type=_positive_float, default=1e-2, help="AdamW peak learning rate")
-    evaluation.add_argument("--max-train-samples", type=_positive_int, default=2048)
-    evaluation.add_argument("--max-val-samples", type=_positive_int, default=1024)
-    evaluation.add_argument("--val-fraction", type=_positive_float, default=0.1,
+    evaluation.add_argument("--epochs", type=positive_int, default=2)
+    evaluation.add_argument("--batch-size", type=positive_int, default=64)
+    evaluation.add_argument("--learning-rate", type=positive_float, default=1e-2, help="AdamW peak learning rate")
+    evaluation.add_argument("--max-train-samples", type=positive_int, default=2048)
+    evaluation.add_argument("--max-val-samples", type=positive_int, default=1024)
+    evaluation.add_argument("--val-fraction", type=positive_float, default=0.1,
                             help="share of the training data held out to score candidates")
     evaluation.add_argument("--no-pruning", action="store_true", help="disable Hyperband/ASHA early stopping")
     execution = parser.add_argument_group("execution")
     execution.add_argument("--backend", choices=("optuna", "ray"), default="optuna")
-    execution.add_argument("--trials", type=_positive_int, default=16, help="total trials of the run")
-    execution.add_argument("--timeout", type=_positive_float, default=None, help="stop starting trials after N seconds")
-    execution.add_argument("--workers", type=_positive_int, default=1, help="parallel trials (processes or Ray actors)")
+    execution.add_argument("--trials", type=positive_int, default=16, help="total trials of the run")
+    execution.add_argument("--timeout", type=positive_float, default=None, help="stop starting trials after N seconds")
+    execution.add_argument("--workers", type=positive_int, default=1, help="parallel trials (processes or Ray actors)")
     execution.add_argument("--storage", default=None, help="Optuna storage URL (default: SQLite in the run directory)")
     execution.add_argument("--ray-address", default=None, help="join an existing Ray cluster (default: a local Ray)")
     execution.add_argument("--seed", type=int, default=0)

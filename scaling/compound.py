@@ -116,6 +116,7 @@ def corrected_scale(
 ) -> ScaledNetwork:
     """Like :func:`compound_scale`, but corrected for rounding so the realised MAC ratio
     lands within ``tolerance`` of ``flop_factor ** phi`` (2 at phi = 1) where possible.
+    Negative ``phi`` shrinks the base (smaller members for fitting scaling laws).
 
     First the common exponent of the three multipliers is bisected. Rounding can make the
     ratio jump over the target (repeats are integers, widths multiples of 8), so if that is
@@ -130,7 +131,9 @@ def corrected_scale(
     best = compound_scale(base, coefficients, phi)
     if close(best) or phi == 0:
         return best
-    best = _bisect_ratio(lambda e: compound_scale(base, coefficients, phi, exponent=e), 0.0, 2.0 * phi + 1.0,
+    # MACs rise with the exponent; the target lies between the base (exponent 0) and phi's side.
+    low, high = (2.0 * phi - 1.0, 0.0) if phi < 0 else (0.0, 2.0 * phi + 1.0)
+    best = _bisect_ratio(lambda e: compound_scale(base, coefficients, phi, exponent=e), low, high,
                          target, best, iterations)
     _, width_share, resolution_share = coefficients.shares
     knobs = [2] if resolution_share > 0 else [1, 2] if width_share > 0 else [2]

@@ -1,0 +1,146 @@
+"""Plotly figures over scaling runs (the files ``python -m scaling.fit`` writes).
+
+Inputs are what those files hold: ``coefficients.json`` (a dict), ``family.csv`` and
+``grid.csv`` (DataFrames) and one law of ``laws.json`` (a dict). MACs are
+multiply-accumulates at each spec's own resolution; the metric is proxy accuracy
+(higher is better) unless a law says it fitted an error or loss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+PAPER_SHARES = (np.log2(1.2), 2 * np.log2(1.1), 2 * np.log2(1.15))  # EfficientNet's alpha, beta, gamma
+
+
+def _ternary(shares) -> dict:
+    shares = np.atleast_2d(np.asarray(shares, dtype=float))
+    total = shares.sum(axis=1)
+    return {"a": shares[:, 0] / total, "b": shares[:, 1] / total, "c": shares[:, 2] / total}
+
+
+def share_simplex(coefficients: dict) -> go.Figure:
+    """Mean metric of each grid point over the (depth, width, resolution) FLOP-share simplex,
+    with the grid best, the surrogate optimum and the paper's coefficients marked."""
+    points = coefficients.get("points") or []
+    figure = go.Figure()
+    if points:
+        shares = [p["shares"] for p in points]
+        metric = [p["mean_metric"] for p in points]
+        hover = [f"shares d/w/r {s[0]:.2f}/{s[1]:.2f}/{s[2]:.2f}<br>mean metric {m:.4f} over {p['seeds']} seed(s)"
+                 f"<br>P(best) {p['probability_best']:.2f}" for s, m, p in zip(shares, metric, points)]
+        figure.add_trace(go.Scatterternary(**_ternary(shares), mode="markers", name="grid point", text=hover,
+                                           hoverinfo="text",
+                                           marker={"color": metric, "size": 13, "colorscale": "Viridis",
+                                                   "colorbar": {"title": "mean metric"}, "showscale": True}))
+        best = coefficients["grid_best"]["shares"]
+        figure.add_trace(go.Scatterternary(**_ternary([best]), mode="markers", name="grid best",
+                                           marker={"symbol": "star", "size": 20, "color": "red"}))
+    surrogate = coefficients.get("surrogate")
+    if surrogate:
+        figure.add_trace(go.Scatterternary(
+            **_ternary([surrogate["optimum_shares"]]), mode="markers",
+            name=f"surrogate optimum ({'adequate' if surrogate['adequate'] else 'not adequate'})",
+            marker={"symbol": "diamond", "size": 16, "color": "orange"}))
+    figure.add_trace(go.Scatterternary(**_ternary([PAPER_SHARES]), mode="markers", name="paper (1.2, 1.1, 1.15)",
+                                       marker={"symbol": "x", "size": 14, "color": "black"}))
+    figure.update_layout(title="Metric over the FLOP-share simplex at phi = 1 (alpha beta^2 gamma^2 = 2)",
+                         ternary={"aaxis": {"title": "depth share"}, "baxis": {"title": "width share"},
+                                  "caxis": {"title": "resolution share"}})
+    return figure
+
+
+def mac_ratio_by_phi(family: pd.DataFrame) -> go.Figure:
+    """Realised MAC ratio of each rounded member to the base, against the ideal 2^phi."""
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=family["phi"], y=family["ideal_mac_ratio"], mode="lines+markers",
+                                name="ideal (alpha beta^2 gamma^2)^phi"))
+    figure.add_trace(go.Scatter(x=family["phi"], y=family["realised_mac_ratio"], mode="lines+markers",
+                                name="realised (rounded network)", customdata=family["name"],
+                                hovertemplate="%{customdata}<br>phi %{x}<br>ratio %{y:.3f}"))
+    figure.update_layout(title="Realised vs ideal MAC ratio per phi", xaxis_title="phi",
+                         yaxis_title="MACs / base MACs", yaxis_type="log")
+    return figure
+
+
+def family_costs(family: pd.DataFrame) -> go.Figure:
+    """Params, MACs (plain and Ghost) and the predicted metric of each family member."""
+    figure = make_subplots(rows=1, cols=3, subplot_titles=("parameters (millions)", "MACs (billions)",
+                                                          "predicted metric"))
+    names = family["name"]
+    for column, ghost, col, scale in (("params", "ghost_params", 1, 1e6), ("macs", "ghost_macs", 2, 1e9)):
+        figure.add_trace(go.Scatter(x=family["phi"], y=family[column] / scale, mode="lines+markers", name=column,
+                                    customdata=names, hovertemplate="%{customdata}<br>%{y:.3f}"), row=1, col=col)
+        figure.add_trace(go.Scatter(x=family["phi"], y=family[ghost] / scale, mode="lines+markers",
+                                    name=f"Ghost {column}", line={"dash": "dot"}), row=1, col=col)
+    predicted = pd.to_numeric(family.get("predicted_metric"), errors="coerce") if "predicted_metric" in family else None
+    if predicted is not None and predicted.notna().any():
+        low = pd.to_numeric(family["predicted_low"], errors="coerce")
+        high = pd.to_numeric(family["predicted_high"], errors="coerce")
+        figure.add_trace(go.Scatter(x=family["phi"], y=predicted, mode="lines+markers", name="predicted metric",
+                                    error_y={"type": "data", "symmetric": False, "array": high - predicted,
+                                             "arrayminus": predicted - low}), row=1, col=3)
+    else:
+        figure.add_annotation(text="no law fitted: no prediction", row=1, col=3, showarrow=False,
+                              x=float(family["phi"].mean()), y=0.5)
+    figure.update_xaxes(title_text="phi")
+    figure.update_layout(title="The scaled family B1..B7")
+    return figure
+
+
+def power_law_fit(law: dict) -> go.Figure:
+    """Data, the fitted law ``E + A C^-a`` with its bootstrap band, and held-out points (log-log)."""
+    data = law["data"]
+    compute, error = np.asarray(data["compute"], float), np.asarray(data["error"], float)
+    held = law.get("held_out") or {}
+    held_compute = {p["compute"] for p in held.get("points", [])}
+    used = np.array([c not in held_compute for c in compute], dtype=bool)
+    figure = go.Figure()
+    band = law["band"]
+    if band["low"]:
+        figure.add_trace(go.Scatter(x=band["compute"] + band["compute"][::-1], y=band["high"] + band["low"][::-1],
+                                    fill="toself", fillcolor="rgba(31,119,180,0.2)", line={"width": 0},
+                                    name="95% bootstrap band", hoverinfo="skip"))
+    grid = np.geomspace(compute.min(), max(compute.max(), max(band["compute"] or [compute.max()])), 100)
+    fitted = law["E"] + law["A"] * grid ** (-law["a"])
+    figure.add_trace(go.Scatter(x=grid, y=fitted, mode="lines", name=f"E + A C^-a: a = {law['a']:.3g}, E = {law['E']:.3g}"))
+    figure.add_trace(go.Scatter(x=compute[used], y=error[used], mode="markers", name="fitted points"))
+    if held:
+        points = held["points"]
+        figure.add_trace(go.Scatter(
+            x=[p["compute"] for p in points], y=[p["observed"] for p in points], mode="markers",
+            marker={"symbol": "x", "size": 12, "color": "red"}, name="held out",
+            text=[f"log error {p['log_error']:+.3f}, {'inside' if p['inside_band'] else 'outside'} band"
+                  for p in points], hoverinfo="text+x+y"))
+        refit = held["refit"]
+        figure.add_trace(go.Scatter(x=grid, y=refit["E"] + refit["A"] * grid ** (-refit["a"]), mode="lines",
+                                    line={"dash": "dash"}, name="refit without held-out points"))
+    figure.update_layout(title=f"Power law: {law['error']} vs {law['x']}", xaxis_title=f"{law['x']} (log)",
+                         yaxis_title=f"error = {law['error']} (log)", xaxis_type="log", yaxis_type="log")
+    return figure
+
+
+def scaling_baselines(grid: pd.DataFrame) -> go.Figure:
+    """Compound scaling (the grid's best point) against the three single-dimension corners at
+    the same MACs (phi = 1), each with its seeds, as in the EfficientNet paper's Figure 8."""
+    figure = go.Figure()
+    if grid.empty:
+        return figure.update_layout(title="Compound vs single-dimension scaling: no grid points yet")
+    shares = grid[["share_depth", "share_width", "share_resolution"]].round(9)
+    keyed = grid.assign(point=[tuple(row) for row in shares.to_numpy()])
+    means = keyed.groupby("point")["metric"].mean()
+    corners = {"depth only": (1.0, 0.0, 0.0), "width only": (0.0, 1.0, 0.0), "resolution only": (0.0, 0.0, 1.0)}
+    groups = {name: point for name, point in corners.items() if point in means.index}
+    groups["compound (best mean on the grid)"] = means.idxmax()
+    for name, point in groups.items():
+        values = keyed.loc[keyed["point"] == point, "metric"]
+        figure.add_trace(go.Box(y=values, name=name, boxpoints="all", jitter=0.3))
+    figure.update_layout(title="Compound vs single-dimension scaling at phi = 1 (same MACs)",
+                         yaxis_title="proxy accuracy", showlegend=False)
+    return figure
+
+
+__all__ = ["family_costs", "mac_ratio_by_phi", "power_law_fit", "scaling_baselines", "share_simplex"]

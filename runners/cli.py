@@ -1,0 +1,70 @@
+"""Command-line plumbing shared by the suite's commands: user mistakes are one line and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """A user mistake: printed as one line, exit code 2."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse`` with exit code 2 and a one-line message (no usage dump) for bad flags."""
+
+    def error(self, message: str) -> None:
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(USAGE_ERROR)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def checked(parse):
+    """An argparse ``type`` from a parser that raises ``ValueError`` with a readable message."""
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    convert.__name__ = parse.__name__
+    return convert
+
+
+def seconds(text: str) -> float:
+    """A duration: ``90``, ``90s``, ``20m``, ``1.5h``.
+
+    >>> seconds("20m"), seconds("90"), seconds("1.5h")
+    (1200.0, 90.0, 5400.0)
+    """
+    units = {"s": 1, "m": 60, "h": 3600}
+    value = text.strip().lower()
+    factor = units.get(value[-1:], None)
+    number = value[:-1] if factor else value
+    try:
+        result = float(number) * (factor or 1)
+    except ValueError:
+        raise ValueError(f"expected a duration like 90, 90s, 20m or 1.5h, got {text!r}") from None
+    if not result > 0:
+        raise ValueError(f"a duration must be > 0, got {text!r}")
+    return result

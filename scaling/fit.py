@@ -1,0 +1,436 @@
+"""``python -m scaling.fit``: fit compound-scaling coefficients and emit the scaled family.
+
+    python -m scaling.fit                                 # newest search run's best.yaml, else efficientnet-b0
+    python -m scaling.fit --base runs/20261123-0900 --step 0.1 --seeds 2
+    python -m scaling.fit --mode width                    # single-dimension baseline, same MACs
+    python -m scaling.fit --results grid.csv --out fit/   # fit an existing table, no training
+    python -m scaling.fit --power-law results.csv --x macs --y metric
+
+Everything goes into ``--out``: ``evaluations.jsonl`` and ``grid.csv`` (training runs),
+``coefficients.json``, ``specs/b1.yaml`` .. ``specs/b7.yaml`` and ``specs/ghost-b*.yaml``,
+``family.csv``, ``laws.json`` and ``report.html``. Rerunning a training command with the
+same ``--out`` continues it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from runners.cli import USAGE_ERROR, ArgumentParser, UsageError, checked, positive_float, positive_int, seconds
+from runners.data import DataError, parse_resolution, prepare
+from runners.results import write_atomically
+from runners.training import TrainConfig, resolve_device
+from scaling.coefficient_fit import CoefficientFit, fit_coefficients
+from scaling.compound import Coefficients, corrected_scale
+from scaling.family import scaled_family, write_family
+from scaling.grid_run import (DataSettings, Evaluation, ProxyEvaluator, base_task, grid_tasks, law_tasks,
+                              read_evaluations, run_tasks)
+from scaling.power_law import LawError, LawFit, Validation, fit_power_law, validate_by_holdout
+from scaling.tables import GRID_COLUMNS, TableError, read_grid_table, read_table
+from search_space import NetworkSpec, SpecError, load_spec, spec_to_dict
+
+MODES = {"compound": None, "depth": (1.0, 0.0, 0.0), "width": (0.0, 1.0, 0.0), "resolution": (0.0, 0.0, 1.0)}
+# Flags that define what a run directory means; resuming with other values is refused.
+RUN_IDENTITY = ("base_spec", "mode", "step", "seeds", "law_phis", "data", "proxy_resolution", "epochs", "batch_size",
+                "learning_rate", "max_train_samples", "max_val_samples", "val_fraction", "seed")
+
+
+def _phis(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"expected comma-separated numbers like -2,-1, got {text!r}") from None
+    if any(value >= 1 for value in values):
+        raise ValueError(f"law phis must be < 1 (phi 0 and 1 are always evaluated), got {text!r}")
+    return values
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="python -m scaling.fit", description=__doc__.split("\n\n")[0])
+    what = parser.add_argument_group("what to fit")
+    what.add_argument("--base", default=None, help="preset, YAML/JSON spec, or search run directory (its best.yaml); "
+                                                   "default: newest run under runs/ with a best.yaml, else efficientnet-b0")
+    what.add_argument("--results", type=Path, default=None,
+                      help=f"fit coefficients from this table (columns {', '.join(GRID_COLUMNS)}) without training")
+    what.add_argument("--power-law", type=Path, default=None, help="fit error = E + A*C^-a to this table and stop")
+    what.add_argument("--x", default="macs", help="--power-law: the compute column (MACs or params)")
+    what.add_argument("--y", default="metric", help="--power-law: the metric column (accuracy in [0, 1] by default)")
+    what.add_argument("--lower-is-better", action="store_true",
+                      help="--power-law: --y is already an error or loss (otherwise error = 1 - y)")
+    what.add_argument("--holdout", type=int, default=None,
+                      help="--power-law: number of largest compute values held out (default: a fifth, at least 1)")
+    what.add_argument("--mode", choices=tuple(MODES), default="compound",
+                      help="compound: grid over alpha, beta, gamma; depth/width/resolution: scale only that one "
+                           "to the same MACs (the paper's single-dimension baselines)")
+    grid = parser.add_argument_group("grid")
+    grid.add_argument("--step", type=positive_float, default=0.1, help="grid step on the FLOP-share simplex")
+    grid.add_argument("--seeds", type=positive_int, default=2, help="training repeats per grid point")
+    grid.add_argument("--law-phis", type=checked(_phis), default=(-2.0, -1.0),
+                      help="smaller members trained along the chosen direction to fit the metric-vs-MACs law "
+                           "that predicts the family's metric ('' for none)")
+    grid.add_argument("--time-limit", type=checked(seconds), default=18 * 60.0,
+                      help="stop starting grid evaluations after this long (90s, 20m, 2h); rerun to continue")
+    grid.add_argument("--no-time-limit", action="store_true", help="evaluate the whole grid however long it takes")
+    grid.add_argument("--bootstrap", type=int, default=1000, help="bootstrap samples for intervals")
+    proxy = parser.add_argument_group("proxy training (the search's proxy; defaults sized for 2 CPU cores)")
+    proxy.add_argument("--data", default=None, help="IDX directory, .npz or class folders; default Fashion-MNIST")
+    proxy.add_argument("--proxy-resolution", type=checked(parse_resolution), default=None,
+                       help="proxy resolution of the base (N or HxW); grid points scale it by their multiplier")
+    proxy.add_argument("--epochs", type=positive_int, default=1)
+    proxy.add_argument("--batch-size", type=positive_int, default=16)
+    proxy.add_argument("--learning-rate", type=positive_float, default=3e-3)
+    proxy.add_argument("--max-train-samples", type=positive_int, default=1024)
+    proxy.add_argument("--max-val-samples", type=positive_int, default=512)
+    proxy.add_argument("--val-fraction", type=positive_float, default=0.1)
+    proxy.add_argument("--device", default="auto")
+    run = parser.add_argument_group("run")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--out", type=Path, default=None, help="output directory (default runs/scaling-<timestamp>)")
+    run.add_argument("--quiet", action="store_true")
+    return parser
+
+
+# --- the base -----------------------------------------------------------------------------------
+
+
+def default_base(runs: Path = Path("runs")) -> str:
+    """The newest search run under ``runs/`` that has a ``best.yaml``, else ``efficientnet-b0``."""
+    candidates = sorted((p for p in runs.glob("*/best.yaml") if p.is_file()), key=lambda p: p.stat().st_mtime)
+    return str(candidates[-1].parent) if candidates else "efficientnet-b0"
+
+
+# --- fitting and writing ------------------------------------------------------------------------
+
+
+def coefficients_summary(fit: CoefficientFit, realised_ratio: float | None) -> dict:
+    chosen = fit.chosen
+    surrogate = fit.surrogate
+    return {
+        "alpha": chosen.alpha, "beta": chosen.beta, "gamma": chosen.gamma,
+        "shares": dict(zip(("depth", "width", "resolution"), chosen.shares)),
+        "intervals": {name: list(bounds) for name, bounds in fit.intervals.items()},
+        "interval_level": 0.95,
+        "method": fit.method,
+        "realised_mac_ratio": realised_ratio,
+        "constraint": "alpha * beta^2 * gamma^2 = 2",
+        "grid_best": {**dataclasses.asdict(fit.grid_best), **dict(zip(("alpha", "beta", "gamma"),
+                      (fit.grid_best.coefficients.alpha, fit.grid_best.coefficients.beta,
+                       fit.grid_best.coefficients.gamma)))},
+        "surrogate": None if surrogate is None else {
+            "optimum_shares": list(surrogate.optimum), "predicted_metric": surrogate.predicted_optimum,
+            "loo_r2": surrogate.loo_r2, "loo_rmse": surrogate.loo_rmse, "seed_noise_se": surrogate.noise_se,
+            "adequate": surrogate.adequate, "judgement": surrogate.reason},
+        "points": [dataclasses.asdict(point) for point in fit.points],
+        "bootstrap_samples": fit.bootstrap_samples,
+        "note": fit.note,
+        "paper": {"alpha": 1.2, "beta": 1.1, "gamma": 1.15},
+    }
+
+
+def law_summary(fit: LawFit, validation: Validation | None, x: str, y: str, transform: str, compute, error,
+                reason: str = "") -> dict:
+    law = fit.law
+    return {
+        "data": {"compute": [float(c) for c in compute], "error": [float(e) for e in error]},
+        "x": x, "y": y, "error": transform, "law": "error = E + A * C^(-a)",
+        "E": law.E, "A": law.A, "a": law.a,
+        "intervals": {name: list(bounds) for name, bounds in fit.intervals.items()},
+        "converged": fit.converged, "on_bound": list(fit.on_bound), "healthy": fit.healthy, "loss": fit.loss,
+        "points": fit.points, "compute_levels": fit.levels, "bootstrap_samples": fit.bootstrap_samples,
+        "band": {"compute": list(fit.band_compute), "low": list(fit.band_low), "high": list(fit.band_high)},
+        "held_out": None if validation is None else {
+            "points": [dataclasses.asdict(p) for p in validation.held_out],
+            "mean_absolute_log_error": validation.mean_absolute_log_error,
+            "inside_band_fraction": validation.inside_band_fraction,
+            "refit": {"E": validation.fit.law.E, "A": validation.fit.law.A, "a": validation.fit.law.a},
+            "band": {"compute": list(validation.fit.band_compute), "low": list(validation.fit.band_low),
+                     "high": list(validation.fit.band_high)}},
+        "held_out_note": reason,
+    }
+
+
+def _write_json(path: Path, data) -> None:
+    write_atomically(path, lambda temporary: temporary.write_text(json.dumps(data, indent=2, allow_nan=True)))
+
+
+def fit_law_table(compute, error, x: str, y: str, transform: str, holdout: int | None, bootstrap: int,
+                  seed: int) -> dict:
+    """The full fit, and (where enough compute levels remain) the held-out validation."""
+    fit = fit_power_law(compute, error, bootstrap=bootstrap, seed=seed)
+    validation, reason = None, ""
+    if holdout != 0:
+        try:
+            validation = validate_by_holdout(compute, error, holdout, bootstrap=bootstrap, seed=seed)
+        except LawError as problem:
+            if holdout is not None:
+                raise
+            reason = f"no held-out validation: {problem}"
+    return law_summary(fit, validation, x, y, transform, compute, error, reason)
+
+
+def power_law_command(args) -> int:
+    frame = read_table(args.power_law, (args.x, args.y))
+    compute, values = frame[args.x].to_numpy(float), frame[args.y].to_numpy(float)
+    if args.lower_is_better:
+        error, transform = values, f"{args.y}"
+    else:
+        if ((values < 0) | (values > 1)).any():
+            raise UsageError(f"{args.power_law}: --y {args.y} must be an accuracy in [0, 1] (found "
+                             f"{values[(values < 0) | (values > 1)][0]:g}); pass --lower-is-better for an error or loss")
+        error, transform = 1 - values, f"1 - {args.y}"
+    if args.holdout is not None and args.holdout < 0:
+        raise UsageError(f"--holdout must be >= 0, got {args.holdout}")
+    out = _out_dir(args, "power-law")
+    summary = fit_law_table(compute, error, args.x, args.y, transform, args.holdout, args.bootstrap, args.seed)
+    _write_json(out / "laws.json", {"laws": [summary]})
+    _report(out, f"Power law: {args.y} vs {args.x}")
+    law = summary
+    print(f"error = {law['E']:.4g} + {law['A']:.4g} * {args.x}^(-{law['a']:.4g})   "
+          f"(a in [{law['intervals'].get('a', [law['a']] * 2)[0]:.3g}, {law['intervals'].get('a', [law['a']] * 2)[1]:.3g}]; "
+          f"{'healthy' if law['healthy'] else 'CHECK: ' + ('not converged' if not law['converged'] else 'on bound ' + ','.join(law['on_bound']))})")
+    if law["held_out"]:
+        held = law["held_out"]
+        print(f"held out {len(held['points'])} largest: mean |log error| {held['mean_absolute_log_error']:.4f}, "
+              f"{held['inside_band_fraction']:.0%} inside the band")
+    elif law["held_out_note"]:
+        print(law["held_out_note"])
+    print(f"wrote {out / 'laws.json'} and {out / 'report.html'}")
+    return 0
+
+
+def _out_dir(args, kind: str) -> Path:
+    out = args.out or Path("runs") / f"scaling-{kind}-{datetime.now():%Y%m%d-%H%M%S}"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _family_outputs(out: Path, base: NetworkSpec, coefficients: Coefficients, law: dict | None) -> None:
+    members = scaled_family(base, coefficients)
+    predictions = {}
+    if law is not None:
+        from scaling.power_law import PowerLaw
+        fitted = PowerLaw(law["E"], law["A"], law["a"])
+        band = law["band"]
+        for member in members:
+            metric = 1 - float(fitted.error(member.macs))
+            if band["low"]:
+                # The band was computed over the family's MAC range (see run_command).
+                low = 1 - float(np.interp(np.log(member.macs), np.log(band["compute"]), band["high"]))
+                high = 1 - float(np.interp(np.log(member.macs), np.log(band["compute"]), band["low"]))
+            else:
+                low = high = metric
+            predictions[member.phi] = (metric, low, high)
+    write_family(members, out, predictions)
+
+
+def results_command(args) -> int:
+    table = read_grid_table(args.results)
+    if len(table) < 2:
+        raise UsageError(f"{args.results}: {len(table)} row; a grid needs at least 2 points to choose between")
+    out = _out_dir(args, "fit")
+    fit = fit_coefficients(table, bootstrap=args.bootstrap, seed=args.seed)
+    base = load_spec(args.base or default_base())
+    realised = corrected_scale(base, fit.chosen, 1.0).realised_ratio
+    summary = coefficients_summary(fit, realised)
+    _write_json(out / "coefficients.json", summary)
+    _family_outputs(out, base, fit.chosen, None)
+    _report(out, f"Compound-scaling fit of {args.results.name}")
+    _print_coefficients(summary, out)
+    return 0
+
+
+def _print_coefficients(summary: dict, out: Path) -> None:
+    intervals = summary["intervals"]
+    print(f"alpha {summary['alpha']:.4f} [{intervals['alpha'][0]:.3f}, {intervals['alpha'][1]:.3f}]  "
+          f"beta {summary['beta']:.4f} [{intervals['beta'][0]:.3f}, {intervals['beta'][1]:.3f}]  "
+          f"gamma {summary['gamma']:.4f} [{intervals['gamma'][0]:.3f}, {intervals['gamma'][1]:.3f}]  "
+          f"({summary['method']}; paper: 1.2, 1.1, 1.15)")
+    grid = summary["grid_best"]
+    print(f"grid best: alpha {grid['alpha']:.4f} beta {grid['beta']:.4f} gamma {grid['gamma']:.4f}, mean metric "
+          f"{grid['mean_metric']:.4f} over {grid['seeds']} seed(s), P(best) {grid['probability_best']:.2f}")
+    if summary["surrogate"]:
+        print(f"surrogate: {'adequate' if summary['surrogate']['adequate'] else 'not adequate'} "
+              f"({summary['surrogate']['judgement']})")
+    if summary.get("realised_mac_ratio"):
+        print(f"realised MAC ratio of the chosen B1: {summary['realised_mac_ratio']:.3f} (ideal 2)")
+    if summary["note"]:
+        print(f"note: {summary['note']}")
+    print(f"wrote {out}/coefficients.json, family.csv, specs/ and report.html")
+
+
+def _check_run_dir(out: Path, identity: dict) -> bool:
+    config = out / "config.json"
+    if config.exists():
+        saved = json.loads(config.read_text())
+        differing = [key for key in RUN_IDENTITY if saved.get(key) != identity.get(key)]
+        if differing:
+            key = differing[0]
+            shown = "a different base" if key == "base_spec" else f"--{key.replace('_', '-')} {saved.get(key)!r}"
+            raise UsageError(f"{out} holds a scaling run with {shown}; use the same flags to resume, or a new --out")
+        return True
+    if out.exists() and any(out.iterdir()):
+        raise UsageError(f"{out} exists and is not a scaling run directory; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps(identity, indent=2))
+    return False
+
+
+def _grid_frame(evaluations: list[Evaluation]) -> pd.DataFrame:
+    rows = [dataclasses.asdict(e) for e in evaluations if e.role == "grid" and e.state == "COMPLETE"]
+    frame = pd.DataFrame(rows, columns=[f.name for f in dataclasses.fields(Evaluation)])
+    return frame.sort_values(["share_depth", "share_width", "seed"]).reset_index(drop=True)
+
+
+def run_command(args) -> int:
+    device = resolve_device(args.device)
+    base_ref = args.base or default_base()
+    base = load_spec(base_ref)
+    data_settings = DataSettings(args.data, args.proxy_resolution, args.val_fraction, args.max_train_samples,
+                                 args.max_val_samples, args.seed)
+    probe = prepare(args.data, proxy_resolution=args.proxy_resolution, val_fraction=args.val_fraction,
+                    max_train_samples=args.max_train_samples, max_val_samples=args.max_val_samples, seed=args.seed)
+    # The family is deployed on this data: its channels and classes are part of every member.
+    base = dataclasses.replace(base, in_channels=probe.in_channels, num_classes=probe.num_classes)
+    identity = {"base_spec": spec_to_dict(base), "mode": args.mode, "step": args.step, "seeds": args.seeds,
+                "law_phis": list(args.law_phis), "data": args.data, "proxy_resolution": args.proxy_resolution and
+                list(args.proxy_resolution), "epochs": args.epochs, "batch_size": args.batch_size,
+                "learning_rate": args.learning_rate, "max_train_samples": args.max_train_samples,
+                "max_val_samples": args.max_val_samples, "val_fraction": args.val_fraction, "seed": args.seed}
+    out = args.out or Path("runs") / f"scaling-{datetime.now():%Y%m%d-%H%M%S}"
+    resuming = _check_run_dir(out, identity)
+    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                        calibration_samples=256, device=device)
+    evaluator = ProxyEvaluator(data_settings, train, probe.resolution)
+    evaluator._prepared[probe.resolution] = probe
+    start = time.monotonic()
+    deadline = None if args.no_time_limit else start + args.time_limit
+    print(f"{'resuming' if resuming else 'starting'} scaling run in {out}: base {base.name} "
+          f"({base_ref}), mode {args.mode}, proxy at {'x'.join(map(str, probe.resolution))} on {probe.source}",
+          flush=True)
+    corner = MODES[args.mode]
+    tasks = [base_task(base, seed) for seed in range(args.seeds)]
+    if corner is None:
+        tasks += grid_tasks(base, args.step, args.seeds)
+    else:
+        tasks += law_tasks(base, Coefficients.from_shares(*corner), (1.0,), args.seeds)
+    try:
+        evaluations = run_tasks(out, tasks[: args.seeds], evaluator, quiet=args.quiet, description="base")
+        base_seconds = np.mean([e.seconds for e in evaluations if e.role == "base"] or [0.0])
+        # Leave time for the law members (smaller than the base) and a phi = 1 member.
+        reserve = base_seconds * args.seeds * (0.6 * len(args.law_phis) + 2.2)
+        grid_deadline = None if deadline is None else deadline - reserve
+        evaluations = run_tasks(out, tasks[args.seeds:], evaluator, deadline=grid_deadline, quiet=args.quiet,
+                                description="grid at phi=1" if corner is None else f"{args.mode} at phi=1")
+        chosen_fit, chosen = _choose(args, evaluations, corner)
+        law_list = law_tasks(base, chosen, args.law_phis, args.seeds)
+        if not _phi_one_rows(evaluations, chosen):
+            law_list += law_tasks(base, chosen, (1.0,), args.seeds)
+        evaluations = run_tasks(out, law_list, evaluator, quiet=args.quiet, description="law members")
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished evaluations are saved; rerun the same command to continue", file=sys.stderr)
+        evaluations = read_evaluations(out)
+        chosen_fit, chosen = _choose(args, evaluations, corner)
+    grid_frame = _grid_frame(evaluations)
+    write_atomically(out / "grid.csv", lambda path: grid_frame.to_csv(path, index=False))
+    failures = [e for e in evaluations if e.state == "FAIL"]
+    realised = corrected_scale(base, chosen, 1.0).realised_ratio
+    if chosen_fit is not None:
+        summary = coefficients_summary(chosen_fit, realised)
+    else:
+        summary = {"alpha": chosen.alpha, "beta": chosen.beta, "gamma": chosen.gamma,
+                   "shares": dict(zip(("depth", "width", "resolution"), chosen.shares)),
+                   "intervals": {name: [getattr(chosen, name)] * 2 for name in ("alpha", "beta", "gamma")},
+                   "method": f"fixed: {args.mode} only", "realised_mac_ratio": realised,
+                   "constraint": "alpha * beta^2 * gamma^2 = 2", "grid_best": None, "surrogate": None,
+                   "points": [], "bootstrap_samples": 0, "note": f"--mode {args.mode}: no grid",
+                   "paper": {"alpha": 1.2, "beta": 1.1, "gamma": 1.15}}
+    summary["grid_complete"] = bool(corner is not None or len(grid_frame) >= len(tasks) - args.seeds)
+    _write_json(out / "coefficients.json", summary)
+    law, law_rows = _direction_law(evaluations, chosen, base, args)
+    _write_json(out / "laws.json", {"laws": [law] if law else [], "note": "" if law else law_rows})
+    _family_outputs(out, base, chosen, law)
+    _report(out, f"Scaling run {out.name}")
+    if summary["method"].startswith("fixed"):
+        print(f"{args.mode}-only scaling: alpha {chosen.alpha:.4f} beta {chosen.beta:.4f} gamma {chosen.gamma:.4f}")
+    else:
+        _print_coefficients(summary, out)
+    done_grid = grid_frame[["share_depth", "share_width"]].drop_duplicates().shape[0] if len(grid_frame) else 0
+    print(f"grid points evaluated: {done_grid}; evaluations: {len(evaluations)} ({len(failures)} failed); "
+          f"{(time.monotonic() - start) / 60:.1f} min in this invocation")
+    if not summary["grid_complete"]:
+        print("the time limit stopped the grid early: rerun the same command to evaluate more points")
+    if law:
+        health = "healthy" if law["healthy"] else ("CHECK: not converged" if not law["converged"] else
+                                                   "CHECK: on a bound of " + ", ".join(law["on_bound"]))
+        print(f"law along the chosen direction: error = {law['E']:.4g} + {law['A']:.4g} * MACs^(-{law['a']:.4g}) "
+              f"({health})")
+    else:
+        print(f"no metric-vs-MACs law: {law_rows}")
+    return 0
+
+
+def _phi_one_rows(evaluations: list[Evaluation], chosen: Coefficients) -> list[Evaluation]:
+    depth, width, _ = chosen.shares
+    return [e for e in evaluations if e.phi == 1.0 and e.state == "COMPLETE" and e.role in ("grid", "law")
+            and abs(e.share_depth - depth) < 1e-9 and abs(e.share_width - width) < 1e-9]
+
+
+def _choose(args, evaluations: list[Evaluation], corner) -> tuple[CoefficientFit | None, Coefficients]:
+    if corner is not None:
+        return None, Coefficients.from_shares(*corner)
+    frame = _grid_frame(evaluations)
+    if frame[["share_depth", "share_width"]].drop_duplicates().shape[0] < 2:
+        raise UsageError("fewer than 2 grid points finished: nothing to choose between (raise --time-limit or rerun)")
+    fit = fit_coefficients(frame, bootstrap=args.bootstrap, seed=args.seed)
+    return fit, fit.chosen
+
+
+def _law_arrays(evaluations: list[Evaluation], chosen: Coefficients) -> tuple[np.ndarray, np.ndarray]:
+    depth, width, _ = chosen.shares
+    rows = [e for e in evaluations if e.state == "COMPLETE" and (
+        e.role == "base" or (e.role == "law" and abs(e.share_depth - depth) < 1e-9
+                             and abs(e.share_width - width) < 1e-9))]
+    rows += [e for e in _phi_one_rows(evaluations, chosen) if e.role == "grid"]
+    return np.array([e.macs for e in rows], dtype=float), np.array([1 - e.metric for e in rows], dtype=float)
+
+
+def _direction_law(evaluations, chosen: Coefficients, base: NetworkSpec, args) -> tuple[dict | None, str]:
+    compute, error = _law_arrays(evaluations, chosen)
+    try:
+        fit = fit_power_law(compute, error, bootstrap=args.bootstrap, seed=args.seed,
+                            band_range=(float(compute.min()) if len(compute) else 1.0,
+                                        float(corrected_scale(base, chosen, 7.0).macs) * 1.2))
+    except LawError as problem:
+        return None, str(problem)
+    return law_summary(fit, None, "macs", "proxy accuracy", "1 - proxy accuracy", compute, error,
+                       "fitted on the members along the chosen direction; too few levels to hold any out"), ""
+
+
+def _report(out: Path, title: str) -> None:
+    from analysis import write_scaling_report
+    write_scaling_report(out, title)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.power_law is not None:
+            return power_law_command(args)
+        if args.results is not None:
+            return results_command(args)
+        return run_command(args)
+    except (UsageError, SpecError, DataError, TableError, LawError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

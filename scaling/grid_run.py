@@ -1,0 +1,195 @@
+"""Evaluating scaled networks with the search runner's proxy, resumably.
+
+A scaling run trains, for ``--seeds`` seeds each, the base (phi = 0), every point of
+the share grid at phi = 1 (:func:`scaling.simplex_grid`, rounding-corrected with
+:func:`scaling.corrected_scale`), and afterwards the chosen direction at the small
+``law_phis`` used to fit a metric-vs-MACs law. Training is
+:func:`runners.train_and_evaluate` (the search's proxy); the metric is its
+validation accuracy. The proxy trains at the data's proxy resolution times the
+network's resolution multiplier, so resolution scaling is felt by the proxy too.
+
+Each finished evaluation is one line of ``evaluations.jsonl`` (appended and fsynced),
+so a kill loses at most the one in flight and rerunning continues where it stopped.
+Grid points run in a space-filling order (corners first, then the point farthest from
+those done), all seeds of a point together: a run stopped by its time limit still
+covers the simplex.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from runners.data import Splits, prepare
+from runners.results import append_json_line, read_json_lines
+from runners.training import TrainConfig, train_and_evaluate
+from scaling.compound import Coefficients, ScaledNetwork, corrected_scale, scale_resolution, simplex_grid
+from search_space import NetworkSpec, count_cost, stages_summary
+
+EVALUATIONS_LOG = "evaluations.jsonl"
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    source: str | None
+    proxy_resolution: tuple[int, int] | None
+    val_fraction: float = 0.1
+    max_train_samples: int | None = None
+    max_val_samples: int | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One trained network: which role it plays, what it is, how it scored."""
+
+    role: str  # "base", "grid" or "law"
+    phi: float
+    seed: int
+    share_depth: float
+    share_width: float
+    share_resolution: float
+    depth_mult: float
+    width_mult: float
+    resolution_mult: float
+    macs: int
+    params: int
+    realised_ratio: float
+    resolution: str
+    proxy_resolution: str
+    spec: str
+    state: str = "COMPLETE"  # or "FAIL"
+    metric: float | None = None
+    failure_reason: str = ""
+    seconds: float = 0.0
+    finished_at: float = 0.0
+
+    @property
+    def key(self) -> tuple:
+        return (self.role, round(self.phi, 9), round(self.share_depth, 9), round(self.share_width, 9), self.seed)
+
+
+@dataclass(frozen=True)
+class Task:
+    role: str
+    phi: float
+    coefficients: Coefficients
+    seed: int
+    network: ScaledNetwork = field(compare=False)
+
+    @property
+    def key(self) -> tuple:
+        depth, width, _ = self.coefficients.shares if self.phi != 0 else (0.0, 0.0, 0.0)
+        return (self.role, round(self.phi, 9), round(depth, 9), round(width, 9), self.seed)
+
+
+def space_filling_order(points: list[Coefficients]) -> list[Coefficients]:
+    """Corners of the simplex first, then repeatedly the point farthest from those chosen."""
+    shares = np.array([p.shares for p in points])
+    corners = [int(np.argmax(shares[:, axis])) for axis in range(3)]
+    chosen = list(dict.fromkeys(corners))
+    distance = np.min(np.linalg.norm(shares[:, None, :] - shares[chosen][None, :, :], axis=2), axis=1)
+    while len(chosen) < len(points):
+        index = int(np.argmax(distance))  # first maximum: deterministic
+        chosen.append(index)
+        distance = np.minimum(distance, np.linalg.norm(shares - shares[index], axis=1))
+    return [points[i] for i in chosen]
+
+
+def base_task(base: NetworkSpec, seed: int) -> Task:
+    network = ScaledNetwork(base, 1.0, 1.0, 1.0, count_cost(base).macs, 1.0)
+    return Task("base", 0.0, Coefficients(1.0, 1.0, 1.0), seed, network)
+
+
+def grid_tasks(base: NetworkSpec, step: float, seeds: int) -> list[Task]:
+    return [Task("grid", 1.0, point, seed, corrected_scale(base, point, 1.0))
+            for point in space_filling_order(simplex_grid(step)) for seed in range(seeds)]
+
+
+def law_tasks(base: NetworkSpec, coefficients: Coefficients, phis, seeds: int) -> list[Task]:
+    return [Task("law", float(phi), coefficients, seed, corrected_scale(base, coefficients, float(phi)))
+            for phi in phis for seed in range(seeds)]
+
+
+class ProxyEvaluator:
+    """Trains tasks on the data, each at its own proxy resolution (prepared once per size)."""
+
+    def __init__(self, data: DataSettings, train: TrainConfig, base_proxy_resolution: tuple[int, int]):
+        self.data_settings = data
+        self.train = train
+        self.base_proxy_resolution = base_proxy_resolution
+        self._prepared: dict[tuple[int, int], Splits] = {}
+
+    def data_at(self, resolution: tuple[int, int]) -> Splits:
+        if resolution not in self._prepared:
+            options = self.data_settings
+            self._prepared[resolution] = prepare(
+                options.source, proxy_resolution=resolution, val_fraction=options.val_fraction,
+                max_train_samples=options.max_train_samples, max_val_samples=options.max_val_samples,
+                seed=options.seed)
+        return self._prepared[resolution]
+
+    def evaluate(self, task: Task) -> Evaluation:
+        network = task.network
+        proxy_resolution = scale_resolution(self.base_proxy_resolution, network.resolution_mult)
+        shares = task.coefficients.shares if task.role != "base" else (0.0, 0.0, 0.0)
+        record = Evaluation(
+            role=task.role, phi=task.phi, seed=task.seed, share_depth=shares[0], share_width=shares[1],
+            share_resolution=shares[2], depth_mult=network.depth_mult, width_mult=network.width_mult,
+            resolution_mult=network.resolution_mult, macs=network.macs, params=count_cost(network.spec).params,
+            realised_ratio=network.realised_ratio, resolution="x".join(map(str, network.spec.resolution)),
+            proxy_resolution="x".join(map(str, proxy_resolution)), spec=stages_summary(network.spec))
+        start = time.perf_counter()
+        try:
+            result = train_and_evaluate(network.spec, self.data_at(proxy_resolution), self.train,
+                                        seed=1_000_003 * task.seed + 7)
+            return dataclasses.replace(record, metric=result.accuracy, seconds=time.perf_counter() - start,
+                                       finished_at=time.time())
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # one network's failure is a result, not the end of the run
+            return dataclasses.replace(record, state="FAIL", seconds=time.perf_counter() - start,
+                                       finished_at=time.time(),
+                                       failure_reason=f"{type(error).__name__}: {error}".splitlines()[0][:300])
+
+
+def read_evaluations(run_dir: Path) -> list[Evaluation]:
+    known = {f.name for f in dataclasses.fields(Evaluation)}
+    latest: dict[tuple, Evaluation] = {}
+    for row in read_json_lines(run_dir / EVALUATIONS_LOG):
+        evaluation = Evaluation(**{key: value for key, value in row.items() if key in known})
+        latest[evaluation.key] = evaluation  # a rerun of the same task: the last line wins
+    return list(latest.values())
+
+
+def run_tasks(run_dir: Path, tasks: list[Task], evaluator: ProxyEvaluator, *, deadline: float | None = None,
+              quiet: bool = False, description: str = "evaluations",
+              on_result: Callable[[Evaluation], None] | None = None) -> list[Evaluation]:
+    """Evaluate the tasks not yet in the log, in order, until done or past ``deadline``
+    (a ``time.monotonic()`` value; the evaluation in flight is finished)."""
+    from tqdm import tqdm
+
+    done = {evaluation.key for evaluation in read_evaluations(run_dir)}
+    pending = [task for task in tasks if task.key not in done]
+    bar = tqdm(total=len(pending), desc=description, unit="net", disable=quiet or not pending, dynamic_ncols=True)
+    for task in pending:
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        evaluation = evaluator.evaluate(task)
+        append_json_line(run_dir / EVALUATIONS_LOG, dataclasses.asdict(evaluation))
+        if on_result:
+            on_result(evaluation)
+        bar.update(1)
+        if evaluation.metric is not None:
+            bar.set_postfix(last=f"{evaluation.metric:.3f}")
+    bar.close()
+    return read_evaluations(run_dir)
+
+
+__all__ = ["DataSettings", "EVALUATIONS_LOG", "Evaluation", "ProxyEvaluator", "Task", "base_task", "grid_tasks",
+           "law_tasks", "read_evaluations", "run_tasks", "space_filling_order"]

@@ -112,12 +112,15 @@ def _aggregate(keys: np.ndarray, metric: np.ndarray, ranks: np.ndarray):
     means = np.bincount(inverse, weights=metric, minlength=len(unique)) / counts
     mean_ranks = np.bincount(inverse, weights=ranks, minlength=len(unique)) / counts
     squares = np.bincount(inverse, weights=(metric - means[inverse]) ** 2, minlength=len(unique))
-    return unique, means, counts, mean_ranks, squares
+    best_ranks = np.full(len(unique), -np.inf)
+    np.maximum.at(best_ranks, inverse, ranks)
+    return unique, means, counts, mean_ranks, squares, best_ranks
 
 
-def _best_index(means: np.ndarray, mean_ranks: np.ndarray) -> int:
-    # Highest mean rank; ties by mean metric, then by the first point in share order.
-    return int(np.lexsort((-means, -mean_ranks))[0])
+def _best_index(mean_ranks: np.ndarray, best_ranks: np.ndarray) -> int:
+    # Highest mean rank; ties by the best single rank, then the first point in share order:
+    # all rank-based, so an increasing transform of the metric cannot change the choice.
+    return int(np.lexsort((-best_ranks, -mean_ranks))[0])
 
 
 def _fit_surrogate(unique: np.ndarray, means: np.ndarray, counts: np.ndarray, squares: np.ndarray) -> Surrogate | None:
@@ -170,16 +173,23 @@ def fit_coefficients(table: pd.DataFrame, *, bootstrap: int = 1000, seed: int = 
     """Grid best and surrogate optimum over a grid table, with seed-bootstrap intervals.
 
     ``table`` needs ``depth_mult``, ``width_mult``, ``resolution_mult`` and ``metric``
-    (higher is better); each row is one evaluation (one seed of one point).
+    (higher is better), and normally ``seed``: rows with the same point and seed are one
+    evaluation (their mean), so a duplicated row changes nothing. Without ``seed`` each row
+    is its own evaluation.
     """
     keys = shares_of(table["depth_mult"].to_numpy(float), table["width_mult"].to_numpy(float),
                      table["resolution_mult"].to_numpy(float))
     metric = table["metric"].to_numpy(float)
+    if "seed" in table:
+        # (point, seed) identifies one evaluation: a row recorded twice is still one evaluation.
+        frame = pd.DataFrame(keys, columns=["d", "w", "r"]).assign(seed=table["seed"].to_numpy(), metric=metric)
+        frame = frame.groupby(["d", "w", "r", "seed"], as_index=False)["metric"].mean()
+        keys, metric = frame[["d", "w", "r"]].to_numpy(float), frame["metric"].to_numpy(float)
     # Canonical row order: the answer cannot depend on how the table was sorted.
     order = np.lexsort((metric, keys[:, 2], keys[:, 1], keys[:, 0]))
     keys, metric = keys[order], metric[order]
-    unique, means, counts, mean_ranks, squares = _aggregate(keys, metric, _ranks(metric))
-    best = _best_index(means, mean_ranks)
+    unique, means, counts, mean_ranks, squares, best_ranks = _aggregate(keys, metric, _ranks(metric))
+    best = _best_index(mean_ranks, best_ranks)
     surrogate = _fit_surrogate(unique, means, counts, squares)
     method = "surrogate" if surrogate is not None and surrogate.adequate else "grid"
     chosen_shares = surrogate.optimum if method == "surrogate" else tuple(unique[best])
@@ -196,9 +206,9 @@ def fit_coefficients(table: pd.DataFrame, *, bootstrap: int = 1000, seed: int = 
     rng = np.random.default_rng(seed)
     for _ in range(bootstrap if counts.max() >= 2 else 0):
         sample_keys, sample_metric = _resample(keys, metric, groups, rng)
-        _, sample_means, sample_counts, sample_ranks, sample_squares = _aggregate(
+        _, sample_means, sample_counts, sample_ranks, sample_squares, sample_best_ranks = _aggregate(
             sample_keys, sample_metric, _ranks(sample_metric))
-        sample_best = _best_index(sample_means, sample_ranks)
+        sample_best = _best_index(sample_ranks, sample_best_ranks)
         wins[sample_best] += 1
         if method == "surrogate":
             refit = _fit_surrogate(unique, sample_means, sample_counts, sample_squares)

@@ -121,10 +121,10 @@ def corrected_scale(
     First the common exponent of the three multipliers is bisected. Rounding can make the
     ratio jump over the target (repeats are integers, widths multiples of 8), so if that is
     not enough, the common exponent walks a ladder around that value (0.1x to 2x in 2% steps, nearest
-    first) and at each rung one fine knob is bisected alone: resolution when it has a
-    share (integer pixels are the finest steps), else width and, as a last resort, a
-    small resolution change (the returned multipliers say what was used). The first
-    network within tolerance wins; otherwise the closest found is returned.
+    first) and at each rung one knob is bisected alone, among the dimensions with a
+    positive share only, finest first: resolution, width, depth (the returned multipliers
+    say what was used). The first network within tolerance wins; otherwise the closest
+    found is returned.
     """
     target = coefficients.flop_factor**phi
     close = lambda result: abs(result.realised_ratio / target - 1) <= tolerance  # noqa: E731
@@ -135,8 +135,9 @@ def corrected_scale(
     low, high = (2.0 * phi - 1.0, 0.0) if phi < 0 else (0.0, 2.0 * phi + 1.0)
     best = _bisect_ratio(lambda e: compound_scale(base, coefficients, phi, exponent=e), low, high,
                          target, best, iterations)
-    _, width_share, resolution_share = coefficients.shares
-    knobs = [2] if resolution_share > 0 else [1, 2] if width_share > 0 else [2]
+    # Only dimensions the coefficients scale may move (a width-only baseline stays width-only),
+    # finest steps first: resolution (integer pixels), width (multiples of 8), depth (whole blocks).
+    knobs = [knob for knob in (2, 1, 0) if coefficients.shares[knob] > 0]
     exponent = math.log(best.depth_mult) / math.log(coefficients.alpha) if coefficients.alpha > 1 else (
         math.log(best.width_mult) / math.log(coefficients.beta) if coefficients.beta > 1 else
         math.log(best.resolution_mult) / math.log(coefficients.gamma))

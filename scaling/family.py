@@ -58,16 +58,18 @@ def scaled_family(base: NetworkSpec, coefficients: Coefficients, phis=FAMILY_PHI
     """
     prefix = prefix or base.name
     base_macs = count_cost(base).macs
-    previous, members = base, []
+    previous, multipliers, members = base, (1.0, 1.0, 1.0), []
     for phi in sorted(phis):
         scaled = corrected_scale(base, coefficients, phi)
         spec = dataclasses.replace(_at_least(scaled.spec, previous), name=f"{prefix}-b{phi}")
+        # Reported multipliers follow the same floor as the spec: never below the previous member's.
+        multipliers = tuple(max(a, b) for a, b in zip(multipliers, (scaled.depth_mult, scaled.width_mult,
+                                                                    scaled.resolution_mult)))
         cost = count_cost(spec)
         ghost = to_ghost(spec, name=f"ghost-{prefix}-b{phi}")
         ghost_cost = count_cost(ghost)
-        members.append(FamilyMember(phi, spec, ghost, scaled.depth_mult, scaled.width_mult, scaled.resolution_mult,
-                                    cost.params, cost.macs, cost.macs / base_macs, coefficients.flop_factor**phi,
-                                    ghost_cost.params, ghost_cost.macs))
+        members.append(FamilyMember(phi, spec, ghost, *multipliers, cost.params, cost.macs, cost.macs / base_macs,
+                                    coefficients.flop_factor**phi, ghost_cost.params, ghost_cost.macs))
         previous = spec
     return members
 

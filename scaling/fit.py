@@ -29,7 +29,7 @@ from runners.data import DataError, parse_resolution, prepare
 from runners.results import write_atomically
 from runners.training import TrainConfig, resolve_device
 from scaling.coefficient_fit import CoefficientFit, fit_coefficients
-from scaling.compound import Coefficients, corrected_scale
+from scaling.compound import Coefficients, corrected_scale, simplex_grid
 from scaling.family import scaled_family, write_family
 from scaling.grid_run import (DataSettings, Evaluation, ProxyEvaluator, base_task, grid_tasks, law_tasks,
                               read_evaluations, run_tasks)
@@ -291,6 +291,8 @@ def _grid_frame(evaluations: list[Evaluation]) -> pd.DataFrame:
 
 def run_command(args) -> int:
     device = resolve_device(args.device)
+    if args.mode == "compound":
+        simplex_grid(args.step)  # refuses a step that does not divide 1, before any work
     base_ref = args.base or default_base()
     base = load_spec(base_ref)
     data_settings = DataSettings(args.data, args.proxy_resolution, args.val_fraction, args.max_train_samples,
@@ -327,7 +329,8 @@ def run_command(args) -> int:
         # Leave time for the law members (smaller than the base) and a phi = 1 member.
         reserve = base_seconds * args.seeds * (0.6 * len(args.law_phis) + 2.2)
         grid_deadline = None if deadline is None else deadline - reserve
-        evaluations = run_tasks(out, tasks[args.seeds:], evaluator, deadline=grid_deadline, quiet=args.quiet,
+        evaluations = run_tasks(out, tasks[args.seeds:], evaluator, deadline=grid_deadline, required=3 * args.seeds,
+                                quiet=args.quiet,
                                 description="grid at phi=1" if corner is None else f"{args.mode} at phi=1")
         chosen_fit, chosen = _choose(args, evaluations, corner)
         law_list = law_tasks(base, chosen, args.law_phis, args.seeds)

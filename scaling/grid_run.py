@@ -168,17 +168,18 @@ def read_evaluations(run_dir: Path) -> list[Evaluation]:
 
 
 def run_tasks(run_dir: Path, tasks: list[Task], evaluator: ProxyEvaluator, *, deadline: float | None = None,
-              quiet: bool = False, description: str = "evaluations",
+              required: int = 0, quiet: bool = False, description: str = "evaluations",
               on_result: Callable[[Evaluation], None] | None = None) -> list[Evaluation]:
     """Evaluate the tasks not yet in the log, in order, until done or past ``deadline``
-    (a ``time.monotonic()`` value; the evaluation in flight is finished)."""
+    (a ``time.monotonic()`` value; the evaluation in flight is finished). The first
+    ``required`` tasks run whatever the deadline (a grid needs its corners to mean anything)."""
     from tqdm import tqdm
 
     done = {evaluation.key for evaluation in read_evaluations(run_dir)}
-    pending = [task for task in tasks if task.key not in done]
+    pending = [(index, task) for index, task in enumerate(tasks) if task.key not in done]
     bar = tqdm(total=len(pending), desc=description, unit="net", disable=quiet or not pending, dynamic_ncols=True)
-    for task in pending:
-        if deadline is not None and time.monotonic() > deadline:
+    for index, task in pending:
+        if deadline is not None and index >= required and time.monotonic() > deadline:
             break
         evaluation = evaluator.evaluate(task)
         append_json_line(run_dir / EVALUATIONS_LOG, dataclasses.asdict(evaluation))

@@ -174,7 +174,8 @@ def fit_power_law(compute, error, *, bootstrap: int = 1000, seed: int = 0, band_
 
     The result is independent of the order of the rows, and of duplicating all of them
     (the loss is a mean). The band covers ``band_range`` (default: the data's range) on a
-    log grid: the central 95% of the bootstrap fits' predictions.
+    log grid: the central 95% of the bootstrap fits' predictions, each times a log
+    residual of the full fit drawn at random, so it is a band for new observations.
 
     >>> import numpy as np
     >>> compute = np.geomspace(1e6, 1e9, 8)
@@ -193,6 +194,7 @@ def fit_power_law(compute, error, *, bootstrap: int = 1000, seed: int = 0, band_
     intervals, band_low, band_high, used = {}, (), (), 0
     if bootstrap > 0:
         rng = np.random.default_rng(seed)
+        residuals = np.log(error) - np.log(law.error(compute))
         estimates, predictions = [], []
         for _ in range(bootstrap):
             pick = np.sort(rng.integers(0, len(compute), len(compute)))
@@ -202,7 +204,8 @@ def fit_power_law(compute, error, *, bootstrap: int = 1000, seed: int = 0, band_
                                                                                              error[pick]))
             fitted = _law(sample.x, sample_reference)
             estimates.append((fitted.E, fitted.A, fitted.a))
-            predictions.append(fitted.error(grid))
+            # A band for a new observation: the refit's prediction times a drawn log residual.
+            predictions.append(fitted.error(grid) * np.exp(rng.choice(residuals, size=len(grid))))
         used = len(estimates)
         if used:
             estimates_array, predictions_array = np.array(estimates), np.array(predictions)
@@ -268,8 +271,8 @@ def validate_by_holdout(compute, error, held_levels: int | None = None, *, boots
     points = []
     for c, observed in sorted(zip(compute[~kept], error[~kept])):
         predicted = float(fit.law.error(c))
-        inside = bool(fit.band_low) and bool(
-            np.interp(c, band, fit.band_low) <= observed <= np.interp(c, band, fit.band_high))
+        low, high = np.interp(c, band, fit.band_low), np.interp(c, band, fit.band_high)
+        inside = bool(fit.band_low) and bool(low * (1 - 1e-9) <= observed <= high * (1 + 1e-9))
         points.append(HeldOutPoint(float(c), float(observed), predicted, math.log(predicted / observed), inside))
     return Validation(fit, tuple(points))
 

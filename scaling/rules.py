@@ -38,10 +38,11 @@ def round_filters(channels: int, width_mult: float, divisor: int = CHANNEL_DIVIS
 def round_repeats(repeats: int, depth_mult: float) -> int:
     """``ceil(repeats * depth_mult)``, the reference rule (so 3 * 1.1 -> 4).
 
-    >>> round_repeats(3, 1.1), round_repeats(4, 1.0)
-    (4, 4)
+    >>> round_repeats(3, 1.1), round_repeats(4, 1.0), round_repeats(1, (2 ** 0.5) ** 2)
+    (4, 4, 2)
     """
-    return int(math.ceil(repeats * depth_mult))
+    # Forgive float noise: 2 ** 0.5 squared is 2.0000000000000004, whose ceil would add a block.
+    return int(math.ceil(repeats * depth_mult - 1e-9))
 
 
 def _check_multiplier(name: str, value: object) -> None:

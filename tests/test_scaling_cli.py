@@ -1,0 +1,184 @@
+"""``python -m scaling.fit`` end to end: tables, power laws, a small resumable training run, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scaling import simplex_grid
+from scaling.fit import main
+from search_space import NetworkSpec, StageSpec, count_cost, load_spec, write_spec_file
+from tests.datasets import write_npz
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "scaling.fit", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+def grid_csv(path, planted=(0.3, 0.2, 0.5), seeds=2, noise=0.002):
+    rng = np.random.default_rng(0)
+    rows = [{"depth_mult": p.alpha, "width_mult": p.beta, "resolution_mult": p.gamma, "macs": 8e8, "seed": s,
+             "metric": 0.8 - float(((np.array(p.shares) - planted) ** 2).sum()) + noise * rng.normal(),
+             "notes": "extra columns are ignored"}
+            for p in simplex_grid(0.1) for s in range(seeds)]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def law_csv(path, points=10, noise=0.02):
+    compute = np.geomspace(1e6, 1e9, points)
+    error = (0.05 + 30 * compute**-0.3) * np.exp(np.random.default_rng(1).normal(0, noise, points))
+    pd.DataFrame({"macs": compute, "params": compute / 50, "metric": 1 - error}).to_csv(path, index=False)
+    return path
+
+
+def test_results_table_gives_coefficients_family_and_report(tmp_path):
+    out = tmp_path / "fit"
+    assert main(["--results", str(grid_csv(tmp_path / "grid.csv")), "--out", str(out), "--bootstrap", "200"]) == 0
+    coefficients = json.loads((out / "coefficients.json").read_text())
+    assert coefficients["method"] == "surrogate"
+    assert [coefficients["shares"][k] for k in ("depth", "width", "resolution")] == pytest.approx([0.3, 0.2, 0.5],
+                                                                                                abs=0.01)
+    assert coefficients["alpha"] * coefficients["beta"] ** 2 * coefficients["gamma"] ** 2 == pytest.approx(2)
+    for name in ("alpha", "beta", "gamma"):
+        low, high = coefficients["intervals"][name]
+        assert low <= coefficients[name] <= high
+    assert 1.9 <= coefficients["realised_mac_ratio"] <= 2.1
+    family = pd.read_csv(out / "family.csv")
+    assert list(family["phi"]) == list(range(1, 8))
+    for column in ("depth_mult", "width_mult", "resolution_mult", "macs", "params"):
+        assert family[column].is_monotonic_increasing, column
+    b0_macs = count_cost(load_spec("efficientnet-b0")).macs
+    for phi in range(1, 8):
+        member = load_spec(out / "specs" / f"b{phi}.yaml")
+        ghost = load_spec(out / "specs" / f"ghost-b{phi}.yaml")
+        assert count_cost(member).macs == family.loc[phi - 1, "macs"]
+        assert count_cost(member).macs / b0_macs == pytest.approx(family.loc[phi - 1, "realised_mac_ratio"], rel=1e-5)
+        assert all(stage.block.startswith("Ghost") for stage in ghost.stages)
+    page = (out / "report.html").read_text()
+    assert "Metric over the share simplex" in page and "The family" in page
+
+
+def test_power_law_table(tmp_path):
+    out = tmp_path / "law"
+    result = run_cli("--power-law", law_csv(tmp_path / "law.csv"), "--x", "macs", "--y", "metric", "--out", out)
+    assert result.returncode == 0, result.stderr
+    law = json.loads((out / "laws.json").read_text())["laws"][0]
+    assert law["a"] == pytest.approx(0.3, rel=0.2) and law["healthy"]
+    assert law["held_out"]["points"] and law["held_out"]["mean_absolute_log_error"] < 0.1
+    assert law["intervals"]["a"][0] <= law["a"] <= law["intervals"]["a"][1]
+    assert law["error"] == "1 - metric"
+    assert "Power law" in (out / "report.html").read_text()
+
+
+def test_power_law_of_a_loss_column(tmp_path):
+    frame = pd.read_csv(law_csv(tmp_path / "law.csv"))
+    frame.assign(loss=1 - frame["metric"]).to_csv(tmp_path / "loss.csv", index=False)
+    out = tmp_path / "loss"
+    assert main(["--power-law", str(tmp_path / "loss.csv"), "--x", "params", "--y", "loss", "--lower-is-better",
+                 "--out", str(out), "--bootstrap", "100"]) == 0
+    law = json.loads((out / "laws.json").read_text())["laws"][0]
+    assert law["x"] == "params" and law["error"] == "loss"
+
+
+BAD_TABLES = [
+    ("grid", lambda f: f.drop(columns=["metric"]), "missing column metric"),
+    ("grid", lambda f: f.assign(metric=f["metric"].where(f.index != 3)), "missing or non-numeric value"),
+    ("grid", lambda f: f.head(1), "at least 2 points"),
+    ("grid", lambda f: f.assign(macs=-f["macs"]), "macs must be > 0"),
+    ("grid", lambda f: f.assign(depth_mult=0.5), "depth_mult must be >= 1"),
+    ("law", lambda f: f.head(3), "at least 4 distinct compute values"),
+    ("law", lambda f: f.assign(macs=f["macs"] * 0), "compute must be > 0"),
+    ("law", lambda f: f.assign(metric=f["metric"] * 100), "must be an accuracy in [0, 1]"),
+    ("law", lambda f: f.assign(metric="high"), "non-numeric"),
+]
+
+
+@pytest.mark.parametrize("kind, damage, words", BAD_TABLES, ids=[case[2] for case in BAD_TABLES])
+def test_bad_tables_are_one_line_and_exit_2(tmp_path, kind, damage, words):
+    source = grid_csv(tmp_path / "g.csv") if kind == "grid" else law_csv(tmp_path / "l.csv")
+    damage(pd.read_csv(source)).to_csv(tmp_path / "bad.csv", index=False)
+    flag = "--results" if kind == "grid" else "--power-law"
+    result = run_cli(flag, tmp_path / "bad.csv", "--out", tmp_path / "out")
+    assert result.returncode == 2
+    assert words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--results", "no-such.csv"], "no such file"),
+    (["--base", "efficientnet-b99", "--max-train-samples", "8"], "not a preset"),
+    (["--step", "0.3"], "must divide 1"),
+    (["--law-phis=1"], "must be < 1"),
+    (["--time-limit", "soon"], "duration"),
+    (["--seeds", "0"], "positive integer"),
+    (["--mode", "diagonal"], "invalid choice"),
+])
+def test_bad_flags_are_one_line_and_exit_2(tmp_path, args, words):
+    result = run_cli(*args, "--out", tmp_path / "out", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr
+
+
+def tiny_base(path):
+    stage = StageSpec("MBConv", repeats=1, kernel=3, stride=2, expansion=2, out_channels=8)
+    spec = NetworkSpec(stem_channels=8, stages=(stage, stage), head_channels=16, resolution=32, name="tiny")
+    write_spec_file(spec, path)
+    return path
+
+
+def training_args(tmp_path, *extra):
+    data = write_npz(tmp_path / "data.npz", n=96, classes=3, shape=(16, 16))
+    return ["--base", str(tiny_base(tmp_path / "tiny.yaml")), "--data", str(data), "--step", "0.5", "--seeds", "2",
+            "--law-phis=-1", "--epochs", "1", "--batch-size", "16", "--bootstrap", "50", "--quiet",
+            "--out", str(tmp_path / "run"), *extra]
+
+
+def test_training_run_writes_everything_and_resumes_without_retraining(tmp_path):
+    args = training_args(tmp_path)
+    assert main(args + ["--time-limit", "1s"]) == 0  # the limit stops the grid after its first point
+    log = (tmp_path / "run" / "evaluations.jsonl").read_text().splitlines()
+    assert 4 <= len(log) < 2 + 6 * 2 + 4
+    assert main(args + ["--no-time-limit"]) == 0
+    run = tmp_path / "run"
+    full_log = (run / "evaluations.jsonl").read_text().splitlines()
+    assert full_log[: len(log)] == log  # nothing lost, nothing retrained
+    grid = pd.read_csv(run / "grid.csv")
+    assert len(grid) == 6 * 2 and set(grid["seed"]) == {0, 1}
+    assert grid["realised_ratio"].between(1.9, 2.1).all()
+    assert (grid["proxy_resolution"] != "16x16").any()  # resolution scaling reaches the proxy
+    roles = [json.loads(line)["role"] for line in full_log]
+    assert roles.count("base") == 2 and roles.count("law") >= 2
+    coefficients = json.loads((run / "coefficients.json").read_text())
+    assert coefficients["grid_complete"] and coefficients["method"] in ("grid", "surrogate")
+    assert (run / "laws.json").exists() and (run / "report.html").exists()
+    family = pd.read_csv(run / "family.csv")
+    assert family["macs"].is_monotonic_increasing
+    spec = load_spec(run / "specs" / "b1.yaml")
+    assert spec.in_channels == 1 and spec.num_classes == 3  # deployed on the run's data
+    assert main(args + ["--no-time-limit"]) == 0
+    assert (run / "evaluations.jsonl").read_text().splitlines() == full_log
+
+
+def test_single_dimension_mode_scales_only_that_dimension(tmp_path):
+    args = training_args(tmp_path, "--mode", "width", "--law-phis=")
+    assert main(args) == 0
+    coefficients = json.loads((tmp_path / "run" / "coefficients.json").read_text())
+    assert coefficients["method"] == "fixed: width only"
+    assert coefficients["alpha"] == 1 and coefficients["gamma"] == 1 and coefficients["beta"] == pytest.approx(2**0.5)
+    family = pd.read_csv(tmp_path / "run" / "family.csv")
+    assert (family["depth_mult"] == 1).all() and (family["resolution_mult"] == 1).all()
+
+
+def test_resuming_with_other_flags_is_refused(tmp_path):
+    args = training_args(tmp_path, "--law-phis=")
+    assert main(args + ["--time-limit", "1s"]) == 0
+    changed = [a if a != "0.5" else "0.25" for a in args]
+    result = run_cli(*changed)
+    assert result.returncode == 2 and "--step 0.5" in result.stderr

@@ -1,0 +1,221 @@
+"""Properties of the compound-scaling fit, the family and the power laws (issue 4)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scaling import Coefficients, compound_scale, simplex_grid
+from scaling.coefficient_fit import fit_coefficients
+from scaling.family import scaled_family
+from scaling.power_law import LawError, fit_power_law, validate_by_holdout
+from search_space import NetworkSpec, StageSpec, count_cost, load_spec
+from tests.strategies import networks
+
+shares_strategy = st.tuples(st.integers(0, 20), st.integers(0, 20)).filter(lambda t: sum(t) <= 20).map(
+    lambda t: (t[0] / 20, t[1] / 20, (20 - t[0] - t[1]) / 20))
+
+
+def grid_table(metric_of_shares, step=0.1, seeds=1, noise=0.0, seed=0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for point in simplex_grid(step):
+        for repeat in range(seeds):
+            rows.append({"depth_mult": point.alpha, "width_mult": point.beta, "resolution_mult": point.gamma,
+                         "macs": 8e8, "seed": repeat,
+                         "metric": metric_of_shares(np.array(point.shares)) + noise * rng.normal()})
+    return pd.DataFrame(rows)
+
+
+def concave(planted, weights):
+    planted, weights = np.asarray(planted), np.asarray(weights)
+    return lambda shares: 0.9 - float((weights * (shares - planted) ** 2).sum())
+
+
+# --- the family ---------------------------------------------------------------------------------
+
+
+@settings(max_examples=15)
+@given(networks(max_stages=3, max_channels=32), shares_strategy)
+def test_family_never_shrinks_with_phi(base, shares):
+    members = scaled_family(base, Coefficients.from_shares(*shares), phis=(1, 2, 3))
+    previous = base
+    for member in members:
+        spec = member.spec
+        assert spec.resolution[0] >= previous.resolution[0] and spec.resolution[1] >= previous.resolution[1]
+        assert spec.total_blocks >= previous.total_blocks
+        assert all(s.repeats >= p.repeats and s.out_channels >= p.out_channels
+                   for s, p in zip(spec.stages, previous.stages))
+        assert spec.stem_channels >= previous.stem_channels and spec.head_channels >= previous.head_channels
+        assert count_cost(spec).macs >= count_cost(previous).macs
+        assert member.ghost.stages[0].block.startswith("Ghost")
+        previous = spec
+
+
+@settings(max_examples=20)
+@given(networks(max_stages=3, max_channels=32), shares_strategy)
+def test_phi_zero_family_member_is_the_base(base, shares):
+    assert compound_scale(base, Coefficients.from_shares(*shares), 0.0).spec == base
+
+
+@settings(max_examples=25)
+@given(depth=st.integers(1, 3), width=st.integers(1, 2), resolution=st.integers(1, 2), phi=st.integers(1, 3),
+       channels=st.sampled_from([8, 16, 24]), size=st.sampled_from([8, 12, 16]))
+def test_unrounded_mac_ratio_of_scaled_convolutions_is_the_flop_factor_to_the_phi(
+        depth, width, resolution, phi, channels, size):
+    # Dense C->C convs at stride 1 scale exactly with repeats, channels^2 and pixels, and these
+    # multipliers need no rounding, so the stages' MACs must grow by (alpha beta^2 gamma^2)^phi.
+    stage = StageSpec("FusedMBConv", repeats=1, kernel=3, stride=1, expansion=1, out_channels=channels)
+    base = NetworkSpec(stem_channels=channels, stages=(stage, stage), head_channels=32, resolution=size, stem_stride=1)
+    coefficients = Coefficients(depth ** (1 / phi), width ** (1 / phi), resolution ** (1 / phi))
+    scaled = compound_scale(base, coefficients, phi).spec
+    stage_macs = lambda spec: sum(part.conv_macs for part in count_cost(spec).stages)  # noqa: E731
+    assert stage_macs(scaled) / stage_macs(base) == pytest.approx(coefficients.flop_factor**phi, rel=1e-9)
+
+
+# --- choosing alpha, beta, gamma ----------------------------------------------------------------
+
+
+@settings(max_examples=20)
+@given(planted=st.sampled_from([p.shares for p in simplex_grid(0.1)]),
+       weights=st.tuples(*[st.floats(0.2, 5.0)] * 3))
+def test_noiseless_grid_recovers_a_planted_optimum(planted, weights):
+    fit = fit_coefficients(grid_table(concave(planted, weights)), bootstrap=0)
+    assert fit.grid_best.shares == pytest.approx(planted, abs=1e-9)
+    assert fit.surrogate.adequate and fit.method == "surrogate"
+    assert fit.chosen.shares == pytest.approx(planted, abs=1e-6)
+
+
+def test_surrogate_finds_an_optimum_between_grid_points():
+    planted = (0.33, 0.22, 0.45)  # not on the 0.1 grid
+    fit = fit_coefficients(grid_table(concave(planted, (1.0, 2.0, 1.5))), bootstrap=0)
+    assert fit.chosen.shares == pytest.approx(planted, abs=0.006)  # lattice step 1/200
+    assert fit.grid_best.shares != pytest.approx(planted, abs=0.006)
+
+
+@settings(max_examples=15)
+@given(seed=st.integers(0, 10_000), duplicate=st.booleans())
+def test_coefficients_unchanged_by_permuting_or_duplicating_rows(seed, duplicate):
+    table = grid_table(concave((0.3, 0.3, 0.4), (1, 1, 1)), step=0.25, seeds=2, noise=0.02, seed=seed)
+    reference = fit_coefficients(table, bootstrap=50)
+    shuffled = table.sample(frac=1.0, random_state=seed)
+    if duplicate:
+        shuffled = pd.concat([shuffled, shuffled])
+    other = fit_coefficients(shuffled, bootstrap=50)
+    assert other.grid_best.shares == reference.grid_best.shares
+    assert other.method == reference.method
+    assert other.chosen.alpha == pytest.approx(reference.chosen.alpha, rel=1e-12)
+    assert other.chosen.gamma == pytest.approx(reference.chosen.gamma, rel=1e-12)
+    if not duplicate:  # resampling a duplicated table is a different bootstrap
+        assert other.intervals == reference.intervals
+
+
+@settings(max_examples=25)
+@given(seed=st.integers(0, 10_000), seeds=st.integers(1, 3),
+       transform=st.sampled_from([np.exp, lambda m: m**3, lambda m: 1 / (1 + np.exp(-10 * m)), np.arctan]))
+def test_increasing_transform_keeps_the_chosen_grid_point(seed, seeds, transform):
+    table = grid_table(concave((0.5, 0.2, 0.3), (1, 1, 1)), step=0.25, seeds=seeds, noise=0.05, seed=seed)
+    transformed = table.assign(metric=transform(table["metric"].to_numpy()))
+    assert fit_coefficients(transformed, bootstrap=0).grid_best.shares == \
+        fit_coefficients(table, bootstrap=0).grid_best.shares
+
+
+@settings(max_examples=10)
+@given(seed=st.integers(0, 10_000), noise=st.floats(0.001, 0.1))
+def test_coefficient_intervals_contain_the_estimate(seed, noise):
+    fit = fit_coefficients(grid_table(concave((0.2, 0.4, 0.4), (1, 2, 1)), step=0.25, seeds=2, noise=noise,
+                                      seed=seed), bootstrap=100, seed=seed)
+    for name in ("alpha", "beta", "gamma"):
+        low, high = fit.intervals[name]
+        assert low <= getattr(fit.chosen, name) <= high
+    assert sum(point.probability_best for point in fit.points) == pytest.approx(1.0)
+
+
+def test_noise_only_grid_is_judged_inadequate_and_falls_back_to_the_grid():
+    rng = np.random.default_rng(3)
+    table = grid_table(lambda shares: 0.0, seeds=2).assign(metric=lambda t: 0.5 + 0.01 * rng.normal(size=len(t)))
+    fit = fit_coefficients(table, bootstrap=100)
+    assert not fit.surrogate.adequate and fit.method == "grid"
+    assert max(point.probability_best for point in fit.points) < 0.5
+
+
+# --- power laws ---------------------------------------------------------------------------------
+
+laws = st.tuples(st.floats(0.0, 0.3), st.floats(0.05, 1.0), st.floats(0.1, 1.0))
+
+
+def planted_points(irreducible, exponent, reducible_at_smallest, points=8, low=1e6, decades=3.0):
+    compute = np.geomspace(low, low * 10**decades, points)
+    scale = reducible_at_smallest * low**exponent
+    return compute, irreducible + scale * compute ** (-exponent), scale
+
+
+@settings(max_examples=25)
+@given(laws)
+def test_noiseless_law_recovers_planted_parameters(law):
+    irreducible, exponent, reducible = law
+    compute, error, scale = planted_points(irreducible, exponent, reducible)
+    fit = fit_power_law(compute, error, bootstrap=0)
+    assert fit.converged
+    assert fit.law.E == pytest.approx(irreducible, abs=1e-3)
+    assert fit.law.a == pytest.approx(exponent, rel=1e-3)
+    assert fit.law.A == pytest.approx(scale, rel=1e-3)
+
+
+@settings(max_examples=10)
+@given(laws, st.integers(0, 10_000), st.booleans())
+def test_law_unchanged_by_permuting_or_duplicating_rows(law, seed, duplicate):
+    compute, error, _ = planted_points(*law)
+    error = error * np.exp(np.random.default_rng(seed).normal(0, 0.05, len(error)))
+    reference = fit_power_law(compute, error, bootstrap=0)
+    order = np.random.default_rng(seed).permutation(len(compute))
+    compute, error = compute[order], error[order]
+    if duplicate:
+        compute, error = np.concatenate([compute, compute]), np.concatenate([error, error])
+    other = fit_power_law(compute, error, bootstrap=0)
+    for name in ("E", "A", "a"):
+        assert getattr(other.law, name) == pytest.approx(getattr(reference.law, name), rel=1e-6, abs=1e-9)
+
+
+@settings(max_examples=5)
+@given(laws, st.integers(0, 10_000))
+def test_law_intervals_contain_the_estimate_and_the_band_brackets_the_fit(law, seed):
+    compute, error, _ = planted_points(*law)
+    error = error * np.exp(np.random.default_rng(seed).normal(0, 0.05, len(error)))
+    fit = fit_power_law(compute, error, bootstrap=200, seed=seed)
+    for name in ("E", "A", "a"):
+        low, high = fit.intervals[name]
+        assert low <= getattr(fit.law, name) <= high
+    assert all(low <= high for low, high in zip(fit.band_low, fit.band_high))
+
+
+def test_holdout_predicts_the_largest_points_of_a_true_law():
+    compute, error, _ = planted_points(0.05, 0.3, 0.5, points=10)
+    error = error * np.exp(np.random.default_rng(0).normal(0, 0.01, len(error)))
+    validation = validate_by_holdout(compute, error, bootstrap=200)
+    assert [p.compute for p in validation.held_out] == pytest.approx(sorted(compute)[-2:])
+    assert validation.mean_absolute_log_error < 0.05
+    assert validation.inside_band_fraction > 0
+
+
+@pytest.mark.parametrize("compute, error, words", [
+    ([1e6, 1e7, 1e8], [0.3, 0.2, 0.1], "at least 4 distinct compute values"),
+    ([1e6, 1e6, 1e6, 1e6, 1e6], [0.3, 0.2, 0.1, 0.1, 0.1], "at least 4 distinct"),
+    ([1e6, 0, 1e8, 1e9], [0.3, 0.2, 0.1, 0.05], "compute must be > 0"),
+    ([1e6, 1e7, 1e8, 1e9], [0.3, 0.2, 0.0, 0.05], "error must be > 0"),
+    ([1e6, 1e7, math.nan, 1e9], [0.3, 0.2, 0.1, 0.05], "finite"),
+])
+def test_unusable_law_data_is_a_clear_error(compute, error, words):
+    with pytest.raises(LawError, match=words):
+        fit_power_law(compute, error, bootstrap=0)
+
+
+def test_reference_b0_family_follows_the_paper_coefficients():
+    family = scaled_family(load_spec("efficientnet-b0"), Coefficients(1.2, 1.1, 1.15), phis=(1, 2, 3))
+    for member in family:
+        assert abs(member.realised_ratio / member.ideal_ratio - 1) <= 0.05

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -39,17 +40,44 @@ def pareto_front(macs: list[float], accuracy: list[float]) -> list[int]:
     return front
 
 
+def _objective_column(objective: str) -> tuple[str, str]:
+    if objective == "pareto":
+        return "proxy_accuracy", "proxy accuracy"
+    return "reward", "reward ACC x (MACs/T)^w"
+
+
+def _elapsed_minutes(done: pd.DataFrame) -> pd.Series:
+    """Minutes from the run's first finished trial (trials have only their end time)."""
+    finished = done["finished_at"].astype(float)
+    return (finished - finished.min()) / 60
+
+
 def search_history(frame: pd.DataFrame, objective: str = "reward") -> go.Figure:
-    """Objective of every complete trial by trial number, with the best so far."""
+    """Objective of every complete trial over wall-clock time, with the best so far."""
     figure = go.Figure()
-    done = complete_trials(frame).sort_values("number")
-    column = "proxy_accuracy" if objective == "pareto" else "reward"
-    label = "proxy accuracy" if column == "proxy_accuracy" else "reward ACC x (MACs/T)^w"
-    figure.add_trace(go.Scatter(x=done["number"], y=done[column], mode="markers", name="trial",
-                                customdata=done["spec"], hovertemplate="trial %{x}<br>%{y:.4f}<br>%{customdata}"))
-    figure.add_trace(go.Scatter(x=done["number"], y=done[column].cummax(), mode="lines",
+    done = complete_trials(frame).sort_values("finished_at")
+    column, label = _objective_column(objective)
+    minutes = _elapsed_minutes(done) if len(done) else done["finished_at"]
+    figure.add_trace(go.Scatter(x=minutes, y=done[column], mode="markers", name="trial",
+                                customdata=np.stack([done["number"], done["spec"]], axis=-1) if len(done) else None,
+                                hovertemplate="trial %{customdata[0]}<br>%{x:.1f} min<br>%{y:.4f}<br>%{customdata[1]}"))
+    figure.add_trace(go.Scatter(x=minutes, y=done[column].cummax(), mode="lines",
                                 line={"shape": "hv"}, name="best so far"))
-    figure.update_layout(title="Search history", xaxis_title="trial number", yaxis_title=label)
+    figure.update_layout(title="Search history", xaxis_title="minutes since the first finished trial",
+                         yaxis_title=label)
+    return figure
+
+
+def compare_runs(frames: dict[str, pd.DataFrame], objective: str = "reward") -> go.Figure:
+    """Best-so-far objective of several runs (samplers, seeds) by trial number, overlaid."""
+    figure = go.Figure()
+    column, label = _objective_column(objective)
+    for name, frame in frames.items():
+        done = complete_trials(frame).sort_values("number")
+        figure.add_trace(go.Scatter(x=done["number"], y=done[column].cummax(), mode="lines+markers",
+                                    line={"shape": "hv"}, name=name))
+    figure.update_layout(title="Runs compared: best so far", xaxis_title="trial number",
+                         yaxis_title=f"best {label} so far")
     return figure
 
 
@@ -99,4 +127,57 @@ def stage_choice_frequencies(frame: pd.DataFrame, top_fraction: float = 0.25, ob
                 name=group, marker_color=color, showlegend=position == 1, legendgroup=group), row=position, col=1)
     figure.update_yaxes(title_text="frequency", range=[0, 1])
     figure.update_layout(title="Per-stage choices: top trials vs all", barmode="group", height=260 * len(CHOICE_FIELDS))
+    return figure
+
+
+def parameter_importances(importances: dict[str, float]) -> go.Figure:
+    """Optuna's parameter importances (fANOVA by default; they sum to 1), largest on top."""
+    ordered = sorted(importances.items(), key=lambda item: item[1])
+    figure = go.Figure(go.Bar(x=[value for _, value in ordered], y=[name for name, _ in ordered], orientation="h"))
+    figure.update_layout(title="Parameter importances (Optuna)", xaxis_title="importance (share of variance)",
+                         yaxis_title="parameter", height=max(300, 22 * len(ordered) + 120))
+    return figure
+
+
+def parallel_coordinates(params: pd.DataFrame, objective: pd.Series, label: str = "reward") -> go.Figure:
+    """One line per complete trial through its sampled parameters, coloured by the objective.
+
+    Categorical parameters become evenly spaced ticks named by their values.
+    """
+    dimensions = []
+    for name in params.columns:
+        values = params[name]
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.notna().all():
+            dimensions.append({"label": name, "values": numeric.tolist()})
+        else:
+            categories = sorted(values.astype(str).unique())
+            codes = values.astype(str).map({c: i for i, c in enumerate(categories)})
+            dimensions.append({"label": name, "values": codes.tolist(), "tickvals": list(range(len(categories))),
+                               "ticktext": categories})
+    dimensions.append({"label": label, "values": objective.tolist()})
+    figure = go.Figure(go.Parcoords(line={"color": objective.tolist(), "colorscale": "Viridis", "showscale": True,
+                                          "colorbar": {"title": label}}, dimensions=dimensions))
+    figure.update_layout(title="Parallel coordinates of the sampled parameters")
+    return figure
+
+
+def network_stages(stages: pd.DataFrame, title: str = "Best network") -> go.Figure:
+    """A network drawn stage by stage: MACs and parameters per part (stem, stages, head),
+    each bar labelled with the stage's block string.
+
+    ``stages`` has columns ``part``, ``description``, ``macs``, ``params``, ``output``.
+    """
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("MACs (millions)", "parameters (thousands)"),
+                           shared_yaxes=True, horizontal_spacing=0.03)
+    hover = [f"{d}<br>output {o}" for d, o in zip(stages["description"], stages["output"])]
+    figure.add_trace(go.Bar(y=stages["part"], x=stages["macs"] / 1e6, orientation="h", name="MACs",
+                            text=stages["description"], textposition="auto", hovertext=hover, hoverinfo="text+x"),
+                     row=1, col=1)
+    figure.add_trace(go.Bar(y=stages["part"], x=stages["params"] / 1e3, orientation="h", name="parameters",
+                            hovertext=hover, hoverinfo="text+x"), row=1, col=2)
+    figure.update_yaxes(autorange="reversed", title_text="part (input to output)", row=1, col=1)
+    figure.update_xaxes(title_text="MACs (millions)", row=1, col=1)
+    figure.update_xaxes(title_text="parameters (thousands)", row=1, col=2)
+    figure.update_layout(title=title, showlegend=False, height=max(320, 45 * len(stages) + 120))
     return figure

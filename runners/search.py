@@ -169,22 +169,12 @@ def summarize(job: SearchJob, records, elapsed: float, started_at: float = 0.0) 
     return "\n".join(lines)
 
 
-def write_report(job: SearchJob, records, summary: str) -> None:
-    from analysis import macs_vs_accuracy, search_history, stage_choice_frequencies
+def write_report(job: SearchJob, summary: str) -> None:
+    """The run's ``report.html``: the dashboard's search figures for this one run."""
+    from analysis import search_sections
     from analysis import write_report as write_html
-    from runners.results import records_frame
 
-    frame = records_frame(records)
-    objective = job.settings.objective
-    if frame.empty or not (frame["state"] == "COMPLETE").any():
-        sections = [("Trials", "No trial has completed yet.")]
-    else:
-        sections = [
-            ("Search history", search_history(frame, objective)),
-            ("MACs vs accuracy", macs_vs_accuracy(frame, job.settings.budget)),
-            ("Per-stage choices", stage_choice_frequencies(frame, objective=objective)),
-        ]
-    write_html(job.run_dir / "report.html", f"Search run {job.run_dir.name}", sections, summary)
+    write_html(job.run_dir / "report.html", f"Search run {job.run_dir.name}", search_sections(job.run_dir), summary)
 
 
 def prepare_job(args: argparse.Namespace):
@@ -264,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     records = read_records(job.run_dir)
     write_tables(job.run_dir, records, job.settings.objective)
     summary = summarize(job, records, time.perf_counter() - start, started_at)
-    write_report(job, records, summary)
+    write_report(job, summary)
     print(summary)
     return 0
 

@@ -54,7 +54,7 @@ def scaled_family(base: NetworkSpec, coefficients: Coefficients, phis=FAMILY_PHI
     >>> from search_space import load_spec
     >>> family = scaled_family(load_spec("efficientnet-b0"), Coefficients(1.2, 1.1, 1.15), phis=(1, 2))
     >>> [(m.spec.name, m.spec.resolution[0]) for m in family]
-    [('efficientnet-b0-b1', 256), ('efficientnet-b0-b2', 296)]
+    [('efficientnet-b0-b1', 240), ('efficientnet-b0-b2', 279)]
     """
     prefix = prefix or base.name
     base_macs = count_cost(base).macs

@@ -1,0 +1,110 @@
+"""Figures of one search run directory, read from its files (shared by its ``report.html``
+and the dashboard)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.figures import (complete_trials, macs_vs_accuracy, network_stages, parallel_coordinates,
+                              parameter_importances, search_history, stage_choice_frequencies)
+from analysis.report import Section
+
+
+@dataclass(frozen=True)
+class SearchRun:
+    path: Path
+    config: dict
+    frame: pd.DataFrame  # results table, one row per trial
+    params: pd.DataFrame  # sampled parameters of each trial, indexed like ``frame``
+
+    @property
+    def objective(self) -> str:
+        return self.config.get("objective", "reward")
+
+    @property
+    def budget(self) -> float | None:
+        return self.config.get("budget_flops")
+
+
+def load_search_run(path: Path) -> SearchRun:
+    from runners.results import read_records, records_frame
+
+    config_path = path / "config.json"
+    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    records = read_records(path)
+    frame = records_frame(records)
+    params = pd.DataFrame([record.params_sampled for record in records])
+    return SearchRun(path, config, frame, params)
+
+
+def best_network_parts(spec) -> pd.DataFrame:
+    """Per part of ``spec`` (stem, stages, head, classifier): block string, MACs, params."""
+    from search_space import count_cost, encode_stage
+
+    cost = count_cost(spec)
+    descriptions = {f"stage{i + 1}": encode_stage(stage, channels)
+                    for i, (stage, channels) in enumerate(zip(spec.stages, spec.stage_inputs))}
+    descriptions.update(stem=f"stem conv to {spec.stem_channels}", head=f"head 1x1 conv to {spec.head_channels}",
+                        classifier=f"{spec.classifier} classifier, {spec.num_classes} classes")
+    rows = []
+    for part in cost.parts:
+        rows.append({"part": part.name, "description": descriptions.get(part.name, part.name), "macs": part.macs,
+                     "params": part.params, "output": "x".join(map(str, part.output_resolution))})
+    return pd.DataFrame(rows)
+
+
+def _importances(path: Path) -> dict[str, float] | str:
+    """Optuna's importances from the run's study, or why there are none."""
+    import optuna
+
+    database = path / "study.db"
+    if not database.exists():
+        return "no Optuna study in this run directory (Ray runs keep theirs under ray_results)"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = f"sqlite:///{database.resolve()}"
+    try:
+        names = optuna.get_all_study_names(storage)
+        study = optuna.load_study(study_name=names[0], storage=storage)
+        complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+        if len(complete) < 2:
+            return "parameter importances need at least 2 complete trials"
+        if len(study.directions) > 1:
+            return optuna.importance.get_param_importances(study, target=lambda t: t.values[0])
+        return optuna.importance.get_param_importances(study)
+    except (RuntimeError, ValueError, IndexError) as error:  # e.g. no parameter varied yet
+        return f"parameter importances unavailable: {error}"
+
+
+def search_sections(path: Path) -> list[Section]:
+    """Every search figure the run's files support; a note where one cannot be drawn yet."""
+    from search_space import SpecError, read_spec_file
+
+    run = load_search_run(path)
+    done = complete_trials(run.frame)
+    if done.empty:
+        return [("Trials", f"No trial has completed yet ({len(run.frame)} finished in another state).")]
+    column = "proxy_accuracy" if run.objective == "pareto" else "reward"
+    sections: list[Section] = [
+        ("Search history", search_history(run.frame, run.objective)),
+        ("MACs vs accuracy", macs_vs_accuracy(run.frame, run.budget)),
+        ("Per-stage choices", stage_choice_frequencies(run.frame, objective=run.objective)),
+    ]
+    importances = _importances(path)
+    sections.append(("Parameter importances", parameter_importances(importances)
+                     if isinstance(importances, dict) else importances))
+    params = run.params.loc[done.index].dropna(axis=1, how="any")
+    varied = [c for c in params.columns if params[c].astype(str).nunique() > 1]
+    sections.append(("Parallel coordinates", parallel_coordinates(params[varied], done[column], column)
+                     if varied else "no parameter varied among the complete trials"))
+    best_path = path / "best.yaml"
+    if best_path.exists():
+        try:
+            spec = read_spec_file(best_path)
+            sections.append(("Best network", network_stages(best_network_parts(spec), f"Best network: {spec.name}")))
+        except SpecError as error:
+            sections.append(("Best network", f"best.yaml is unreadable: {error}"))
+    return sections

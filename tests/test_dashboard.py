@@ -1,0 +1,208 @@
+"""Figures on small generated runs, the dashboard command, and the page in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from analysis import (compare_runs, family_costs, load_search_run, mac_ratio_by_phi, macs_vs_accuracy,
+                      network_stages, parallel_coordinates, power_law_fit, scaling_baselines, search_history,
+                      search_sections, share_simplex)
+from analysis.dashboard import dashboard_sections, main
+from analysis.search_report import best_network_parts
+from scaling.fit import main as fit_main
+from search_space import load_spec
+from tests.runs import make_search_run
+from tests.test_scaling_cli import grid_csv, law_csv
+
+REPO = Path(__file__).resolve().parent.parent
+SCREENSHOT = Path(os.environ.get("DASHBOARD_SCREENSHOT", REPO / "build" / "dashboard-e2e.png"))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    search_a = make_search_run(root / "tpe", trials=10, seed=0)
+    search_b = make_search_run(root / "random", trials=8, seed=1)
+    scaling = root / "scaling"
+    assert fit_main(["--results", str(grid_csv(root / "grid.csv")), "--out", str(scaling), "--bootstrap", "100"]) == 0
+    law = root / "law"
+    assert fit_main(["--power-law", str(law_csv(root / "law.csv")), "--out", str(law), "--bootstrap", "100"]) == 0
+    return {"tpe": search_a, "random": search_b, "scaling": scaling, "law": law, "root": root}
+
+
+# --- figure functions ---------------------------------------------------------------------------
+
+
+def test_search_figures_carry_every_complete_trial(runs):
+    run = load_search_run(runs["tpe"])
+    history = search_history(run.frame)
+    assert len(history.data[0].x) == 10 and history.layout.xaxis.title.text.startswith("minutes")
+    best = history.data[1].y
+    assert list(best) == list(np.maximum.accumulate(history.data[0].y))
+    scatter = macs_vs_accuracy(run.frame, budget=4e8)
+    assert list(scatter.data[0].x) == pytest.approx(list(run.frame["macs"] / 1e6))
+    assert "MACs (millions" in scatter.layout.xaxis.title.text
+    assert any(shape.x0 == pytest.approx(400) for shape in scatter.layout.shapes)  # the budget line
+
+
+def test_parallel_coordinates_encodes_categories_and_objective():
+    params = pd.DataFrame({"block": ["MBConv", "FusedMBConv", "MBConv"], "kernel": [3, 5, 7]})
+    figure = parallel_coordinates(params, pd.Series([0.1, 0.5, 0.3]), "reward")
+    dimensions = figure.data[0].dimensions
+    assert [d.label for d in dimensions] == ["block", "kernel", "reward"]
+    assert list(dimensions[0].ticktext) == ["FusedMBConv", "MBConv"] and list(dimensions[0].values) == [1, 0, 1]
+    assert list(dimensions[1].values) == [3, 5, 7]
+
+
+def test_network_stages_sums_to_the_cost_model():
+    spec = load_spec("efficientnet-b0")
+    parts = best_network_parts(spec)
+    figure = network_stages(parts)
+    assert sum(figure.data[0].x) * 1e6 == pytest.approx(parts["macs"].sum())
+    assert sum(figure.data[1].x) * 1e3 == pytest.approx(5_288_548)
+    assert "r1_k3_s11_e1_i32_o16_se0.25" in list(figure.data[0].text)
+
+
+def test_compare_runs_overlays_one_curve_per_run(runs):
+    frames = {name: load_search_run(runs[name]).frame for name in ("tpe", "random")}
+    figure = compare_runs(frames)
+    assert [trace.name for trace in figure.data] == ["tpe", "random"]
+    assert all(np.all(np.diff(trace.y) >= 0) for trace in figure.data)
+
+
+def test_scaling_figures_from_a_fit(runs):
+    coefficients = json.loads((runs["scaling"] / "coefficients.json").read_text())
+    simplex = share_simplex(coefficients)
+    assert len(simplex.data[0].a) == 66  # every grid point of step 0.1
+    assert simplex.layout.ternary.aaxis.title.text == "depth share"
+    family = pd.read_csv(runs["scaling"] / "family.csv")
+    ratio = mac_ratio_by_phi(family)
+    assert list(ratio.data[0].y) == pytest.approx([2.0**phi for phi in range(1, 8)], rel=1e-4)
+    assert ratio.layout.yaxis.type == "log"
+    costs = family_costs(family)
+    assert list(costs.data[0].y) == pytest.approx(list(family["params"] / 1e6))
+    grid = pd.DataFrame({"share_depth": [1.0, 1.0, 0.0, 0.5], "share_width": [0.0, 0.0, 1.0, 0.5],
+                         "share_resolution": [0.0, 0.0, 0.0, 0.0], "metric": [0.5, 0.6, 0.4, 0.7]})
+    baselines = scaling_baselines(grid)
+    assert [trace.name for trace in baselines.data] == ["depth only", "width only", "compound (best mean on the grid)"]
+    assert list(baselines.data[0].y) == [0.5, 0.6]
+
+
+def test_power_law_figure_marks_held_out_points(runs):
+    law = json.loads((runs["law"] / "laws.json").read_text())["laws"][0]
+    figure = power_law_fit(law)
+    names = [trace.name for trace in figure.data]
+    assert "held out" in names and "95% bootstrap band" in names
+    held = figure.data[names.index("held out")]
+    assert len(held.x) == len(law["held_out"]["points"])
+    assert figure.layout.xaxis.type == "log" and "macs" in figure.layout.xaxis.title.text
+
+
+# --- the command --------------------------------------------------------------------------------
+
+
+def test_dashboard_over_search_and_scaling_runs(runs, tmp_path):
+    out = tmp_path / "dashboard.html"
+    assert main([str(runs[n]) for n in ("tpe", "random", "scaling", "law")] + ["--out", str(out)]) == 0
+    page = out.read_text()
+    assert page.count("plotly.js v") == 1  # embedded once
+    assert not re.search(r"<script[^>]*\ssrc=", page) and not re.search(r"<link[^>]*href=\"http", page)
+    headings = [h for h, _ in dashboard_sections([runs["tpe"], runs["random"]])]
+    assert "Runs compared" in headings and "tpe: Parameter importances" in headings
+
+
+def test_partial_and_empty_runs_render_with_a_note(tmp_path):
+    failing = make_search_run(tmp_path / "failing", trials=3, states=["FAIL", "FAIL", "PRUNED"])
+    with open(failing / "trials.jsonl", "a") as handle:
+        handle.write('{"number": 3, "state": "COMPL')  # a run being written: torn last line
+    sections = search_sections(failing)
+    assert len(sections) == 1 and isinstance(sections[0][1], str) and "No trial has completed" in sections[0][1]
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "evaluations.jsonl").write_text("")
+    assert main([str(failing), str(fresh), "--out", str(tmp_path / "d.html")]) == 0
+    assert "still being evaluated" in (tmp_path / "d.html").read_text()
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda p: p.mkdir(), "not a search or scaling run directory"),
+    (lambda p: p.write_text("x"), "not a directory"),
+    (lambda p: None, "not a directory"),
+])
+def test_not_a_run_is_one_line_and_exit_2(tmp_path, make, words):
+    target = tmp_path / "thing"
+    make(target)
+    result = subprocess.run([sys.executable, "-m", "analysis.dashboard", str(target), "--out",
+                             str(tmp_path / "d.html")], capture_output=True, text=True)
+    assert result.returncode == 2 and words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "d.html").exists()
+
+
+def test_png_export_writes_figures_or_says_why(runs, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "analysis.dashboard", str(runs["law"]), "--out",
+                             str(tmp_path / "d.html"), "--png", str(tmp_path / "png")], capture_output=True, text=True)
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    pngs = sorted((tmp_path / "png").glob("*.png")) if (tmp_path / "png").exists() else []
+    if pngs:
+        assert pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert "PNG export" in result.stderr
+
+
+# --- in a real browser --------------------------------------------------------------------------
+
+BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1280,4000"]
+
+RENDER_STATE = """
+const figures = Array.from(document.querySelectorAll('.plotly-graph-div'));
+return {
+  figures: figures.length,
+  rendered: figures.filter(f => f.classList.contains('js-plotly-plot') && f.querySelector('.main-svg')).length,
+  resources: performance.getEntriesByType('resource').map(r => r.name),
+  ready: document.readyState,
+};
+"""
+
+
+def test_dashboard_renders_in_headless_chromium_without_console_errors(runs, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser, driver_path = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
+    assert browser and driver_path, "install Debian's chromium and chromium-driver (see .ci/run) for this test"
+    page = tmp_path / "dashboard.html"
+    assert main([str(runs[n]) for n in ("tpe", "random", "scaling", "law")] + ["--out", str(page)]) == 0
+    expected = sum(isinstance(content, go.Figure) for _, content in
+                   dashboard_sections([runs[n] for n in ("tpe", "random", "scaling", "law")]))
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in BROWSER_FLAGS + [f"--user-data-dir={tmp_path / 'profile'}"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    try:
+        driver.get(page.as_uri())
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script(RENDER_STATE)["rendered"] == expected)
+        state = driver.execute_script(RENDER_STATE)
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(SCREENSHOT))
+    finally:
+        driver.quit()
+    assert state["figures"] == expected >= 15 and state["rendered"] == expected
+    assert errors == []
+    assert all(not url.startswith(("http:", "https:")) for url in state["resources"]), state["resources"]
+    assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 USAGE_ERROR = 2
 
@@ -68,3 +70,30 @@ def seconds(text: str) -> float:
     if not result > 0:
         raise ValueError(f"a duration must be > 0, got {text!r}")
     return result
+
+
+def claim_run_dir(run_dir: Path, identity: dict, kind: str) -> bool:
+    """Create ``run_dir`` with ``config.json`` = ``identity``, or check that an existing one
+    holds the same ``kind`` of run with the same identity. True when resuming.
+
+    A key an older run directory lacks is not a difference (it predates the flag).
+    """
+    config_path = run_dir / "config.json"
+    if config_path.exists():
+        try:
+            saved = json.loads(config_path.read_text())
+        except json.JSONDecodeError:
+            raise UsageError(f"{config_path}: unreadable; is {run_dir} a {kind} run directory?") from None
+        differing = [key for key in identity if key in saved and saved[key] != identity[key]]
+        if differing:
+            key = differing[0]
+            flag = f"--{key.replace('_', '-')}"
+            shown = (f"a different {key.replace('_', ' ')}" if isinstance(saved[key], dict)
+                     else f"{flag} {saved[key]!r}, not {identity[key]!r}")
+            raise UsageError(f"{run_dir} holds a {kind} run with {shown}: use the same flags to resume, or a new --out")
+        return True
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise UsageError(f"{run_dir} exists and is not a {kind} run directory; choose another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(json.dumps(identity, indent=2))
+    return False

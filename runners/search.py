@@ -14,7 +14,6 @@ command with the same ``--out`` continues the search.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 import time
@@ -22,12 +21,13 @@ from datetime import datetime
 from pathlib import Path
 
 from runners import optuna_backend
-from runners.cli import USAGE_ERROR, ArgumentParser, UsageError, checked, positive_float, positive_int
+from runners.cli import (USAGE_ERROR, ArgumentParser, UsageError, checked, claim_run_dir, positive_float,
+                         positive_int)
 from runners.budget import format_macs, parse_macs, smallest_macs
 from runners.data import DataError, parse_resolution, prepare
 from runners.evaluation import SCORES, SearchSettings
 from runners.job import DataOptions, SearchJob
-from runners.results import TRIALS_LOG, read_records, write_tables
+from runners.results import read_records, write_tables
 from runners.training import TrainConfig, resolve_device
 from search_space import SpecError, load_space
 from search_space.space import replace_fixed
@@ -90,28 +90,6 @@ def _identity(args: argparse.Namespace) -> dict:
     return {key: (list(values[key]) if isinstance(values[key], tuple) else values[key]) for key in RUN_IDENTITY}
 
 
-def _check_run_dir(run_dir: Path, identity: dict) -> bool:
-    """Create the directory or check that it belongs to the same search; True if resuming."""
-    config_path = run_dir / "config.json"
-    if config_path.exists():
-        try:
-            saved = json.loads(config_path.read_text())
-        except json.JSONDecodeError:
-            raise UsageError(f"{config_path}: unreadable; is {run_dir} a search run directory?") from None
-        # A key an older run directory lacks is not a difference (it predates the flag).
-        differing = [key for key in RUN_IDENTITY if key in saved and saved[key] != identity.get(key)]
-        if differing:
-            key = differing[0]
-            raise UsageError(f"{run_dir} holds a search run with --{key.replace('_', '-')} {saved.get(key)!r}, "
-                             f"not {identity.get(key)!r}: use the same flags to resume, or a new --out")
-        return True
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise UsageError(f"{run_dir} exists and is not a search run directory; choose another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(json.dumps(identity, indent=2))
-    return False
-
-
 def _progress(run_dir: Path, start_count: int, total: int, stop: threading.Event, quiet: bool) -> None:
     """Poll the trial log and move a progress bar with ETA (works for any backend and worker count)."""
     from tqdm import tqdm
@@ -165,7 +143,7 @@ def summarize(job: SearchJob, records, elapsed: float, started_at: float = 0.0) 
         ]
     failures = [r for r in records if r.state == "FAIL" and r.failure_reason]
     if failures:
-        lines.append(f"failures: " + "; ".join(f"trial {r.number}: {r.failure_reason[:120]}" for r in failures[-3:]))
+        lines.append("failures: " + "; ".join(f"trial {r.number}: {r.failure_reason[:120]}" for r in failures[-3:]))
     return "\n".join(lines)
 
 
@@ -200,7 +178,7 @@ def prepare_job(args: argparse.Namespace):
                          f"space ({smallest:,} MACs = {format_macs(smallest)} at "
                          f"{'x'.join(map(str, smallest_spec.resolution))})")
     run_dir = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    resuming = _check_run_dir(run_dir, _identity(args))
+    resuming = claim_run_dir(run_dir, _identity(args), "search")
     settings = SearchSettings(
         budget=args.budget_flops, objective=args.objective, reward_exponent=args.reward_exponent, proxy=args.proxy,
         zero_cost_score=args.zero_cost_score, seed=args.seed,

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from runners.cli import USAGE_ERROR, ArgumentParser, UsageError, checked, positive_float, positive_int, seconds
+from runners.cli import (USAGE_ERROR, ArgumentParser, UsageError, checked, claim_run_dir, positive_float,
+                         positive_int, seconds)
 from runners.data import DataError, parse_resolution, prepare
 from runners.results import write_atomically
 from runners.training import TrainConfig, resolve_device
@@ -38,9 +39,6 @@ from scaling.tables import GRID_COLUMNS, TableError, read_grid_table, read_table
 from search_space import NetworkSpec, SpecError, load_spec, spec_to_dict
 
 MODES = {"compound": None, "depth": (1.0, 0.0, 0.0), "width": (0.0, 1.0, 0.0), "resolution": (0.0, 0.0, 1.0)}
-# Flags that define what a run directory means; resuming with other values is refused.
-RUN_IDENTITY = ("base_spec", "mode", "step", "seeds", "law_phis", "data", "proxy_resolution", "epochs", "batch_size",
-                "learning_rate", "max_train_samples", "max_val_samples", "val_fraction", "seed")
 
 
 def _phis(text: str) -> tuple[float, ...]:
@@ -266,23 +264,6 @@ def _print_coefficients(summary: dict, out: Path) -> None:
     print(f"wrote {out}/coefficients.json, family.csv, specs/ and report.html")
 
 
-def _check_run_dir(out: Path, identity: dict) -> bool:
-    config = out / "config.json"
-    if config.exists():
-        saved = json.loads(config.read_text())
-        differing = [key for key in RUN_IDENTITY if saved.get(key) != identity.get(key)]
-        if differing:
-            key = differing[0]
-            shown = "a different base" if key == "base_spec" else f"--{key.replace('_', '-')} {saved.get(key)!r}"
-            raise UsageError(f"{out} holds a scaling run with {shown}; use the same flags to resume, or a new --out")
-        return True
-    if out.exists() and any(out.iterdir()):
-        raise UsageError(f"{out} exists and is not a scaling run directory; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    config.write_text(json.dumps(identity, indent=2))
-    return False
-
-
 def _grid_frame(evaluations: list[Evaluation]) -> pd.DataFrame:
     rows = [dataclasses.asdict(e) for e in evaluations if e.role == "grid" and e.state == "COMPLETE"]
     frame = pd.DataFrame(rows, columns=[f.name for f in dataclasses.fields(Evaluation)])
@@ -301,13 +282,14 @@ def run_command(args) -> int:
                     max_train_samples=args.max_train_samples, max_val_samples=args.max_val_samples, seed=args.seed)
     # The family is deployed on this data: its channels and classes are part of every member.
     base = dataclasses.replace(base, in_channels=probe.in_channels, num_classes=probe.num_classes)
+    # What defines the run: resuming with any other value is refused (the time limit is not part of it).
     identity = {"base_spec": spec_to_dict(base), "mode": args.mode, "step": args.step, "seeds": args.seeds,
                 "law_phis": list(args.law_phis), "data": args.data, "proxy_resolution": args.proxy_resolution and
                 list(args.proxy_resolution), "epochs": args.epochs, "batch_size": args.batch_size,
                 "learning_rate": args.learning_rate, "max_train_samples": args.max_train_samples,
                 "max_val_samples": args.max_val_samples, "val_fraction": args.val_fraction, "seed": args.seed}
     out = args.out or Path("runs") / f"scaling-{datetime.now():%Y%m%d-%H%M%S}"
-    resuming = _check_run_dir(out, identity)
+    resuming = claim_run_dir(out, identity, "scaling")
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                         calibration_samples=256, device=device)
     evaluator = ProxyEvaluator(data_settings, train, probe.resolution)

@@ -74,20 +74,43 @@ def scale_resolution(resolution: tuple[int, int], multiplier: float) -> tuple[in
     return tuple(max(1, int(round(side * multiplier))) for side in resolution)  # type: ignore[return-value]
 
 
+def effective_multipliers(base: NetworkSpec, spec: NetworkSpec) -> tuple[float, float, float]:
+    """How much deeper, wider and larger ``spec`` really is than ``base``, after rounding:
+    the ratio of total blocks, the geometric mean ratio of the stem, stage and head widths,
+    and the geometric mean ratio of the two resolution sides.
+
+    Requested multipliers can hide what rounding did: with one block per stage, any depth
+    multiplier above 1 doubles every stage (``ceil(1 * 1.01) = 2``).
+
+    >>> from search_space import load_spec
+    >>> b0, b4 = load_spec("efficientnet-b0"), load_spec("efficientnet-b4")
+    >>> tuple(round(m, 3) for m in effective_multipliers(b0, b4))
+    (2.0, 1.419, 1.696)
+    """
+    widths = lambda s: [s.stem_channels, *(stage.out_channels for stage in s.stages), s.head_channels]  # noqa: E731
+    width = math.exp(sum(math.log(a / b) for a, b in zip(widths(spec), widths(base))) / len(widths(base)))
+    resolution = math.sqrt(spec.resolution[0] * spec.resolution[1] / (base.resolution[0] * base.resolution[1]))
+    return spec.total_blocks / base.total_blocks, width, resolution
+
+
 @dataclass(frozen=True)
 class ScaledNetwork:
+    """A scaled network: the requested (continuous) multipliers and what rounding made of them."""
+
     spec: NetworkSpec
     depth_mult: float
     width_mult: float
     resolution_mult: float
     macs: int
     realised_ratio: float  # MACs of the rounded network / MACs of the base
+    effective: tuple[float, float, float] = (1.0, 1.0, 1.0)  # see effective_multipliers
 
 
 def _scaled(base: NetworkSpec, depth: float, width: float, resolution: float) -> ScaledNetwork:
     spec = scale(base, width, depth, scale_resolution(base.resolution, resolution) if resolution != 1.0 else None)
     macs = count_cost(spec).macs
-    return ScaledNetwork(spec, depth, width, resolution, macs, macs / count_cost(base).macs)
+    return ScaledNetwork(spec, depth, width, resolution, macs, macs / count_cost(base).macs,
+                         effective_multipliers(base, spec))
 
 
 def compound_scale(base: NetworkSpec, coefficients: Coefficients, phi: float, exponent: float | None = None) -> ScaledNetwork:

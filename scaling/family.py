@@ -14,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from scaling.compound import Coefficients, corrected_scale
+from scaling.compound import Coefficients, corrected_scale, effective_multipliers
 from search_space import NetworkSpec, count_cost, to_ghost, write_spec_file
 
 FAMILY_PHIS = tuple(range(1, 8))
@@ -25,7 +25,7 @@ class FamilyMember:
     phi: int
     spec: NetworkSpec
     ghost: NetworkSpec
-    depth_mult: float
+    depth_mult: float  # effective multipliers of the rounded spec (scaling.compound.effective_multipliers)
     width_mult: float
     resolution_mult: float
     params: int
@@ -58,13 +58,11 @@ def scaled_family(base: NetworkSpec, coefficients: Coefficients, phis=FAMILY_PHI
     """
     prefix = prefix or base.name
     base_macs = count_cost(base).macs
-    previous, multipliers, members = base, (1.0, 1.0, 1.0), []
+    previous, members = base, []
     for phi in sorted(phis):
         scaled = corrected_scale(base, coefficients, phi)
         spec = dataclasses.replace(_at_least(scaled.spec, previous), name=f"{prefix}-b{phi}")
-        # Reported multipliers follow the same floor as the spec: never below the previous member's.
-        multipliers = tuple(max(a, b) for a, b in zip(multipliers, (scaled.depth_mult, scaled.width_mult,
-                                                                    scaled.resolution_mult)))
+        multipliers = effective_multipliers(base, spec)
         cost = count_cost(spec)
         ghost = to_ghost(spec, name=f"ghost-{prefix}-b{phi}")
         ghost_cost = count_cost(ghost)

@@ -292,8 +292,7 @@ def run_command(args) -> int:
     resuming = claim_run_dir(out, identity, "scaling")
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                         calibration_samples=256, device=device)
-    evaluator = ProxyEvaluator(data_settings, train, probe.resolution)
-    evaluator._prepared[probe.resolution] = probe
+    evaluator = ProxyEvaluator(data_settings, train, probe)
     start = time.monotonic()
     deadline = None if args.no_time_limit else start + args.time_limit
     print(f"{'resuming' if resuming else 'starting'} scaling run in {out}: base {base.name} "
@@ -302,7 +301,11 @@ def run_command(args) -> int:
     corner = MODES[args.mode]
     tasks = [base_task(base, seed) for seed in range(args.seeds)]
     if corner is None:
-        tasks += grid_tasks(base, args.step, args.seeds)
+        grid, duplicates = grid_tasks(base, args.step, args.seeds)
+        tasks += grid
+        if duplicates:
+            print(f"{duplicates} of {len(simplex_grid(args.step))} grid points round to the same network as another "
+                  "point and are trained once", flush=True)
     else:
         tasks += law_tasks(base, Coefficients.from_shares(*corner), (1.0,), args.seeds)
     try:
@@ -325,6 +328,10 @@ def run_command(args) -> int:
         chosen_fit, chosen = _choose(args, evaluations, corner)
     grid_frame = _grid_frame(evaluations)
     write_atomically(out / "grid.csv", lambda path: grid_frame.to_csv(path, index=False))
+    missed = grid_frame.loc[~grid_frame["realised_ratio"].between(1.9, 2.1), ["share_depth", "share_width"]]
+    if len(missed):
+        print(f"warning: {len(missed.drop_duplicates())} grid networks are outside 2 +- 5% of the base's MACs "
+              "(rounding is too coarse for this base there); grid.csv has each realised ratio", flush=True)
     failures = [e for e in evaluations if e.state == "FAIL"]
     realised = corrected_scale(base, chosen, 1.0).realised_ratio
     if chosen_fit is not None:
@@ -338,6 +345,8 @@ def run_command(args) -> int:
                    "points": [], "bootstrap_samples": 0, "note": f"--mode {args.mode}: no grid",
                    "paper": {"alpha": 1.2, "beta": 1.1, "gamma": 1.15}}
     summary["grid_complete"] = bool(corner is not None or len(grid_frame) >= len(tasks) - args.seeds)
+    summary["grid_points_trained"] = int(grid_frame[["share_depth", "share_width"]].drop_duplicates().shape[0]
+                                         if len(grid_frame) else 0)
     _write_json(out / "coefficients.json", summary)
     law, law_rows = _direction_law(evaluations, chosen, base, args)
     _write_json(out / "laws.json", {"laws": [law] if law else [], "note": "" if law else law_rows})
@@ -374,6 +383,7 @@ def _choose(args, evaluations: list[Evaluation], corner) -> tuple[CoefficientFit
     frame = _grid_frame(evaluations)
     if frame[["share_depth", "share_width"]].drop_duplicates().shape[0] < 2:
         raise UsageError("fewer than 2 grid points finished: nothing to choose between (raise --time-limit or rerun)")
+    # The fit places each network by its effective multipliers: where rounding really put it.
     fit = fit_coefficients(frame, bootstrap=args.bootstrap, seed=args.seed)
     return fit, fit.chosen
 

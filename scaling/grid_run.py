@@ -8,6 +8,11 @@ the share grid at phi = 1 (:func:`scaling.simplex_grid`, rounding-corrected with
 validation accuracy. The proxy trains at the data's proxy resolution times the
 network's resolution multiplier, so resolution scaling is felt by the proxy too.
 
+The proxy resolution scales with the network's real (rounded) resolution, and the
+multipliers recorded are the effective ones (:func:`scaling.compound.effective_multipliers`):
+what the network is, not what was asked of the rounding rules. Grid points that round to
+the same network as an earlier point are trained once.
+
 Each finished evaluation is one line of ``evaluations.jsonl`` (appended and fsynced),
 so a kill loses at most the one in flight and rerunning continues where it stopped.
 Grid points run in a space-filling order (corners first, then the point farthest from
@@ -54,9 +59,12 @@ class Evaluation:
     share_depth: float
     share_width: float
     share_resolution: float
-    depth_mult: float
+    depth_mult: float  # effective (see scaling.compound.effective_multipliers): what the network is
     width_mult: float
     resolution_mult: float
+    requested_depth: float  # the continuous multipliers asked of the rounding rules
+    requested_width: float
+    requested_resolution: float
     macs: int
     params: int
     realised_ratio: float
@@ -106,9 +114,19 @@ def base_task(base: NetworkSpec, seed: int) -> Task:
     return Task("base", 0.0, Coefficients(1.0, 1.0, 1.0), seed, network)
 
 
-def grid_tasks(base: NetworkSpec, step: float, seeds: int) -> list[Task]:
-    return [Task("grid", 1.0, point, seed, corrected_scale(base, point, 1.0))
-            for point in space_filling_order(simplex_grid(step)) for seed in range(seeds)]
+def grid_tasks(base: NetworkSpec, step: float, seeds: int) -> tuple[list[Task], int]:
+    """The grid's tasks in space-filling order, and how many points were dropped because
+    rounding made them the same network as an earlier point (training it again would only
+    repeat that point's seeds; shallow bases collapse many points onto the depth-doubled one)."""
+    tasks, seen, dropped = [], set(), 0
+    for point in space_filling_order(simplex_grid(step)):
+        network = corrected_scale(base, point, 1.0)
+        if network.spec in seen:
+            dropped += 1
+            continue
+        seen.add(network.spec)
+        tasks += [Task("grid", 1.0, point, seed, network) for seed in range(seeds)]
+    return tasks, dropped
 
 
 def law_tasks(base: NetworkSpec, coefficients: Coefficients, phis, seeds: int) -> list[Task]:
@@ -119,11 +137,12 @@ def law_tasks(base: NetworkSpec, coefficients: Coefficients, phis, seeds: int) -
 class ProxyEvaluator:
     """Trains tasks on the data, each at its own proxy resolution (prepared once per size)."""
 
-    def __init__(self, data: DataSettings, train: TrainConfig, base_proxy_resolution: tuple[int, int]):
+    def __init__(self, data: DataSettings, train: TrainConfig, base_data: Splits):
+        """``base_data``: the data prepared at the base's proxy resolution (the others derive from it)."""
         self.data_settings = data
         self.train = train
-        self.base_proxy_resolution = base_proxy_resolution
-        self._prepared: dict[tuple[int, int], Splits] = {}
+        self.base_proxy_resolution = base_data.resolution
+        self._prepared: dict[tuple[int, int], Splits] = {base_data.resolution: base_data}
 
     def data_at(self, resolution: tuple[int, int]) -> Splits:
         if resolution not in self._prepared:
@@ -136,12 +155,14 @@ class ProxyEvaluator:
 
     def evaluate(self, task: Task) -> Evaluation:
         network = task.network
-        proxy_resolution = scale_resolution(self.base_proxy_resolution, network.resolution_mult)
+        depth, width, resolution = network.effective
+        proxy_resolution = scale_resolution(self.base_proxy_resolution, resolution)
         shares = task.coefficients.shares if task.role != "base" else (0.0, 0.0, 0.0)
         record = Evaluation(
             role=task.role, phi=task.phi, seed=task.seed, share_depth=shares[0], share_width=shares[1],
-            share_resolution=shares[2], depth_mult=network.depth_mult, width_mult=network.width_mult,
-            resolution_mult=network.resolution_mult, macs=network.macs, params=count_cost(network.spec).params,
+            share_resolution=shares[2], depth_mult=depth, width_mult=width, resolution_mult=resolution,
+            requested_depth=network.depth_mult, requested_width=network.width_mult,
+            requested_resolution=network.resolution_mult, macs=network.macs, params=count_cost(network.spec).params,
             realised_ratio=network.realised_ratio, resolution="x".join(map(str, network.spec.resolution)),
             proxy_resolution="x".join(map(str, proxy_resolution)), spec=stages_summary(network.spec))
         start = time.perf_counter()

@@ -127,8 +127,9 @@ def test_bad_flags_are_one_line_and_exit_2(tmp_path, args, words):
 
 
 def tiny_base(path):
-    stage = StageSpec("MBConv", repeats=1, kernel=3, stride=2, expansion=2, out_channels=8)
-    spec = NetworkSpec(stem_channels=8, stages=(stage, stage), head_channels=16, resolution=32, name="tiny")
+    first = StageSpec("MBConv", repeats=1, kernel=3, stride=2, expansion=2, out_channels=32)
+    second = StageSpec("MBConv", repeats=2, kernel=3, stride=2, expansion=2, out_channels=48)
+    spec = NetworkSpec(stem_channels=32, stages=(first, second), head_channels=64, resolution=32, name="tiny")
     write_spec_file(spec, path)
     return path
 
@@ -150,7 +151,10 @@ def test_training_run_writes_everything_and_resumes_without_retraining(tmp_path)
     full_log = (run / "evaluations.jsonl").read_text().splitlines()
     assert full_log[: len(log)] == log  # nothing lost, nothing retrained
     grid = pd.read_csv(run / "grid.csv")
-    assert len(grid) == 6 * 2 and set(grid["seed"]) == {0, 1}
+    points = grid[["share_depth", "share_width"]].drop_duplicates()
+    assert 3 <= len(points) <= 6 and len(grid) == 2 * len(points) and set(grid["seed"]) == {0, 1}
+    networks = grid[grid["seed"] == 0][["spec", "resolution", "macs"]]
+    assert len(networks.drop_duplicates()) == len(points)  # each distinct network trained once
     assert grid["realised_ratio"].between(1.9, 2.1).all()
     assert (grid["proxy_resolution"] != "16x16").any()  # resolution scaling reaches the proxy
     roles = [json.loads(line)["role"] for line in full_log]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from scaling import Coefficients, compound_scale, simplex_grid
 from scaling.coefficient_fit import fit_coefficients
 from scaling.family import scaled_family
+from scaling.grid_run import grid_tasks
 from scaling.power_law import LawError, fit_power_law, validate_by_holdout
 from search_space import NetworkSpec, StageSpec, count_cost, load_spec
 from tests.strategies import networks
@@ -76,6 +77,20 @@ def test_unrounded_mac_ratio_of_scaled_convolutions_is_the_flop_factor_to_the_ph
     scaled = compound_scale(base, coefficients, phi).spec
     stage_macs = lambda spec: sum(part.conv_macs for part in count_cost(spec).stages)  # noqa: E731
     assert stage_macs(scaled) / stage_macs(base) == pytest.approx(coefficients.flop_factor**phi, rel=1e-9)
+
+
+def test_grid_trains_each_distinct_network_once_and_records_what_rounding_made():
+    # One block per stage: any depth multiplier above 1 doubles every stage (ceil), so many
+    # grid points round to the same network.
+    stage = StageSpec("MBConv", repeats=1, kernel=3, stride=2, expansion=4, out_channels=32)
+    base = NetworkSpec(stem_channels=16, stages=(stage,) * 3, head_channels=64, resolution=64)
+    tasks, dropped = grid_tasks(base, 0.1, seeds=1)
+    specs = [task.network.spec for task in tasks]
+    assert dropped > 0 and len(tasks) + dropped == 66 and len(set(specs)) == len(specs)
+    for task in tasks:
+        depth, width, resolution = task.network.effective
+        assert depth == task.network.spec.total_blocks / 3
+        assert resolution == task.network.spec.resolution[0] / 64
 
 
 # --- choosing alpha, beta, gamma ----------------------------------------------------------------

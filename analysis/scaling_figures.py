@@ -48,6 +48,7 @@ def share_simplex(coefficients: dict) -> go.Figure:
     figure.add_trace(go.Scatterternary(**_ternary([PAPER_SHARES]), mode="markers", name="paper (1.2, 1.1, 1.15)",
                                        marker={"symbol": "x", "size": 14, "color": "black"}))
     figure.update_layout(title="Metric over the FLOP-share simplex at phi = 1 (alpha beta^2 gamma^2 = 2)",
+                         legend={"orientation": "h", "y": -0.12},
                          ternary={"aaxis": {"title": "depth share"}, "baxis": {"title": "width share"},
                                   "caxis": {"title": "resolution share"}})
     return figure

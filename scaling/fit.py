@@ -34,7 +34,7 @@ from scaling.compound import Coefficients, corrected_scale, simplex_grid
 from scaling.family import scaled_family, write_family
 from scaling.grid_run import (DataSettings, Evaluation, ProxyEvaluator, base_task, grid_tasks, law_tasks,
                               read_evaluations, run_tasks)
-from scaling.power_law import LawError, LawFit, Validation, fit_power_law, validate_by_holdout
+from scaling.power_law import LawError, LawFit, PowerLaw, Validation, fit_power_law, validate_by_holdout
 from scaling.tables import GRID_COLUMNS, TableError, read_grid_table, read_table
 from search_space import NetworkSpec, SpecError, load_spec, spec_to_dict
 
@@ -191,9 +191,8 @@ def power_law_command(args) -> int:
     _write_json(out / "laws.json", {"laws": [summary]})
     _report(out, f"Power law: {args.y} vs {args.x}")
     law = summary
-    print(f"error = {law['E']:.4g} + {law['A']:.4g} * {args.x}^(-{law['a']:.4g})   "
-          f"(a in [{law['intervals'].get('a', [law['a']] * 2)[0]:.3g}, {law['intervals'].get('a', [law['a']] * 2)[1]:.3g}]; "
-          f"{'healthy' if law['healthy'] else 'CHECK: ' + ('not converged' if not law['converged'] else 'on bound ' + ','.join(law['on_bound']))})")
+    low, high = law["intervals"].get("a", [law["a"]] * 2)
+    print(f"{_describe_law(law, args.x)} (a in [{low:.3g}, {high:.3g}])")
     if law["held_out"]:
         held = law["held_out"]
         print(f"held out {len(held['points'])} largest: mean |log error| {held['mean_absolute_log_error']:.4f}, "
@@ -202,6 +201,13 @@ def power_law_command(args) -> int:
         print(law["held_out_note"])
     print(f"wrote {out / 'laws.json'} and {out / 'report.html'}")
     return 0
+
+
+def _describe_law(law: dict, compute: str) -> str:
+    """``error = E + A * C^(-a) (healthy)``, or what the optimiser check found."""
+    health = "healthy" if law["healthy"] else ("CHECK: not converged" if not law["converged"] else
+                                               "CHECK: on a bound of " + ", ".join(law["on_bound"]))
+    return f"error = {law['E']:.4g} + {law['A']:.4g} * {compute}^(-{law['a']:.4g}) ({health})"
 
 
 def _out_dir(args, kind: str) -> Path:
@@ -214,7 +220,6 @@ def _family_outputs(out: Path, base: NetworkSpec, coefficients: Coefficients, la
     members = scaled_family(base, coefficients)
     predictions = {}
     if law is not None:
-        from scaling.power_law import PowerLaw
         fitted = PowerLaw(law["E"], law["A"], law["a"])
         band = law["band"]
         for member in members:
@@ -362,10 +367,7 @@ def run_command(args) -> int:
     if not summary["grid_complete"]:
         print("the time limit stopped the grid early: rerun the same command to evaluate more points")
     if law:
-        health = "healthy" if law["healthy"] else ("CHECK: not converged" if not law["converged"] else
-                                                   "CHECK: on a bound of " + ", ".join(law["on_bound"]))
-        print(f"law along the chosen direction: error = {law['E']:.4g} + {law['A']:.4g} * MACs^(-{law['a']:.4g}) "
-              f"({health})")
+        print(f"law along the chosen direction: {_describe_law(law, 'MACs')}")
     else:
         print(f"no metric-vs-MACs law: {law_rows}")
     return 0

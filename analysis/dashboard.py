@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 
 from analysis.figures import compare_runs
 from analysis.report import Section, write_report
+from analysis.scaling_figures import compare_scaling_runs
 from analysis.scaling_report import scaling_sections, scaling_summary
 from analysis.search_report import load_search_run, search_sections
 from runners.budget import format_macs
@@ -66,6 +67,15 @@ def dashboard_sections(paths: list[Path]) -> list[Section]:
                 note = "power-law fit"
             sections.append((f"Scaling run {path.name}", note or "scaling run"))
             sections += [(f"{path.name}: {heading}", content) for heading, content in scaling_sections(path)]
+    laws = {}
+    for path, kind in kinds.items():
+        laws_path = path / "laws.json"
+        if kind == "scaling" and laws_path.exists():
+            run_laws = json.loads(laws_path.read_text()).get("laws", [])
+            if run_laws and run_laws[0]["x"].lower() == "macs":
+                laws[f"{path.name} ({_scaling_mode(path)})"] = run_laws[0]
+    if len(laws) > 1:
+        sections.append(("Scaling runs compared", compare_scaling_runs(laws)))
     if len(searches) > 1:
         objectives = {run.objective for run in searches.values()}
         if len(objectives) == 1:
@@ -74,6 +84,11 @@ def dashboard_sections(paths: list[Path]) -> list[Section]:
         else:
             sections.append(("Runs compared", "the runs optimise different objectives; not overlaid"))
     return sections
+
+
+def _scaling_mode(path: Path) -> str:
+    config = path / "config.json"
+    return json.loads(config.read_text()).get("mode", "compound") if config.exists() else "table fit"
 
 
 def export_png(sections: list[Section], directory: Path) -> str:

@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 PAPER_SHARES = (np.log2(1.2), 2 * np.log2(1.1), 2 * np.log2(1.15))  # EfficientNet's alpha, beta, gamma
 
 
@@ -144,4 +145,24 @@ def scaling_baselines(grid: pd.DataFrame) -> go.Figure:
     return figure
 
 
-__all__ = ["family_costs", "mac_ratio_by_phi", "power_law_fit", "scaling_baselines", "share_simplex"]
+def compare_scaling_runs(laws: dict[str, dict]) -> go.Figure:
+    """Several scaling runs' evaluated members and fitted laws on one MACs axis: compound
+    scaling against ``--mode depth|width|resolution`` runs, as in the EfficientNet paper's
+    Figure 8 (accuracy against FLOPs per scaling method). ``laws`` maps a run's name to a law
+    of its ``laws.json``; the y axis is the law's metric (1 - error)."""
+    figure = go.Figure()
+    for index, (name, law) in enumerate(laws.items()):
+        color = COLORS[index % len(COLORS)]
+        compute = np.asarray(law["data"]["compute"], float)
+        error = np.asarray(law["data"]["error"], float)
+        figure.add_trace(go.Scatter(x=compute, y=1 - error, mode="markers", name=f"{name}: members",
+                                    marker={"color": color}, legendgroup=name))
+        grid = np.geomspace(compute.min(), compute.max(), 60)
+        figure.add_trace(go.Scatter(x=grid, y=1 - (law["E"] + law["A"] * grid ** (-law["a"])), mode="lines",
+                                    name=f"{name}: law", line={"color": color}, legendgroup=name))
+    figure.update_layout(title="Scaling runs compared: metric against MACs", xaxis_title="MACs (log)",
+                         xaxis_type="log", yaxis_title="metric (1 - error)")
+    return figure
+
+
+__all__ = ["compare_scaling_runs", "family_costs", "mac_ratio_by_phi", "power_law_fit", "scaling_baselines", "share_simplex"]

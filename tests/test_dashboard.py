@@ -109,6 +109,19 @@ def test_power_law_figure_marks_held_out_points(runs):
     assert figure.layout.xaxis.type == "log" and "macs" in figure.layout.xaxis.title.text
 
 
+def test_scaling_runs_compared_on_one_macs_axis(runs, tmp_path):
+    frame = pd.read_csv(runs["root"] / "law.csv")
+    frame.assign(metric=frame["metric"] - 0.05).to_csv(tmp_path / "worse.csv", index=False)
+    worse = tmp_path / "worse"
+    assert fit_main(["--power-law", str(tmp_path / "worse.csv"), "--out", str(worse), "--bootstrap", "50"]) == 0
+    sections = dict(dashboard_sections([runs["law"], worse]))
+    figure = sections["Scaling runs compared"]
+    assert [trace.name for trace in figure.data] == ["law (table fit): members", "law (table fit): law",
+                                                     "worse (table fit): members", "worse (table fit): law"]
+    assert list(figure.data[2].y) == pytest.approx(list(frame["metric"] - 0.05))
+    assert figure.layout.xaxis.type == "log" and figure.layout.xaxis.title.text.startswith("MACs")
+
+
 # --- the command --------------------------------------------------------------------------------
 
 

@@ -18,6 +18,8 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.figures import compare_runs
@@ -67,15 +69,10 @@ def dashboard_sections(paths: list[Path]) -> list[Section]:
                 note = "power-law fit"
             sections.append((f"Scaling run {path.name}", note or "scaling run"))
             sections += [(f"{path.name}: {heading}", content) for heading, content in scaling_sections(path)]
-    laws = {}
-    for path, kind in kinds.items():
-        laws_path = path / "laws.json"
-        if kind == "scaling" and laws_path.exists():
-            run_laws = json.loads(laws_path.read_text()).get("laws", [])
-            if run_laws and run_laws[0]["x"].lower() == "macs":
-                laws[f"{path.name} ({_scaling_mode(path)})"] = run_laws[0]
-    if len(laws) > 1:
-        sections.append(("Scaling runs compared", compare_scaling_runs(laws)))
+    scaling_runs = {f"{path.name} ({_scaling_mode(path)})": members for path, kind in kinds.items()
+                    if kind == "scaling" and (members := _scaling_members(path)) is not None}
+    if len(scaling_runs) > 1:
+        sections.append(("Scaling runs compared", compare_scaling_runs(scaling_runs)))
     if len(searches) > 1:
         objectives = {run.objective for run in searches.values()}
         if len(objectives) == 1:
@@ -84,6 +81,21 @@ def dashboard_sections(paths: list[Path]) -> list[Section]:
         else:
             sections.append(("Runs compared", "the runs optimise different objectives; not overlaid"))
     return sections
+
+
+def _scaling_members(path: Path) -> tuple[pd.DataFrame, dict | None] | None:
+    """The members along a scaling run's direction (MACs, metric) and its metric-vs-MACs law:
+    the law's own points where there is one, else the trained base and law members."""
+    from scaling.grid_run import read_evaluations
+
+    laws_path = path / "laws.json"
+    laws = json.loads(laws_path.read_text()).get("laws", []) if laws_path.exists() else []
+    law = next((law for law in laws if law["x"].lower() == "macs"), None)
+    if law is not None:
+        data = law["data"]
+        return pd.DataFrame({"macs": data["compute"], "metric": 1 - np.asarray(data["error"], float)}), law
+    rows = [(e.macs, e.metric) for e in read_evaluations(path) if e.state == "COMPLETE" and e.role in ("base", "law")]
+    return (pd.DataFrame(rows, columns=["macs", "metric"]), None) if rows else None
 
 
 def _scaling_mode(path: Path) -> str:

@@ -145,23 +145,25 @@ def scaling_baselines(grid: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def compare_scaling_runs(laws: dict[str, dict]) -> go.Figure:
-    """Several scaling runs' evaluated members and fitted laws on one MACs axis: compound
-    scaling against ``--mode depth|width|resolution`` runs, as in the EfficientNet paper's
-    Figure 8 (accuracy against FLOPs per scaling method). ``laws`` maps a run's name to a law
-    of its ``laws.json``; the y axis is the law's metric (1 - error)."""
+def compare_scaling_runs(runs: dict[str, tuple[pd.DataFrame, dict | None]]) -> go.Figure:
+    """Several scaling runs' evaluated members (and fitted laws, where there is one) on one
+    MACs axis: compound scaling against ``--mode depth|width|resolution`` runs, as in the
+    EfficientNet paper's Figure 8 (accuracy against FLOPs per scaling method).
+
+    ``runs`` maps a run's name to its members (columns ``macs`` and ``metric``, higher is
+    better) and a law of its ``laws.json`` or ``None``.
+    """
     figure = go.Figure()
-    for index, (name, law) in enumerate(laws.items()):
+    for index, (name, (members, law)) in enumerate(runs.items()):
         color = COLORS[index % len(COLORS)]
-        compute = np.asarray(law["data"]["compute"], float)
-        error = np.asarray(law["data"]["error"], float)
-        figure.add_trace(go.Scatter(x=compute, y=1 - error, mode="markers", name=f"{name}: members",
+        figure.add_trace(go.Scatter(x=members["macs"], y=members["metric"], mode="markers", name=f"{name}: members",
                                     marker={"color": color}, legendgroup=name))
-        grid = np.geomspace(compute.min(), compute.max(), 60)
-        figure.add_trace(go.Scatter(x=grid, y=1 - (law["E"] + law["A"] * grid ** (-law["a"])), mode="lines",
-                                    name=f"{name}: law", line={"color": color}, legendgroup=name))
+        if law is not None:
+            grid = np.geomspace(members["macs"].min(), members["macs"].max(), 60)
+            figure.add_trace(go.Scatter(x=grid, y=1 - (law["E"] + law["A"] * grid ** (-law["a"])), mode="lines",
+                                        name=f"{name}: law", line={"color": color}, legendgroup=name))
     figure.update_layout(title="Scaling runs compared: metric against MACs", xaxis_title="MACs (log)",
-                         xaxis_type="log", yaxis_title="metric (1 - error)")
+                         xaxis_type="log", yaxis_title="metric (higher is better)")
     return figure
 
 

@@ -20,6 +20,11 @@ def scaling_summary(coefficients: dict) -> str:
         f" [{intervals[name][0]:.3f}, {intervals[name][1]:.3f}]" if name in intervals else "")
         for name in ("alpha", "beta", "gamma")]
     lines = [f"{', '.join(parts)} ({coefficients.get('method', '')}; paper 1.2, 1.1, 1.15)"]
+    grid = coefficients.get("grid_best")
+    if grid:
+        lines.append(f"grid best: alpha {grid['alpha']:.4f}, beta {grid['beta']:.4f}, gamma {grid['gamma']:.4f}; "
+                     f"mean metric {grid['mean_metric']:.4f} over {grid['seeds']} seed(s), "
+                     f"P(best) {grid['probability_best']:.2f}")
     surrogate = coefficients.get("surrogate")
     if surrogate:
         lines.append(f"surrogate {'adequate' if surrogate['adequate'] else 'not adequate'}: {surrogate['judgement']}")

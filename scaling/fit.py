@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.scaling_report import scaling_summary
 from runners.cli import (USAGE_ERROR, ArgumentParser, UsageError, checked, claim_run_dir, positive_float,
                          positive_int, seconds)
 from runners.data import DataError, parse_resolution, prepare
@@ -108,27 +109,31 @@ def default_base(runs: Path = Path("runs")) -> str:
 # --- fitting and writing ------------------------------------------------------------------------
 
 
-def coefficients_summary(fit: CoefficientFit, realised_ratio: float | None) -> dict:
-    chosen = fit.chosen
-    surrogate = fit.surrogate
+def coefficients_summary(chosen: Coefficients, realised_ratio: float | None, fit: CoefficientFit | None = None,
+                         fixed_mode: str | None = None) -> dict:
+    """``coefficients.json``: the chosen coefficients and, for a grid fit, how they were chosen;
+    ``fixed_mode`` names a single-dimension run, whose coefficients are not fitted."""
+    surrogate = fit.surrogate if fit else None
+    grid_best = fit.grid_best if fit else None
+    names = ("alpha", "beta", "gamma")
     return {
         "alpha": chosen.alpha, "beta": chosen.beta, "gamma": chosen.gamma,
         "shares": dict(zip(("depth", "width", "resolution"), chosen.shares)),
-        "intervals": {name: list(bounds) for name, bounds in fit.intervals.items()},
+        "intervals": {name: list(bounds) for name, bounds in fit.intervals.items()} if fit else
+                     {name: [getattr(chosen, name)] * 2 for name in names},
         "interval_level": 0.95,
-        "method": fit.method,
+        "method": fit.method if fit else f"fixed: {fixed_mode} only",
         "realised_mac_ratio": realised_ratio,
         "constraint": "alpha * beta^2 * gamma^2 = 2",
-        "grid_best": {**dataclasses.asdict(fit.grid_best), **dict(zip(("alpha", "beta", "gamma"),
-                      (fit.grid_best.coefficients.alpha, fit.grid_best.coefficients.beta,
-                       fit.grid_best.coefficients.gamma)))},
+        "grid_best": None if grid_best is None else {
+            **dataclasses.asdict(grid_best), **{name: getattr(grid_best.coefficients, name) for name in names}},
         "surrogate": None if surrogate is None else {
             "optimum_shares": list(surrogate.optimum), "predicted_metric": surrogate.predicted_optimum,
             "loo_r2": surrogate.loo_r2, "loo_rmse": surrogate.loo_rmse, "seed_noise_se": surrogate.noise_se,
             "adequate": surrogate.adequate, "judgement": surrogate.reason},
-        "points": [dataclasses.asdict(point) for point in fit.points],
-        "bootstrap_samples": fit.bootstrap_samples,
-        "note": fit.note,
+        "points": [dataclasses.asdict(point) for point in fit.points] if fit else [],
+        "bootstrap_samples": fit.bootstrap_samples if fit else 0,
+        "note": fit.note if fit else f"--mode {fixed_mode}: no grid",
         "paper": {"alpha": 1.2, "beta": 1.1, "gamma": 1.15},
     }
 
@@ -242,31 +247,13 @@ def results_command(args) -> int:
     fit = fit_coefficients(table, bootstrap=args.bootstrap, seed=args.seed)
     base = load_spec(args.base or default_base())
     realised = corrected_scale(base, fit.chosen, 1.0).realised_ratio
-    summary = coefficients_summary(fit, realised)
+    summary = coefficients_summary(fit.chosen, realised, fit)
     _write_json(out / "coefficients.json", summary)
     _family_outputs(out, base, fit.chosen, None)
     _report(out, f"Compound-scaling fit of {args.results.name}")
-    _print_coefficients(summary, out)
-    return 0
-
-
-def _print_coefficients(summary: dict, out: Path) -> None:
-    intervals = summary["intervals"]
-    print(f"alpha {summary['alpha']:.4f} [{intervals['alpha'][0]:.3f}, {intervals['alpha'][1]:.3f}]  "
-          f"beta {summary['beta']:.4f} [{intervals['beta'][0]:.3f}, {intervals['beta'][1]:.3f}]  "
-          f"gamma {summary['gamma']:.4f} [{intervals['gamma'][0]:.3f}, {intervals['gamma'][1]:.3f}]  "
-          f"({summary['method']}; paper: 1.2, 1.1, 1.15)")
-    grid = summary["grid_best"]
-    print(f"grid best: alpha {grid['alpha']:.4f} beta {grid['beta']:.4f} gamma {grid['gamma']:.4f}, mean metric "
-          f"{grid['mean_metric']:.4f} over {grid['seeds']} seed(s), P(best) {grid['probability_best']:.2f}")
-    if summary["surrogate"]:
-        print(f"surrogate: {'adequate' if summary['surrogate']['adequate'] else 'not adequate'} "
-              f"({summary['surrogate']['judgement']})")
-    if summary.get("realised_mac_ratio"):
-        print(f"realised MAC ratio of the chosen B1: {summary['realised_mac_ratio']:.3f} (ideal 2)")
-    if summary["note"]:
-        print(f"note: {summary['note']}")
+    print(scaling_summary(summary))
     print(f"wrote {out}/coefficients.json, family.csv, specs/ and report.html")
+    return 0
 
 
 def _grid_frame(evaluations: list[Evaluation]) -> pd.DataFrame:
@@ -339,16 +326,7 @@ def run_command(args) -> int:
               "(rounding is too coarse for this base there); grid.csv has each realised ratio", flush=True)
     failures = [e for e in evaluations if e.state == "FAIL"]
     realised = corrected_scale(base, chosen, 1.0).realised_ratio
-    if chosen_fit is not None:
-        summary = coefficients_summary(chosen_fit, realised)
-    else:
-        summary = {"alpha": chosen.alpha, "beta": chosen.beta, "gamma": chosen.gamma,
-                   "shares": dict(zip(("depth", "width", "resolution"), chosen.shares)),
-                   "intervals": {name: [getattr(chosen, name)] * 2 for name in ("alpha", "beta", "gamma")},
-                   "method": f"fixed: {args.mode} only", "realised_mac_ratio": realised,
-                   "constraint": "alpha * beta^2 * gamma^2 = 2", "grid_best": None, "surrogate": None,
-                   "points": [], "bootstrap_samples": 0, "note": f"--mode {args.mode}: no grid",
-                   "paper": {"alpha": 1.2, "beta": 1.1, "gamma": 1.15}}
+    summary = coefficients_summary(chosen, realised, chosen_fit, None if corner is None else args.mode)
     summary["grid_complete"] = bool(corner is not None or len(grid_frame) >= len(tasks) - args.seeds)
     summary["grid_points_trained"] = int(grid_frame[["share_depth", "share_width"]].drop_duplicates().shape[0]
                                          if len(grid_frame) else 0)
@@ -357,10 +335,7 @@ def run_command(args) -> int:
     _write_json(out / "laws.json", {"laws": [law] if law else [], "note": "" if law else law_rows})
     _family_outputs(out, base, chosen, law)
     _report(out, f"Scaling run {out.name}")
-    if summary["method"].startswith("fixed"):
-        print(f"{args.mode}-only scaling: alpha {chosen.alpha:.4f} beta {chosen.beta:.4f} gamma {chosen.gamma:.4f}")
-    else:
-        _print_coefficients(summary, out)
+    print(scaling_summary(summary))
     done_grid = grid_frame[["share_depth", "share_width"]].drop_duplicates().shape[0] if len(grid_frame) else 0
     print(f"grid points evaluated: {done_grid}; evaluations: {len(evaluations)} ({len(failures)} failed); "
           f"{(time.monotonic() - start) / 60:.1f} min in this invocation")
@@ -373,10 +348,15 @@ def run_command(args) -> int:
     return 0
 
 
-def _phi_one_rows(evaluations: list[Evaluation], chosen: Coefficients) -> list[Evaluation]:
+def _along(evaluation: Evaluation, chosen: Coefficients) -> bool:
+    """Whether ``evaluation`` was trained in the direction of ``chosen`` (same shares)."""
     depth, width, _ = chosen.shares
+    return abs(evaluation.share_depth - depth) < 1e-9 and abs(evaluation.share_width - width) < 1e-9
+
+
+def _phi_one_rows(evaluations: list[Evaluation], chosen: Coefficients) -> list[Evaluation]:
     return [e for e in evaluations if e.phi == 1.0 and e.state == "COMPLETE" and e.role in ("grid", "law")
-            and abs(e.share_depth - depth) < 1e-9 and abs(e.share_width - width) < 1e-9]
+            and _along(e, chosen)]
 
 
 def _choose(args, evaluations: list[Evaluation], corner) -> tuple[CoefficientFit | None, Coefficients]:
@@ -391,10 +371,8 @@ def _choose(args, evaluations: list[Evaluation], corner) -> tuple[CoefficientFit
 
 
 def _law_arrays(evaluations: list[Evaluation], chosen: Coefficients) -> tuple[np.ndarray, np.ndarray]:
-    depth, width, _ = chosen.shares
     rows = [e for e in evaluations if e.state == "COMPLETE" and (
-        e.role == "base" or (e.role == "law" and abs(e.share_depth - depth) < 1e-9
-                             and abs(e.share_width - width) < 1e-9))]
+        e.role == "base" or (e.role == "law" and _along(e, chosen)))]
     rows += [e for e in _phi_one_rows(evaluations, chosen) if e.role == "grid"]
     return np.array([e.macs for e in rows], dtype=float), np.array([1 - e.metric for e in rows], dtype=float)
 

@@ -73,43 +73,50 @@ def _huber(residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return loss, slope
 
 
-def _objective(theta: np.ndarray, log_x: np.ndarray, log_y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean Huber loss of ``log(E + exp(log_A - a log x)) - log y`` and its gradient."""
+def _objective(theta: np.ndarray, log_x: np.ndarray, log_y: np.ndarray, share: np.ndarray) -> tuple[float, np.ndarray]:
+    """Weighted mean Huber loss of ``log(E + exp(log_A - a log x)) - log y`` and its gradient;
+    ``share`` is each distinct point's share of the rows."""
     irreducible, log_scale, exponent = theta
     reducible = np.exp(log_scale - exponent * log_x)
     prediction = irreducible + reducible
     loss, slope = _huber(np.log(prediction) - log_y)
-    weight = slope / prediction / len(log_y)
+    weight = slope / prediction * share
     gradient = np.array([weight.sum(), (weight * reducible).sum(), -(weight * reducible * log_x).sum()])
-    return float(loss.mean()), gradient
+    return float((loss * share).sum()), gradient
 
 
-def _minimise(start, log_x, log_y, bounds):
-    return minimize(_objective, np.asarray(start, dtype=float), args=(log_x, log_y), jac=True, method="L-BFGS-B",
-                    bounds=bounds, options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-12})
+def _minimise(start, log_x, log_y, share, bounds):
+    return minimize(_objective, np.asarray(start, dtype=float), args=(log_x, log_y, share), jac=True,
+                    method="L-BFGS-B", bounds=bounds, options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-12})
 
 
-def _starts(log_x: np.ndarray, error: np.ndarray, upper_irreducible: float):
+def _starts(log_x: np.ndarray, error: np.ndarray, share: np.ndarray, upper_irreducible: float):
     """A grid of (E, log A, a): E as a share of the smallest error, ``a`` over decades;
     log A from the least-squares line through log(error - E) given the other two."""
-    for share in (0.0, 0.3, 0.6, 0.9):
-        irreducible = share * upper_irreducible
+    for fraction in (0.0, 0.3, 0.6, 0.9):
+        irreducible = fraction * upper_irreducible
         remainder = np.log(np.maximum(error - irreducible, 1e-12))
         for exponent in (0.03, 0.1, 0.3, 1.0, 3.0):
-            yield irreducible, float(np.mean(remainder + exponent * log_x)), exponent
+            yield irreducible, float(((remainder + exponent * log_x) * share).sum()), exponent
 
 
 def _fit(compute: np.ndarray, error: np.ndarray, start=None):
-    """The best optimiser result and the normalisation; ``start`` skips the grid (bootstrap)."""
-    reference = float(np.exp(np.mean(np.log(compute))))
+    """The best optimiser result and the normalisation; ``start`` skips the grid (bootstrap).
+
+    Identical rows become one point with a weight: repeating every row then gives the very
+    same floating-point problem, so the same answer (the loss is flat along ridges where an
+    optimiser could otherwise stop at a different place)."""
+    points, counts = np.unique(np.column_stack([compute, error]), axis=0, return_counts=True)
+    compute, error, share = points[:, 0], points[:, 1], counts / counts.sum()
+    reference = float(np.exp((np.log(compute) * share).sum()))
     log_x, log_y = np.log(compute / reference), np.log(error)
     upper_irreducible = float(error.min()) * (1 - 1e-9)
     bounds = [(0.0, upper_irreducible), LOG_SCALE_BOUNDS, EXPONENT_BOUNDS]
-    starts = [start] if start is not None else list(_starts(log_x, error, upper_irreducible))
+    starts = [start] if start is not None else list(_starts(log_x, error, share, upper_irreducible))
     best = None
     for guess in starts:
         guess = np.clip(np.asarray(guess, dtype=float), [b[0] for b in bounds], [b[1] for b in bounds])
-        result = _minimise(guess, log_x, log_y, bounds)
+        result = _minimise(guess, log_x, log_y, share, bounds)
         if best is None or result.fun < best.fun:
             best = result
     return best, reference, bounds

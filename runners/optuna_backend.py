@@ -2,7 +2,9 @@
 ``--workers`` processes on one storage, Hyperband pruning on per-epoch reports.
 
 Resume: trials a killed process left ``RUNNING`` are marked failed ("interrupted") and
-their parameters are enqueued, so they are rerun first; completed trials stay.
+their parameters are enqueued, so they are rerun first; completed trials stay. A trial
+whose record reached ``trials.jsonl`` before the kill but whose outcome had not yet reached
+the study is told that recorded outcome instead: the record is the source of truth.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from optuna.trial import TrialState
 
 from runners.data import Splits
 from runners.evaluation import Evaluator
-from runners.results import TrialRecord, append_record, read_records, write_tables
+from runners.results import INTERRUPTED, TrialRecord, append_record, read_records, write_tables
 from runners.job import SearchJob, load_job_data
 
 STUDY_NAME = "search"
@@ -68,16 +70,37 @@ def open_study(job: SearchJob, worker: int = 0) -> optuna.Study:
     return study
 
 
-def recover_interrupted(study: optuna.Study, run_dir: Path) -> int:
-    """Fail trials a killed process left running, record why, and enqueue them again."""
-    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    for trial in stale:
-        study.tell(trial.number, state=TrialState.FAIL)
-        append_record(run_dir, TrialRecord(
-            number=trial.number, state="FAIL", params_sampled=dict(trial.params),
-            failure_reason="interrupted: the search stopped during this trial; its parameters were queued again"))
-        study.enqueue_trial(trial.params)
-    return len(stale)
+def objective_values(job: SearchJob, record: TrialRecord) -> float | tuple[float, float]:
+    """What the study is told for a completed trial: the reward, or (score, MACs) for
+    ``--objective pareto`` (the score is the zero-cost reward when no training ran)."""
+    if job.settings.objective == "pareto":
+        return record.reward if job.settings.proxy == "zero-cost" else record.proxy_accuracy, record.macs
+    return record.reward
+
+
+def recover_interrupted(study: optuna.Study, job: SearchJob) -> int:
+    """Settle trials a killed process left running; returns how many were rerun.
+
+    A trial with a finished record was killed between writing its record and telling the
+    study, so the study is told what the record says. Any other is failed, recorded as
+    interrupted, and its parameters are enqueued so it runs again first.
+    """
+    recorded = {record.number: record for record in read_records(job.run_dir) if not record.interrupted}
+    rerun = 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        record = recorded.get(trial.number)
+        if record is not None and record.state == "COMPLETE":
+            study.tell(trial.number, objective_values(job, record))
+        elif record is not None:
+            study.tell(trial.number, state=TrialState.PRUNED if record.state == "PRUNED" else TrialState.FAIL)
+        else:
+            study.tell(trial.number, state=TrialState.FAIL)
+            append_record(job.run_dir, TrialRecord(
+                number=trial.number, state="FAIL", params_sampled=dict(trial.params),
+                failure_reason=f"{INTERRUPTED}: the search stopped during this trial; its parameters were queued again"))
+            study.enqueue_trial(trial.params)
+            rerun += 1
+    return rerun
 
 
 def objective_for(job: SearchJob, evaluator: Evaluator):
@@ -100,9 +123,7 @@ def objective_for(job: SearchJob, evaluator: Evaluator):
             raise optuna.TrialPruned(f"pruned after epoch {record.epochs}")
         if record.state != "COMPLETE":
             raise CandidateNotTrained(record.failure_reason)
-        if multi:
-            return record.reward if job.settings.proxy == "zero-cost" else record.proxy_accuracy, record.macs
-        return record.reward
+        return objective_values(job, record)
 
     return objective
 
@@ -120,7 +141,7 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
     first; the others load their own, identically)."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures and rejections are in our own records
     study = open_study(job)
-    recover_interrupted(study, job.run_dir)
+    recover_interrupted(study, job)
     if remaining <= 0:
         return
     workers = min(job.workers, remaining)

@@ -133,7 +133,7 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
 
         # The shared study: created with the right directions, stale running trials requeued.
         study = open_study(job)
-        recover_interrupted(study, job.run_dir)
+        recover_interrupted(study, job)
         offset = max((r.number for r in read_records(job.run_dir)), default=-1) + 1
         trainable = tune.with_resources(
             tune.with_parameters(_trainable, job=job, data=data, offset=offset), {"cpu": threads})

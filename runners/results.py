@@ -20,6 +20,7 @@ from search_space import spec_from_dict, write_spec_file
 
 TRIALS_LOG = "trials.jsonl"
 STATES = ("COMPLETE", "PRUNED", "FAIL", "REJECTED")
+INTERRUPTED = "interrupted"  # failure_reason prefix of a trial a killed process left unfinished
 
 
 @dataclass
@@ -44,6 +45,11 @@ class TrialRecord:
     params_sampled: dict = field(default_factory=dict)
     spec_dict: dict = field(default_factory=dict)
     finished_at: float = 0.0
+
+    @property
+    def interrupted(self) -> bool:
+        """True for the placeholder of a trial a killed search left unfinished (it is rerun)."""
+        return self.failure_reason.startswith(INTERRUPTED)
 
 
 def append_json_line(path: Path, row: dict) -> None:

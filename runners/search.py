@@ -99,7 +99,7 @@ def _progress(run_dir: Path, start_count: int, total: int, stop: threading.Event
     while True:
         finished = stop.wait(1.0)
         records = read_records(run_dir)
-        done = min(total, len([r for r in records if not r.failure_reason.startswith("interrupted")]) - start_count)
+        done = min(total, len([r for r in records if not r.interrupted]) - start_count)
         if done > seen:
             bar.update(done - seen)
             seen = done
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
     records = read_records(job.run_dir)
-    done = len([r for r in records if not r.failure_reason.startswith("interrupted")])
+    done = len([r for r in records if not r.interrupted])
     remaining = max(0, args.trials - done)
     height, width = data.resolution
     print(f"{'resuming' if resuming else 'starting'} search in {job.run_dir}: {remaining} of {args.trials} trials "

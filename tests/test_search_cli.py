@@ -100,9 +100,9 @@ def test_kill_minus_nine_loses_no_completed_trial(files, tmp_path):
     after = {r.number: r for r in read_records(out)}
     for record in before:  # every trial finished before the kill is still there, unchanged
         assert after[record.number] == record
-    finished = [r for r in after.values() if not r.failure_reason.startswith("interrupted")]
+    finished = [r for r in after.values() if not r.interrupted]
     assert len(finished) == 6
-    interrupted = [r for r in after.values() if r.failure_reason.startswith("interrupted")]
+    interrupted = [r for r in after.values() if r.interrupted]
     for record in interrupted:  # the trial in flight is marked failed and its parameters rerun
         assert record.state == "FAIL"
         assert any(r.params_sampled == record.params_sampled for r in finished)

@@ -1,0 +1,84 @@
+"""Resume bookkeeping: what the study is told about trials a killed search left running.
+
+A kill can land between writing a trial's record and telling the study its outcome; the
+record is the source of truth then, and the trial must not be rerun or overwritten.
+"""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from runners.evaluation import SearchSettings
+from runners.job import DataOptions, SearchJob
+from runners.optuna_backend import open_study, recover_interrupted
+from runners.results import TrialRecord, append_record, read_records
+from search_space import load_space
+
+
+def make_job(run_dir, objective="reward"):
+    return SearchJob(
+        run_dir=run_dir, space=load_space("default"), settings=SearchSettings(budget=400_000_000, objective=objective),
+        data=DataOptions(source=None, proxy_resolution=None, val_fraction=0.1, max_train_samples=None,
+                         max_val_samples=None),
+        storage_url=f"sqlite:///{run_dir / 'study.db'}")
+
+
+def leave_running(study: optuna.Study, job: SearchJob) -> optuna.Trial:
+    """A trial as a killed process leaves it: parameters asked, an epoch reported, no outcome."""
+    trial = study.ask()
+    job.space.suggest(trial)
+    trial.report(0.5, 1)
+    return trial
+
+
+@pytest.fixture(autouse=True)
+def quiet_optuna():
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+@pytest.mark.parametrize("state, expected", [("PRUNED", TrialState.PRUNED), ("FAIL", TrialState.FAIL),
+                                             ("REJECTED", TrialState.FAIL)])
+def test_recorded_unfinished_outcome_is_told_not_rerun(tmp_path, state, expected):
+    job = make_job(tmp_path)
+    study = open_study(job)
+    trial = leave_running(study, job)
+    record = TrialRecord(number=trial.number, state=state, spec="r1_k3_s11_e1_i32_o16", epochs=1,
+                         failure_reason="" if state == "PRUNED" else "candidate broke")
+    append_record(tmp_path, record)
+
+    assert recover_interrupted(study, job) == 0
+    assert read_records(tmp_path) == [record]
+    assert study.trials[trial.number].state == expected
+    assert not study.get_trials(states=(TrialState.WAITING,))
+
+
+@pytest.mark.parametrize("objective, expected", [("reward", [0.71]), ("pareto", [0.7, 123_456])])
+def test_recorded_complete_outcome_is_told_with_its_values(tmp_path, objective, expected):
+    job = make_job(tmp_path, objective)
+    study = open_study(job)
+    trial = leave_running(study, job) if objective == "reward" else study.ask()
+    append_record(tmp_path, TrialRecord(number=trial.number, state="COMPLETE", macs=123_456, proxy_accuracy=0.7,
+                                        reward=0.71, epochs=1))
+
+    assert recover_interrupted(study, job) == 0
+    finished = study.trials[trial.number]
+    assert finished.state == TrialState.COMPLETE
+    assert finished.values == expected
+
+
+def test_trial_without_record_is_failed_recorded_and_queued_again(tmp_path):
+    job = make_job(tmp_path)
+    study = open_study(job)
+    finished = leave_running(study, job)
+    append_record(tmp_path, TrialRecord(number=finished.number, state="PRUNED", epochs=1))
+    study.tell(finished.number, state=TrialState.PRUNED)
+    in_flight = leave_running(study, job)
+
+    assert recover_interrupted(study, job) == 1
+    assert study.trials[in_flight.number].state == TrialState.FAIL
+    [placeholder] = [r for r in read_records(tmp_path) if r.number == in_flight.number]
+    assert placeholder.interrupted and placeholder.params_sampled == in_flight.params
+    [queued] = study.get_trials(states=(TrialState.WAITING,))
+    assert queued.system_attrs["fixed_params"] == in_flight.params

@@ -10,7 +10,6 @@ the study is told that recorded outcome instead: the record is the source of tru
 from __future__ import annotations
 
 import multiprocessing
-from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState

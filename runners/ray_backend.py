@@ -1,8 +1,11 @@
 """Ray Tune backend: OptunaSearch over the same space, ASHA early stopping, a local Ray
 by default or ``--ray-address`` to join a cluster.
 
-Records are written by the driver (a Tune callback), so it also works when trials run
-on other machines; the same ``trials.jsonl`` and tables as the Optuna backend result.
+Records are written by the driver, so it also works when trials run on other machines;
+the same ``trials.jsonl`` and tables as the Optuna backend result. A finished trial's
+record is written by the searcher just before it tells the study (the order of the
+Optuna backend), so a kill between the two leaves a record that resume tells the study;
+a Tune callback records trials that ended without a result.
 
 OptunaSearch keeps its study in the same storage as the Optuna backend (the run
 directory's SQLite file), so rerunning with the same ``--out`` continues it: each
@@ -18,11 +21,17 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # our own progress bar and summary instead
+
+from ray.tune import Callback  # noqa: E402  (after the output switch above)
+from ray.tune.search.optuna import OptunaSearch  # noqa: E402
+
 from runners.data import Splits
 from runners.evaluation import Evaluator
 from runners.job import SearchJob
 from runners.optuna_backend import STUDY_NAME, make_sampler, open_study, recover_interrupted
 from runners.results import TrialRecord, append_record, read_records, write_tables
+
 
 def _trial_number(experiment_tag: str, offset: int) -> int:
     """Tune's 1-based trial counter (the tag starts with it: "3_head_channels=..."), made
@@ -86,39 +95,49 @@ def _trainable(config: dict, job: SearchJob, data: Splits, offset: int) -> None:
                      "record_json": json.dumps(asdict(record))})
 
 
-def _record_writer(job: SearchJob, offset: int):
-    from ray.tune import Callback
+def _write(job: SearchJob, record: TrialRecord) -> None:
+    append_record(job.run_dir, record)
+    write_tables(job.run_dir, read_records(job.run_dir), job.settings.objective)
 
-    class RecordWriter(Callback):
-        """Write each finished trial's record as soon as Tune reports it finished."""
 
-        def on_trial_complete(self, iteration, trials, trial, **info):
-            result = trial.last_result or {}
-            if "record_json" in result:
-                record = TrialRecord(**json.loads(result["record_json"]))
-            else:
-                record = TrialRecord(number=_trial_number(trial.experiment_tag, offset), state="FAIL",
-                                     failure_reason="the trial ended without reporting a result")
-            self._write(record)
+class RecordingOptunaSearch(OptunaSearch):
+    """OptunaSearch that writes a finished trial's record before telling the study.
 
-        def on_trial_error(self, iteration, trials, trial, **info):
-            self._write(TrialRecord(number=_trial_number(trial.experiment_tag, offset), state="FAIL",
-                                    failure_reason=f"Ray trial error: {str(trial.error_file or 'see Ray logs')}"))
+    Tune tells the searcher before its callbacks, so a callback alone would leave a
+    window where a kill loses a trial the study already holds.
+    """
 
-        def _write(self, record: TrialRecord) -> None:
-            append_record(job.run_dir, record)
-            write_tables(job.run_dir, read_records(job.run_dir), job.settings.objective)
+    def __init__(self, *args, job: SearchJob, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.job = job
 
-    return RecordWriter()
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if result and "record_json" in result:
+            _write(self.job, TrialRecord(**json.loads(result["record_json"])))
+        super().on_trial_complete(trial_id, result=result, error=error)
+
+
+class FailureRecorder(Callback):
+    """Records trials that ended without a result (errors, trials stopped before reporting)."""
+
+    def __init__(self, job: SearchJob, offset: int):
+        self.job, self.offset = job, offset
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        if "record_json" not in (trial.last_result or {}):
+            _write(self.job, TrialRecord(number=_trial_number(trial.experiment_tag, self.offset), state="FAIL",
+                                         failure_reason="the trial ended without reporting a result"))
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        _write(self.job, TrialRecord(number=_trial_number(trial.experiment_tag, self.offset), state="FAIL",
+                                     failure_reason=f"Ray trial error: {str(trial.error_file or 'see Ray logs')}"))
 
 
 def run(job: SearchJob, remaining: int, data: Splits) -> None:
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # our own progress bar and summary instead
     import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import ConcurrencyLimiter
-    from ray.tune.search.optuna import OptunaSearch
 
     cpus = os.cpu_count() or 1
     workers = max(1, job.workers)
@@ -130,16 +149,19 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
         if remaining <= 0:
             return
         import optuna
+        from optuna.trial import TrialState
 
         # The shared study: created with the right directions, stale running trials requeued.
         study = open_study(job)
         recover_interrupted(study, job)
-        offset = max((r.number for r in read_records(job.run_dir)), default=-1) + 1
+        # Tune numbers its trials from 1; they follow the study's, so that record numbers
+        # and study numbers agree even if a kill left a told trial without a record.
+        offset = len(study.get_trials(deepcopy=False, states=tuple(s for s in TrialState if s != TrialState.WAITING)))
         trainable = tune.with_resources(
             tune.with_parameters(_trainable, job=job, data=data, offset=offset), {"cpu": threads})
         multi = job.settings.objective == "pareto"
-        search = OptunaSearch(
-            space=_DefineByRun(job.space), sampler=make_sampler(job, stream=len(study.trials)),
+        search = RecordingOptunaSearch(
+            job=job, space=_DefineByRun(job.space), sampler=make_sampler(job, stream=len(study.trials)),
             study_name=STUDY_NAME, storage=optuna.storages.RDBStorage(job.storage_url),
             metric=["accuracy", "macs"] if multi else "reward", mode=["max", "min"] if multi else "max")
         scheduler = None if multi or not job.pruning or job.settings.proxy != "train" else ASHAScheduler(
@@ -150,7 +172,7 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
                 search_alg=ConcurrencyLimiter(search, max_concurrent=workers), scheduler=scheduler,
                 num_samples=remaining, time_budget_s=job.timeout),
             run_config=tune.RunConfig(name=f"tune-{offset}", storage_path=str(Path(job.run_dir).resolve() / "ray"),
-                                      callbacks=[_record_writer(job, offset)], verbose=0),
+                                      callbacks=[FailureRecorder(job, offset)], verbose=0),
         )
         tuner.fit()
     finally:

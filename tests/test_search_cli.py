@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import optuna
 import pandas as pd
 import pytest
 
@@ -180,6 +181,12 @@ def test_ray_backend_gives_the_same_outputs(files, tmp_path):
     resumed = table(out)
     assert list(resumed["number"]) == [0, 1, 2]
     assert resumed["spec"][2] not in set(frame["spec"])
+    # One record per trial, and the study holds the same trials under the same numbers
+    # (OptunaSearch tells ASHA-stopped trials as complete with their last reward).
+    assert len((out / "trials.jsonl").read_text().splitlines()) == 3
+    study = optuna.load_study(study_name="search", storage=f"sqlite:///{out / 'study.db'}")
+    assert [t.number for t in study.trials] == resumed["number"].tolist()
+    assert [t.value for t in study.trials] == pytest.approx(resumed["reward"].tolist())
 
 
 def test_zero_cost_proxy_pareto_objective_and_nsga2(files, tmp_path):

@@ -6,6 +6,9 @@ record is the source of truth then, and the trial must not be rerun or overwritt
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -82,3 +85,23 @@ def test_trial_without_record_is_failed_recorded_and_queued_again(tmp_path):
     assert placeholder.interrupted and placeholder.params_sampled == in_flight.params
     [queued] = study.get_trials(states=(TrialState.WAITING,))
     assert queued.system_attrs["fixed_params"] == in_flight.params
+
+
+def test_ray_searcher_writes_the_record_before_telling_the_study(tmp_path, monkeypatch):
+    from ray.tune.search.optuna import OptunaSearch
+
+    from runners.ray_backend import RecordingOptunaSearch
+
+    class Killed(BaseException):
+        pass
+
+    def killed_before_telling(self, trial_id, result=None, error=False):
+        raise Killed
+
+    monkeypatch.setattr(OptunaSearch, "on_trial_complete", killed_before_telling)
+    job = make_job(tmp_path)
+    search = RecordingOptunaSearch(job=job, metric="reward", mode="max")
+    record = TrialRecord(number=3, state="COMPLETE", macs=123_456, proxy_accuracy=0.7, reward=0.71, epochs=1)
+    with pytest.raises(Killed):
+        search.on_trial_complete("trial-id", result={"reward": 0.71, "record_json": json.dumps(asdict(record))})
+    assert read_records(tmp_path) == [record]

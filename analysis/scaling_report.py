@@ -28,6 +28,11 @@ def scaling_summary(coefficients: dict) -> str:
     surrogate = coefficients.get("surrogate")
     if surrogate:
         lines.append(f"surrogate {'adequate' if surrogate['adequate'] else 'not adequate'}: {surrogate['judgement']}")
+    fresh = coefficients.get("fresh_seeds")
+    if fresh:
+        against = ("" if fresh["grid_mean"] is None else
+                   f" (its grid mean {fresh['grid_mean']:.4f} was picked as the best of many, so it reads high)")
+        lines.append(f"chosen point on {len(fresh['metrics'])} fresh seed(s): mean metric {fresh['mean']:.4f}{against}")
     if coefficients.get("realised_mac_ratio"):
         lines.append(f"realised MAC ratio at phi = 1: {coefficients['realised_mac_ratio']:.3f} (ideal 2)")
     if coefficients.get("note"):
@@ -46,7 +51,9 @@ def scaling_sections(run_dir: Path) -> list[Section]:
     if grid_path.exists():
         grid = pd.read_csv(grid_path)
         if not grid.empty:
-            sections.append(("Compound vs single-dimension scaling", scaling_baselines(grid)))
+            fresh = coefficients.get("fresh_seeds") or {}
+            sections.append(("Compound vs single-dimension scaling",
+                             scaling_baselines(grid, fresh.get("metrics"))))
     if family_path.exists():
         family = pd.read_csv(family_path)
         sections.append(("Realised vs ideal MAC ratio", mac_ratio_by_phi(family)))

@@ -129,9 +129,11 @@ def grid_tasks(base: NetworkSpec, step: float, seeds: int) -> tuple[list[Task], 
     return tasks, dropped
 
 
-def law_tasks(base: NetworkSpec, coefficients: Coefficients, phis, seeds: int) -> list[Task]:
+def law_tasks(base: NetworkSpec, coefficients: Coefficients, phis, seeds: int, first_seed: int = 0) -> list[Task]:
+    """Members along ``coefficients`` at each ``phi``, ``seeds`` seeds from ``first_seed``
+    (seeds the grid did not use give an estimate free of the grid's selection)."""
     return [Task("law", float(phi), coefficients, seed, corrected_scale(base, coefficients, float(phi)))
-            for phi in phis for seed in range(seeds)]
+            for phi in phis for seed in range(first_seed, first_seed + seeds)]
 
 
 class ProxyEvaluator:

@@ -95,8 +95,12 @@ def test_scaling_figures_from_a_fit(runs):
     grid = pd.DataFrame({"share_depth": [1.0, 1.0, 0.0, 0.5], "share_width": [0.0, 0.0, 1.0, 0.5],
                          "share_resolution": [0.0, 0.0, 0.0, 0.0], "metric": [0.5, 0.6, 0.4, 0.7]})
     baselines = scaling_baselines(grid)
-    assert [trace.name for trace in baselines.data] == ["depth only", "width only", "compound (best mean on the grid)"]
-    assert list(baselines.data[0].y) == [0.5, 0.6]
+    assert [trace.name for trace in baselines.data] == ["depth only", "width only",
+                                                        "compound: grid best, on the seeds that chose it"]
+    assert list(baselines.data[0].y) == [0.5, 0.6] and list(baselines.data[2].y) == [0.7]
+    with_fresh = scaling_baselines(grid, [0.55, 0.65])
+    assert with_fresh.data[-1].name == "compound: chosen point, fresh seeds"
+    assert list(with_fresh.data[-1].y) == [0.55, 0.65]
 
 
 def test_power_law_figure_marks_held_out_points(runs):

@@ -158,8 +158,12 @@ def test_training_run_writes_everything_and_resumes_without_retraining(tmp_path)
     assert grid["realised_ratio"].between(1.9, 2.1).all()
     assert (grid["proxy_resolution"] != "16x16").any()  # resolution scaling reaches the proxy
     roles = [json.loads(line)["role"] for line in full_log]
-    assert roles.count("base") == 2 and roles.count("law") >= 2
+    assert roles.count("base") == 2 and roles.count("law") == 4  # phi = -1, and phi = 1 on fresh seeds
     coefficients = json.loads((run / "coefficients.json").read_text())
+    fresh = [json.loads(line) for line in full_log if json.loads(line)["role"] == "law"
+             and json.loads(line)["phi"] == 1.0]
+    assert coefficients["fresh_seeds"]["seeds"] == [2, 3] == [row["seed"] for row in fresh]
+    assert coefficients["fresh_seeds"]["metrics"] == [row["metric"] for row in fresh]
     assert coefficients["grid_complete"] and coefficients["method"] in ("grid", "surrogate")
     assert (run / "laws.json").exists() and (run / "report.html").exists()
     family = pd.read_csv(run / "family.csv")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -53,12 +54,20 @@ class TrialRecord:
 
 
 def append_json_line(path: Path, row: dict) -> None:
-    """Append ``row`` as one JSON line and fsync, so it survives ``kill -9`` right after."""
-    line = json.dumps(row, allow_nan=True) + "\n"
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(line)
-        handle.flush()
-        os.fsync(handle.fileno())
+    """Append ``row`` as one JSON line and fsync, so it survives ``kill -9`` right after.
+
+    One ``write`` on an ``O_APPEND`` descriptor, so lines from parallel workers never
+    interleave (a buffered writer may split a long line into several writes).
+    """
+    line = (json.dumps(row, allow_nan=True) + "\n").encode("utf-8")
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = os.write(descriptor, line)
+        if written != len(line):  # a full disk: fail loudly rather than leave a torn line
+            raise OSError(f"{path}: wrote {written} of {len(line)} bytes")
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def read_json_lines(path: Path) -> list[dict]:
@@ -126,7 +135,16 @@ def write_tables(run_dir: Path, records: list[TrialRecord], objective: str = "re
 
 
 def write_atomically(target: Path, write) -> None:
-    """Write to a temporary sibling, then rename: readers never see a half-written table."""
-    temporary = target.with_name(f".{target.stem}.tmp{target.suffix}")
-    write(temporary)
-    os.replace(temporary, target)
+    """Write to a temporary sibling, then rename: readers never see a half-written table.
+
+    The sibling's name is unique, so parallel workers rewriting the same table do not take
+    each other's temporary file.
+    """
+    # The suffix stays last: some writers choose the format by it (YAML or JSON specs).
+    temporary = target.with_name(f".{target.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{target.suffix}")
+    try:
+        write(temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

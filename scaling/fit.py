@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.scaling_report import scaling_summary
-from runners.cli import (USAGE_ERROR, ArgumentParser, UsageError, checked, claim_run_dir, positive_float,
-                         positive_int, seconds)
+from runners.cli import (USAGE_ERROR, ArgumentParser, UsageError, checked, claim_run_dir, non_negative_int,
+                         positive_float, positive_int, seconds)
 from runners.data import DataError, parse_resolution, prepare
 from runners.results import write_atomically
 from runners.training import TrainConfig, resolve_device
@@ -64,7 +64,7 @@ def build_parser() -> ArgumentParser:
     what.add_argument("--y", default="metric", help="--power-law: the metric column (accuracy in [0, 1] by default)")
     what.add_argument("--lower-is-better", action="store_true",
                       help="--power-law: --y is already an error or loss (otherwise error = 1 - y)")
-    what.add_argument("--holdout", type=int, default=None,
+    what.add_argument("--holdout", type=non_negative_int, default=None,
                       help="--power-law: number of largest compute values held out (default: a fifth, at least 1)")
     what.add_argument("--mode", choices=tuple(MODES), default="compound",
                       help="compound: grid over alpha, beta, gamma; depth/width/resolution: scale only that one "
@@ -78,7 +78,7 @@ def build_parser() -> ArgumentParser:
     grid.add_argument("--time-limit", type=checked(seconds), default=18 * 60.0,
                       help="stop starting grid evaluations after this long (90s, 20m, 2h); rerun to continue")
     grid.add_argument("--no-time-limit", action="store_true", help="evaluate the whole grid however long it takes")
-    grid.add_argument("--bootstrap", type=int, default=1000, help="bootstrap samples for intervals")
+    grid.add_argument("--bootstrap", type=non_negative_int, default=1000, help="bootstrap samples for intervals")
     proxy = parser.add_argument_group("proxy training (the search's proxy; defaults sized for 2 CPU cores)")
     proxy.add_argument("--data", default=None, help="IDX directory, .npz or class folders; default Fashion-MNIST")
     proxy.add_argument("--proxy-resolution", type=checked(parse_resolution), default=None,
@@ -189,8 +189,6 @@ def power_law_command(args) -> int:
             raise UsageError(f"{args.power_law}: --y {args.y} must be an accuracy in [0, 1] (found "
                              f"{values[(values < 0) | (values > 1)][0]:g}); pass --lower-is-better for an error or loss")
         error, transform = 1 - values, f"1 - {args.y}"
-    if args.holdout is not None and args.holdout < 0:
-        raise UsageError(f"--holdout must be >= 0, got {args.holdout}")
     out = _out_dir(args, "power-law")
     summary = fit_law_table(compute, error, args.x, args.y, transform, args.holdout, args.bootstrap, args.seed)
     _write_json(out / "laws.json", {"laws": [summary]})

@@ -118,6 +118,8 @@ def test_bad_tables_are_one_line_and_exit_2(tmp_path, kind, damage, words):
     (["--law-phis=1"], "must be < 1"),
     (["--time-limit", "soon"], "duration"),
     (["--seeds", "0"], "positive integer"),
+    (["--bootstrap", "-5"], "integer >= 0"),
+    (["--power-law", "law.csv", "--holdout", "-1"], "integer >= 0"),
     (["--mode", "diagonal"], "invalid choice"),
 ])
 def test_bad_flags_are_one_line_and_exit_2(tmp_path, args, words):

@@ -1,19 +1,20 @@
 """``python -m analysis.dashboard``: one offline HTML page over search and scaling runs.
 
-    python -m analysis.dashboard runs/20261123-0900                      # one search run
-    python -m analysis.dashboard runs/tpe runs/random runs/scaling-fit --out dashboard.html
-    python -m analysis.dashboard runs/* --png figures/                  # also each figure as PNG
+    python -m analysis.dashboard runs/20261123-0900                 # writes runs/20261123-0900/dashboard.html
+    python -m analysis.dashboard runs/tpe runs/random runs/scaling  # writes runs/dashboard.html
+    python -m analysis.dashboard runs/* --png runs/figures          # also each figure as PNG
 
 Each directory is recognised by its files: a search run has ``trials.jsonl`` or a
 search ``config.json``; a scaling run has ``evaluations.jsonl``, ``coefficients.json``,
 ``family.csv`` or ``laws.json``. Runs still being written, or with nothing finished
-yet, are shown with a note. plotly.js is embedded once: the page makes no network
-requests.
+yet, are shown with a note. The page goes into the run directory (or, for several runs,
+their common parent directory) unless --out says otherwise. plotly.js is embedded once:
+the page makes no network requests.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -25,10 +26,15 @@ import plotly.graph_objects as go
 from analysis.figures import compare_runs
 from analysis.report import Section, write_report
 from analysis.scaling_figures import compare_scaling_runs
-from analysis.scaling_report import scaling_sections, scaling_summary
+from analysis.scaling_report import scaling_sections
 from analysis.search_report import load_search_run, search_sections
-from runners.budget import format_macs
-from runners.cli import USAGE_ERROR, ArgumentParser, UsageError
+from runners.results import TrialState
+from runners.run_dir import RUNS, read_config
+from scaling.grid_run import read_evaluations
+from scaling.reports import LawReport, read_coefficients, read_laws
+from search_space.common.cli import ArgumentParser, run_main
+from search_space.common.errors import UsageError
+from search_space.common.units import format_macs
 
 SCALING_FILES = ("evaluations.jsonl", "coefficients.json", "family.csv", "laws.json")
 
@@ -39,8 +45,8 @@ def run_kind(path: Path) -> str:
         raise UsageError(f"{path}: not a directory")
     if any((path / name).exists() for name in SCALING_FILES):
         return "scaling"
-    config = path / "config.json"
-    if (path / "trials.jsonl").exists() or (config.exists() and "budget_flops" in config.read_text()):
+    config = read_config(path)
+    if (path / "trials.jsonl").exists() or config.get("kind") == "search" or "budget_flops" in config:
         return "search"
     raise UsageError(f"{path}: not a search or scaling run directory (no trials.jsonl, config.json, "
                      f"evaluations.jsonl, coefficients.json, family.csv or laws.json)")
@@ -57,12 +63,12 @@ def dashboard_sections(paths: list[Path]) -> list[Section]:
             searches[path.name] = run
             budget = format_macs(run.budget) if run.budget else "unknown"
             sections.append((f"Search run {path.name}", f"{len(run.frame)} trials finished; objective "
-                             f"{run.objective}, budget {budget} MACs"))
+                             f"{run.objective.kind} ({run.objective.label}), budget {budget} MACs"))
             sections += [(f"{path.name}: {heading}", content) for heading, content in search_sections(path)]
         else:
-            coefficients_path = path / "coefficients.json"
-            if coefficients_path.exists():
-                note = scaling_summary(json.loads(coefficients_path.read_text()))
+            coefficients = read_coefficients(path)
+            if coefficients is not None:
+                note = coefficients.summary()
             elif (path / "evaluations.jsonl").exists():
                 note = "no coefficients yet: the grid is still being evaluated"
             else:
@@ -83,24 +89,29 @@ def dashboard_sections(paths: list[Path]) -> list[Section]:
     return sections
 
 
-def _scaling_members(path: Path) -> tuple[pd.DataFrame, dict | None] | None:
+def _scaling_members(path: Path) -> tuple[pd.DataFrame, LawReport | None] | None:
     """The members along a scaling run's direction (MACs, metric) and its metric-vs-MACs law:
     the law's own points where there is one, else the trained base and law members."""
-    from scaling.grid_run import read_evaluations
-
-    laws_path = path / "laws.json"
-    laws = json.loads(laws_path.read_text()).get("laws", []) if laws_path.exists() else []
-    law = next((law for law in laws if law["x"].lower() == "macs"), None)
+    laws, _ = read_laws(path)
+    law = next((law for law in laws if law.x.lower() == "macs"), None)
     if law is not None:
-        data = law["data"]
-        return pd.DataFrame({"macs": data["compute"], "metric": 1 - np.asarray(data["error"], float)}), law
-    rows = [(e.macs, e.metric) for e in read_evaluations(path) if e.state == "COMPLETE" and e.role in ("base", "law")]
+        return pd.DataFrame({"macs": law.compute, "metric": 1 - np.asarray(law.error, float)}), law
+    rows = [(e.macs, e.metric) for e in read_evaluations(path)
+            if e.state is TrialState.COMPLETE and e.role in ("base", "law")]
     return (pd.DataFrame(rows, columns=["macs", "metric"]), None) if rows else None
 
 
 def _scaling_mode(path: Path) -> str:
-    config = path / "config.json"
-    return json.loads(config.read_text()).get("mode", "compound") if config.exists() else "table fit"
+    return read_config(path).get("mode", "table fit")
+
+
+def default_output(runs: list[Path]) -> Path:
+    """``RUN/dashboard.html`` for one run; for several, their common parent's ``dashboard.html``
+    (``runs/dashboard.html`` when they share none but the working directory)."""
+    if len(runs) == 1:
+        return runs[0] / "dashboard.html"
+    parent = Path(os.path.commonpath([path.resolve() for path in runs]))
+    return (RUNS if parent == Path.cwd().resolve() else parent) / "dashboard.html"
 
 
 def export_png(sections: list[Section], directory: Path) -> str:
@@ -126,25 +137,30 @@ def export_png(sections: list[Section], directory: Path) -> str:
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m analysis.dashboard", description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, help="search and/or scaling run directories")
-    parser.add_argument("--out", type=Path, default=Path("dashboard.html"), help="the HTML file to write")
-    parser.add_argument("--title", default="EfficientNet search and scaling dashboard")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="the HTML file to write; when not given, dashboard.html in the run directory (several "
+                             "runs: in their common parent)")
+    parser.add_argument("--title", default="EfficientNet search and scaling dashboard", help="the page's title")
     parser.add_argument("--png", type=Path, default=None, help="also write every figure as a PNG into this directory")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        sections = dashboard_sections(args.runs)
-        if args.out.parent and not args.out.parent.exists():
-            raise UsageError(f"--out {args.out}: directory {args.out.parent} does not exist")
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return USAGE_ERROR
+    return run_main(lambda: _dashboard(args))
+
+
+def _dashboard(args) -> int:
+    out = args.out or default_output(args.runs)
+    if out.exists() and out.is_dir():
+        raise UsageError(f"--out {out}: is a directory; name the HTML file to write")
+    if not out.parent.is_dir():
+        raise UsageError(f"--out {out}: directory {out.parent} does not exist")
+    sections = dashboard_sections(args.runs)
     summary = "\n".join(f"{path}: {run_kind(path)} run" for path in args.runs)
-    write_report(args.out, args.title, sections, summary)
+    write_report(out, args.title, sections, summary)
     figures = sum(isinstance(content, go.Figure) for _, content in sections)
-    print(f"wrote {args.out} ({figures} figures, {len(sections) - figures} notes)")
+    print(f"wrote {out} ({figures} figures, {len(sections) - figures} notes)")
     if args.png is not None:
         outcome = export_png(sections, args.png)
         print(outcome, file=sys.stderr if outcome.startswith("PNG export") else sys.stdout)

@@ -1,7 +1,8 @@
 """Plotly figures over search results; every figure of the suite is defined here.
 
 Each function takes the results table of a search run (``results.csv``: one row per
-trial, see :class:`runners.results.TrialRecord`) and returns a ``plotly`` figure. MACs
+trial, see :class:`runners.TrialRecord`) and the run's :class:`runners.Objective` (which
+column ranks trials), and returns a ``plotly`` figure. MACs
 are multiply-accumulates at the spec's own resolution (the papers' "FLOPs");
 accuracy is proxy accuracy on the validation split, in [0, 1].
 """
@@ -16,13 +17,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from runners.budget import WINDOW_LOW
+from runners.results import Objective
+
 CHOICE_FIELDS = ("block", "kernel", "expansion", "attention", "repeats", "out_channels")
-
-
-def complete_trials(frame: pd.DataFrame) -> pd.DataFrame:
-    if frame.empty or "state" not in frame:
-        return frame.iloc[0:0]
-    return frame[(frame["state"] == "COMPLETE") & frame["proxy_accuracy"].notna()]
 
 
 def pareto_front(macs: list[float], accuracy: list[float]) -> list[int]:
@@ -40,23 +38,17 @@ def pareto_front(macs: list[float], accuracy: list[float]) -> list[int]:
     return front
 
 
-def _objective_column(objective: str) -> tuple[str, str]:
-    if objective == "pareto":
-        return "proxy_accuracy", "proxy accuracy"
-    return "reward", "reward ACC x (MACs/T)^w"
-
-
 def _elapsed_minutes(done: pd.DataFrame) -> pd.Series:
     """Minutes from the run's first finished trial (trials have only their end time)."""
     finished = done["finished_at"].astype(float)
     return (finished - finished.min()) / 60
 
 
-def search_history(frame: pd.DataFrame, objective: str = "reward") -> go.Figure:
+def search_history(frame: pd.DataFrame, objective: Objective = Objective()) -> go.Figure:
     """Objective of every complete trial over wall-clock time, with the best so far."""
     figure = go.Figure()
-    done = complete_trials(frame).sort_values("finished_at")
-    column, label = _objective_column(objective)
+    done = objective.scored(frame).sort_values("finished_at")
+    column, label = objective.column, objective.label
     minutes = _elapsed_minutes(done) if len(done) else done["finished_at"]
     figure.add_trace(go.Scatter(x=minutes, y=done[column], mode="markers", name="trial",
                                 customdata=np.stack([done["number"], done["spec"]], axis=-1) if len(done) else None,
@@ -68,12 +60,12 @@ def search_history(frame: pd.DataFrame, objective: str = "reward") -> go.Figure:
     return figure
 
 
-def compare_runs(frames: dict[str, pd.DataFrame], objective: str = "reward") -> go.Figure:
+def compare_runs(frames: dict[str, pd.DataFrame], objective: Objective = Objective()) -> go.Figure:
     """Best-so-far objective of several runs (samplers, seeds) by trial number, overlaid."""
     figure = go.Figure()
-    column, label = _objective_column(objective)
+    column, label = objective.column, objective.label
     for name, frame in frames.items():
-        done = complete_trials(frame).sort_values("number")
+        done = objective.scored(frame).sort_values("number")
         figure.add_trace(go.Scatter(x=done["number"], y=done[column].cummax(), mode="lines+markers",
                                     line={"shape": "hv"}, name=name))
     figure.update_layout(title="Runs compared: best so far", xaxis_title="trial number",
@@ -84,7 +76,7 @@ def compare_runs(frames: dict[str, pd.DataFrame], objective: str = "reward") -> 
 def macs_vs_accuracy(frame: pd.DataFrame, budget: float | None = None) -> go.Figure:
     """Proxy accuracy against MACs, the Pareto front, and the budget window."""
     figure = go.Figure()
-    done = complete_trials(frame).reset_index(drop=True)
+    done = Objective("pareto", "train").scored(frame).reset_index(drop=True)
     megamacs = done["macs"] / 1e6
     figure.add_trace(go.Scatter(x=megamacs, y=done["proxy_accuracy"], mode="markers", name="trial",
                                 customdata=done["number"], hovertemplate="trial %{customdata}<br>%{x:.1f} MMACs<br>%{y:.4f}"))
@@ -92,7 +84,7 @@ def macs_vs_accuracy(frame: pd.DataFrame, budget: float | None = None) -> go.Fig
     figure.add_trace(go.Scatter(x=megamacs[front], y=done["proxy_accuracy"][front], mode="lines+markers",
                                 line={"shape": "hv"}, name="Pareto front"))
     if budget:
-        figure.add_vrect(x0=0.9 * budget / 1e6, x1=budget / 1e6, fillcolor="green", opacity=0.1, line_width=0,
+        figure.add_vrect(x0=WINDOW_LOW * budget / 1e6, x1=budget / 1e6, fillcolor="green", opacity=0.1, line_width=0,
                          annotation_text="budget window", annotation_position="top left")
         figure.add_vline(x=budget / 1e6, line_dash="dash", line_color="green")
     figure.update_layout(title="MACs vs proxy accuracy", xaxis_title="MACs (millions, at the spec's resolution)",
@@ -110,10 +102,11 @@ def _stage_choices(frame: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def stage_choice_frequencies(frame: pd.DataFrame, top_fraction: float = 0.25, objective: str = "reward") -> go.Figure:
+def stage_choice_frequencies(frame: pd.DataFrame, top_fraction: float = 0.25,
+                             objective: Objective = Objective()) -> go.Figure:
     """Per stage and field, how often each choice appears among the top trials vs all trials."""
-    done = complete_trials(frame)
-    column = "proxy_accuracy" if objective == "pareto" else "reward"
+    done = objective.scored(frame)
+    column = objective.column
     top = done.nlargest(max(1, int(round(len(done) * top_fraction))), column) if len(done) else done
     figure = make_subplots(rows=len(CHOICE_FIELDS), cols=1, subplot_titles=CHOICE_FIELDS, vertical_spacing=0.04)
     for group, subset, color in (("all trials", done, "#9aa5b1"), (f"top {top_fraction:.0%}", top, "#1f77b4")):

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 from typing import Iterable, Union
 
+import pandas as pd
 import plotly.graph_objects as go
 
+from search_space.common.errors import UserError
+from search_space.common.files import write_atomically
+
 Section = tuple[str, Union[go.Figure, str]]
+
+
+def read_csv(path: Path) -> pd.DataFrame | None:
+    """A run's table, or None when it has none; one line for a damaged one."""
+    if not path.exists():
+        return None
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+        raise UserError(f"{path}: not a readable CSV table ({type(error).__name__})") from None
 
 
 def write_report(path: Path, title: str, sections: Iterable[Section], summary: str = "") -> Path:
@@ -32,7 +47,5 @@ pre{{background:#f5f5f5;padding:1em;overflow-x:auto}}.note{{color:#555;font-styl
 {''.join(parts)}
 </body></html>
 """
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(page, encoding="utf-8")
-    os.replace(temporary, path)
+    write_atomically(path, lambda temporary: temporary.write_text(page, encoding="utf-8"))
     return path

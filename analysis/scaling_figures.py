@@ -1,7 +1,9 @@
 """Plotly figures over scaling runs (the files ``python -m scaling.fit`` writes).
 
-Inputs are what those files hold: ``coefficients.json`` (a dict), ``family.csv`` and
-``grid.csv`` (DataFrames) and one law of ``laws.json`` (a dict). MACs are
+Inputs are what those files hold, read through their owner's typed readers:
+:class:`scaling.reports.CoefficientsReport` (``coefficients.json``),
+:class:`scaling.reports.LawReport` (one law of ``laws.json``), and ``family.csv`` and
+``grid.csv`` as DataFrames. MACs are
 multiply-accumulates at each spec's own resolution; the metric is proxy accuracy
 (higher is better) unless a law says it fitted an error or loss.
 """
@@ -13,8 +15,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from scaling.compound import PAPER_COEFFICIENTS
+from scaling.reports import CoefficientsReport, LawReport
+
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
-PAPER_SHARES = (np.log2(1.2), 2 * np.log2(1.1), 2 * np.log2(1.15))  # EfficientNet's alpha, beta, gamma
 
 
 def _ternary(shares) -> dict:
@@ -23,30 +27,31 @@ def _ternary(shares) -> dict:
     return {"a": shares[:, 0] / total, "b": shares[:, 1] / total, "c": shares[:, 2] / total}
 
 
-def share_simplex(coefficients: dict) -> go.Figure:
+def share_simplex(coefficients: CoefficientsReport) -> go.Figure:
     """Mean metric of each grid point over the (depth, width, resolution) FLOP-share simplex,
     with the grid best, the surrogate optimum and the paper's coefficients marked."""
-    points = coefficients.get("points") or []
+    points = coefficients.points
     figure = go.Figure()
     if points:
-        shares = [p["shares"] for p in points]
-        metric = [p["mean_metric"] for p in points]
-        hover = [f"shares d/w/r {s[0]:.2f}/{s[1]:.2f}/{s[2]:.2f}<br>mean metric {m:.4f} over {p['seeds']} seed(s)"
-                 f"<br>P(best) {p['probability_best']:.2f}" for s, m, p in zip(shares, metric, points)]
+        shares = [p.shares for p in points]
+        metric = [p.mean_metric for p in points]
+        hover = [f"shares d/w/r {s[0]:.2f}/{s[1]:.2f}/{s[2]:.2f}<br>mean metric {m:.4f} over {p.seeds} seed(s)"
+                 f"<br>P(best) {p.probability_best:.2f}" for s, m, p in zip(shares, metric, points)]
         figure.add_trace(go.Scatterternary(**_ternary(shares), mode="markers", name="grid point", text=hover,
                                            hoverinfo="text",
                                            marker={"color": metric, "size": 13, "colorscale": "Viridis",
                                                    "colorbar": {"title": "mean metric"}, "showscale": True}))
-        best = coefficients["grid_best"]["shares"]
+        best = coefficients.grid_best.shares
         figure.add_trace(go.Scatterternary(**_ternary([best]), mode="markers", name="grid best",
                                            marker={"symbol": "star", "size": 20, "color": "red"}))
-    surrogate = coefficients.get("surrogate")
+    surrogate = coefficients.surrogate
     if surrogate:
         figure.add_trace(go.Scatterternary(
             **_ternary([surrogate["optimum_shares"]]), mode="markers",
             name=f"surrogate optimum ({'adequate' if surrogate['adequate'] else 'not adequate'})",
             marker={"symbol": "diamond", "size": 16, "color": "orange"}))
-    figure.add_trace(go.Scatterternary(**_ternary([PAPER_SHARES]), mode="markers", name="paper (1.2, 1.1, 1.15)",
+    paper = f"paper ({PAPER_COEFFICIENTS.alpha:g}, {PAPER_COEFFICIENTS.beta:g}, {PAPER_COEFFICIENTS.gamma:g})"
+    figure.add_trace(go.Scatterternary(**_ternary([PAPER_COEFFICIENTS.shares]), mode="markers", name=paper,
                                        marker={"symbol": "x", "size": 14, "color": "black"}))
     figure.update_layout(title="Metric over the FLOP-share simplex at phi = 1 (alpha beta^2 gamma^2 = 2)",
                          legend={"orientation": "h", "y": -0.12},
@@ -93,35 +98,34 @@ def family_costs(family: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def power_law_fit(law: dict) -> go.Figure:
-    """Data, the fitted law ``E + A C^-a`` with its bootstrap band, and held-out points (log-log)."""
-    data = law["data"]
-    compute, error = np.asarray(data["compute"], float), np.asarray(data["error"], float)
-    held = law.get("held_out") or {}
-    held_compute = {p["compute"] for p in held.get("points", [])}
+def power_law_fit(law: LawReport) -> go.Figure:
+    """Data, the fitted law ``E + A C^-a`` with its bootstrap band, and held-out points (log-log);
+    the title says whether the fit passed its checks."""
+    compute, error = np.asarray(law.compute, float), np.asarray(law.error, float)
+    held = law.held_out
+    held_compute = {point.compute for point in held.points} if held else set()
     used = np.array([c not in held_compute for c in compute], dtype=bool)
     figure = go.Figure()
-    band = law["band"]
-    if band["low"]:
-        figure.add_trace(go.Scatter(x=band["compute"] + band["compute"][::-1], y=band["high"] + band["low"][::-1],
-                                    fill="toself", fillcolor="rgba(31,119,180,0.2)", line={"width": 0},
+    band = law.band
+    if band.low:
+        figure.add_trace(go.Scatter(x=list(band.compute) + list(band.compute[::-1]),
+                                    y=list(band.high) + list(band.low[::-1]), fill="toself",
+                                    fillcolor="rgba(31,119,180,0.2)", line={"width": 0},
                                     name="95% bootstrap band", hoverinfo="skip"))
-    grid = np.geomspace(compute.min(), max(compute.max(), max(band["compute"] or [compute.max()])), 100)
-    fitted = law["E"] + law["A"] * grid ** (-law["a"])
-    figure.add_trace(go.Scatter(x=grid, y=fitted, mode="lines", name=f"E + A C^-a: a = {law['a']:.3g}, E = {law['E']:.3g}"))
+    grid = np.geomspace(compute.min(), max(compute.max(), max(band.compute or (compute.max(),))), 100)
+    figure.add_trace(go.Scatter(x=grid, y=law.law.error(grid), mode="lines",
+                                name=f"E + A C^-a: a = {law.law.a:.3g}, E = {law.law.E:.3g}"))
     figure.add_trace(go.Scatter(x=compute[used], y=error[used], mode="markers", name="fitted points"))
     if held:
-        points = held["points"]
         figure.add_trace(go.Scatter(
-            x=[p["compute"] for p in points], y=[p["observed"] for p in points], mode="markers",
+            x=[p.compute for p in held.points], y=[p.observed for p in held.points], mode="markers",
             marker={"symbol": "x", "size": 12, "color": "red"}, name="held out",
-            text=[f"log error {p['log_error']:+.3f}, {'inside' if p['inside_band'] else 'outside'} band"
-                  for p in points], hoverinfo="text+x+y"))
-        refit = held["refit"]
-        figure.add_trace(go.Scatter(x=grid, y=refit["E"] + refit["A"] * grid ** (-refit["a"]), mode="lines",
+            text=[f"log error {p.log_error:+.3f}, {'inside' if p.inside_band else 'outside'} band"
+                  for p in held.points], hoverinfo="text+x+y"))
+        figure.add_trace(go.Scatter(x=grid, y=held.refit.error(grid), mode="lines",
                                     line={"dash": "dash"}, name="refit without held-out points"))
-    figure.update_layout(title=f"Power law: {law['error']} vs {law['x']}", xaxis_title=f"{law['x']} (log)",
-                         yaxis_title=f"error = {law['error']} (log)", xaxis_type="log", yaxis_type="log")
+    figure.update_layout(title=f"Power law: {law.error_name} vs {law.x} ({law.health})", xaxis_title=f"{law.x} (log)",
+                         yaxis_title=f"error = {law.error_name} (log)", xaxis_type="log", yaxis_type="log")
     return figure
 
 
@@ -152,13 +156,13 @@ def scaling_baselines(grid: pd.DataFrame, fresh_metrics: list[float] | None = No
     return figure
 
 
-def compare_scaling_runs(runs: dict[str, tuple[pd.DataFrame, dict | None]]) -> go.Figure:
+def compare_scaling_runs(runs: dict[str, tuple[pd.DataFrame, LawReport | None]]) -> go.Figure:
     """Several scaling runs' evaluated members (and fitted laws, where there is one) on one
     MACs axis: compound scaling against ``--mode depth|width|resolution`` runs, as in the
     EfficientNet paper's Figure 8 (accuracy against FLOPs per scaling method).
 
     ``runs`` maps a run's name to its members (columns ``macs`` and ``metric``, higher is
-    better) and a law of its ``laws.json`` or ``None``.
+    better) and the law of its ``laws.json`` or ``None``.
     """
     figure = go.Figure()
     for index, (name, (members, law)) in enumerate(runs.items()):
@@ -167,7 +171,7 @@ def compare_scaling_runs(runs: dict[str, tuple[pd.DataFrame, dict | None]]) -> g
                                     marker={"color": color}, legendgroup=name))
         if law is not None:
             grid = np.geomspace(members["macs"].min(), members["macs"].max(), 60)
-            figure.add_trace(go.Scatter(x=grid, y=1 - (law["E"] + law["A"] * grid ** (-law["a"])), mode="lines",
+            figure.add_trace(go.Scatter(x=grid, y=1 - law.law.error(grid), mode="lines",
                                         name=f"{name}: law", line={"color": color}, legendgroup=name))
     figure.update_layout(title="Scaling runs compared: metric against MACs", xaxis_title="MACs (log)",
                          xaxis_type="log", yaxis_title="metric (higher is better)")

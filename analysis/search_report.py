@@ -3,15 +3,17 @@ and the dashboard)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from analysis.figures import (complete_trials, macs_vs_accuracy, network_stages, parallel_coordinates,
-                              parameter_importances, search_history, stage_choice_frequencies)
+from analysis.figures import (macs_vs_accuracy, network_stages, parallel_coordinates, parameter_importances,
+                              search_history, stage_choice_frequencies)
 from analysis.report import Section
+from runners.results import Objective, read_records, records_frame
+from runners.run_dir import read_config
+from search_space import SpecError, count_cost, encode_stage, read_spec_file
 
 
 @dataclass(frozen=True)
@@ -22,8 +24,8 @@ class SearchRun:
     params: pd.DataFrame  # sampled parameters of each trial, indexed like ``frame``
 
     @property
-    def objective(self) -> str:
-        return self.config.get("objective", "reward")
+    def objective(self) -> Objective:
+        return Objective.from_config(self.config)
 
     @property
     def budget(self) -> float | None:
@@ -31,10 +33,7 @@ class SearchRun:
 
 
 def load_search_run(path: Path) -> SearchRun:
-    from runners.results import read_records, records_frame
-
-    config_path = path / "config.json"
-    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    config = read_config(path)
     records = read_records(path)
     frame = records_frame(records)
     params = pd.DataFrame([record.params_sampled for record in records])
@@ -43,8 +42,6 @@ def load_search_run(path: Path) -> SearchRun:
 
 def best_network_parts(spec) -> pd.DataFrame:
     """Per part of ``spec`` (stem, stages, head, classifier): block string, MACs, params."""
-    from search_space import count_cost, encode_stage
-
     cost = count_cost(spec)
     descriptions = {f"stage{i + 1}": encode_stage(stage, channels)
                     for i, (stage, channels) in enumerate(zip(spec.stages, spec.stage_inputs))}
@@ -81,13 +78,11 @@ def _importances(path: Path) -> dict[str, float] | str:
 
 def search_sections(path: Path) -> list[Section]:
     """Every search figure the run's files support; a note where one cannot be drawn yet."""
-    from search_space import SpecError, read_spec_file
-
     run = load_search_run(path)
-    done = complete_trials(run.frame)
+    done = run.objective.scored(run.frame)
     if done.empty:
         return [("Trials", f"No trial has completed yet ({len(run.frame)} finished in another state).")]
-    column = "proxy_accuracy" if run.objective == "pareto" else "reward"
+    column = run.objective.column
     sections: list[Section] = [
         ("Search history", search_history(run.frame, run.objective)),
         ("MACs vs accuracy", macs_vs_accuracy(run.frame, run.budget)),

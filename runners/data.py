@@ -11,6 +11,7 @@ Debian's ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``).
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import os
 import struct
@@ -21,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from search_space.common.errors import UserError
+
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 INSTALL_HINT = (
@@ -30,8 +33,39 @@ INSTALL_HINT = (
 )
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """Unusable data: a missing file, a wrong shape, labels out of range."""
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Where a proxy's data comes from and how much of it it sees: the same in every worker,
+    command and backend, so one seed gives one split everywhere.
+
+    ``source`` is an IDX directory, a ``.npz`` file or a class-folder directory (``None``:
+    Fashion-MNIST found on this machine); ``proxy_resolution`` is ``(height, width)``
+    (``None``: the data's own size, at least 32); ``seed`` draws the validation split.
+    """
+
+    source: str | None = None
+    proxy_resolution: tuple[int, int] | None = None
+    val_fraction: float = 0.1
+    max_train_samples: int | None = None
+    max_val_samples: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.val_fraction < 1:
+            raise DataError(f"the validation fraction must be between 0 and 1, got {self.val_fraction}")
+
+    def at_resolution(self, resolution: tuple[int, int]) -> "DataOptions":
+        return dataclasses.replace(self, proxy_resolution=tuple(resolution))
+
+    def identity(self) -> dict:
+        """The options as ``config.json`` records them (what a resumed run must match)."""
+        return {"data": self.source, "proxy_resolution": None if self.proxy_resolution is None else
+                list(self.proxy_resolution), "val_fraction": self.val_fraction,
+                "max_train_samples": self.max_train_samples, "max_val_samples": self.max_val_samples}
 
 
 @dataclass(frozen=True)
@@ -213,19 +247,6 @@ def _checked(data: ArrayData, where: str) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(images.astype(np.float32)), torch.from_numpy(labels.astype(np.int64))
 
 
-def parse_resolution(text: str) -> tuple[int, int]:
-    """``"32"`` -> ``(32, 32)``, ``"64x200"`` -> ``(64, 200)``."""
-    try:
-        values = [int(part) for part in str(text).lower().split("x")]
-    except ValueError:
-        values = []
-    if len(values) == 1:
-        values *= 2
-    if len(values) != 2 or min(values) < 1:
-        raise ValueError(f"expected N or HxW (e.g. 32 or 64x200), got {text!r}")
-    return values[0], values[1]
-
-
 def default_proxy_resolution(native: tuple[int, int]) -> tuple[int, int]:
     """The data's own size, enlarged (keeping its aspect ratio) until the shorter side is at
     least 32, since EfficientNets downsample 32x.
@@ -237,22 +258,13 @@ def default_proxy_resolution(native: tuple[int, int]) -> tuple[int, int]:
     return round(native[0] * factor), round(native[1] * factor)
 
 
-def prepare(
-    ref: str | Path | None,
-    *,
-    proxy_resolution: tuple[int, int] | None = None,
-    val_fraction: float = 0.1,
-    max_train_samples: int | None = None,
-    max_val_samples: int | None = None,
-    num_classes: int | None = None,
-    seed: int = 0,
-) -> Splits:
+def prepare(options: DataOptions, num_classes: int | None = None) -> Splits:
     """Load, check, split off validation (from the training data), normalise and resize.
 
-    The validation split is drawn with ``seed`` from the training data; the test split
-    (if the source has one) is prepared the same way but only benchmarks read it.
+    The validation split is drawn with ``options.seed`` from the training data; the test
+    split (if the source has one) is prepared the same way but only benchmarks read it.
     """
-    train, test, source = read_arrays(ref)
+    train, test, source = read_arrays(options.source)
     x, y = _checked(train, source)
     if num_classes is not None and int(y.max()) >= num_classes:
         raise DataError(f"{source}: label {int(y.max())} is out of range 0..{num_classes - 1} for {num_classes} classes")
@@ -266,24 +278,21 @@ def prepare(
             raise DataError(f"{source}: test images are {tuple(test_x.shape[1:])}, training images {tuple(x.shape[1:])}")
         if int(test_y.max()) >= num_classes:
             raise DataError(f"{source}: test label {int(test_y.max())} is out of range 0..{num_classes - 1}")
-    if not 0 < val_fraction < 1:
-        raise DataError(f"validation fraction must be in (0, 1), got {val_fraction}")
-
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    n_val = max(1, int(round(len(x) * val_fraction)))
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(options.seed))
+    n_val = max(1, int(round(len(x) * options.val_fraction)))
     if len(x) - n_val < 1:
         raise DataError(f"{source}: {len(x)} samples are too few to hold out a validation split")
     val_index, train_index = order[:n_val], order[n_val:]
-    if max_val_samples:
-        val_index = val_index[:max_val_samples]
-    if max_train_samples:
-        train_index = train_index[:max_train_samples]
+    if options.max_val_samples:
+        val_index = val_index[: options.max_val_samples]
+    if options.max_train_samples:
+        train_index = train_index[: options.max_train_samples]
 
     train_x = x[train_index]
     # Per-channel statistics of the training split only: the validation split stays unseen.
     mean = train_x.mean(dim=(0, 2, 3), keepdim=True)
     std = train_x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
-    size = proxy_resolution or default_proxy_resolution(tuple(x.shape[2:]))
+    size = options.proxy_resolution or default_proxy_resolution(tuple(x.shape[2:]))
 
     def ready(images: torch.Tensor) -> torch.Tensor:
         images = (images - mean) / std

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from runners.budget import project, reward
+from runners.budget import REWARD_EXPONENT, project, reward
 from runners.data import Splits
-from runners.results import TrialRecord
+from runners.results import Objective, TrialRecord, TrialState
 from runners.training import TrainConfig, train_and_evaluate
 from runners.zero_cost import SCORES, zero_cost_scores
 from search_space import NetworkSpec, count_cost, spec_to_dict, stages_summary
@@ -26,9 +26,8 @@ class SearchSettings:
     """What every trial needs to know; identical in every worker and backend."""
 
     budget: int
-    objective: str = "reward"  # "reward" (MnasNet) or "pareto" (accuracy, MACs)
-    reward_exponent: float = -0.07
-    proxy: str = "train"  # "train" or "zero-cost"
+    objective: Objective = field(default_factory=Objective)
+    reward_exponent: float = REWARD_EXPONENT
     zero_cost_score: str = "naswot"
     zero_cost_batches: int = 2
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -58,20 +57,21 @@ class Evaluator:
         """
         settings = self.settings
         start = time.perf_counter()
-        record = TrialRecord(number=number, state="FAIL", params_sampled=dict(params), proxy=settings.proxy)
+        proxy = settings.objective.proxy
+        record = TrialRecord(number=number, state=TrialState.FAIL, params_sampled=dict(params), proxy=proxy)
         try:
             projection = project(sampled, settings.budget)
             record.original_macs = projection.original_macs
             record.projection = projection.action
             if not projection.accepted:
-                record.state, record.failure_reason = "REJECTED", projection.action
+                record.state, record.failure_reason = TrialState.REJECTED, projection.action
                 return record
             spec = projection.spec
             cost = count_cost(spec)
             record.spec, record.spec_dict = stages_summary(spec), spec_to_dict(spec)
             record.macs, record.params = cost.macs, cost.params
             trial_seed = settings.seed * 100_003 + number
-            if settings.proxy == "zero-cost":
+            if proxy == "zero-cost":
                 scores = zero_cost_scores(spec, self.data, batches=settings.zero_cost_batches,
                                           seed=trial_seed, device=settings.train.device)
                 record.zero_cost = scores
@@ -80,12 +80,12 @@ class Evaluator:
                     raise ValueError(f"zero-cost score {settings.zero_cost_score} is {score}")
                 # All candidates already sit in the budget window; the score ranks them.
                 record.proxy_accuracy, record.reward = None, score
-                record.state = "COMPLETE"
+                record.state = TrialState.COMPLETE
             else:
                 def epoch_report(epoch: int, accuracy: float) -> bool | None:
                     last = epoch == settings.train.epochs
                     progress = dataclasses.replace(
-                        record, state="COMPLETE" if last else "PRUNED", epochs=epoch, proxy_accuracy=accuracy,
+                        record, state=TrialState.COMPLETE if last else TrialState.PRUNED, epochs=epoch, proxy_accuracy=accuracy,
                         reward=reward(accuracy, cost.macs, settings.budget, settings.reward_exponent),
                         duration_s=time.perf_counter() - start, finished_at=time.time())
                     return report(progress)
@@ -95,11 +95,11 @@ class Evaluator:
                 record.epochs = result.epochs
                 record.proxy_accuracy = result.accuracy
                 record.reward = reward(result.accuracy, cost.macs, settings.budget, settings.reward_exponent)
-                record.state = "PRUNED" if result.pruned else "COMPLETE"
+                record.state = TrialState.PRUNED if result.pruned else TrialState.COMPLETE
         except KeyboardInterrupt:
             raise
         except Exception as error:  # a candidate's failure is a result, not a crash of the search
-            record.state = "FAIL"
+            record.state = TrialState.FAIL
             record.failure_reason = f"{type(error).__name__}: {error}".splitlines()[0][:500]
         finally:
             record.duration_s = time.perf_counter() - start

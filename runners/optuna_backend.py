@@ -1,8 +1,10 @@
 """Optuna backend: a study in the run directory's SQLite file (or ``--storage``),
 ``--workers`` processes on one storage, Hyperband pruning on per-epoch reports.
 
-Resume: trials a killed process left ``RUNNING`` are marked failed ("interrupted") and
-their parameters are enqueued, so they are rerun first; completed trials stay. A trial
+Resume: trials a killed process left ``RUNNING`` are recorded ``INTERRUPTED`` and their
+parameters are enqueued, so they are rerun first; completed trials stay. A kill can land
+while a trial's parameters are still being suggested: such a partial set is not a
+candidate, so nothing is enqueued for it (the sampler proposes a whole new one). A trial
 whose record reached ``trials.jsonl`` before the kill but whose outcome had not yet reached
 the study is told that recorded outcome instead: the record is the source of truth.
 """
@@ -12,12 +14,12 @@ from __future__ import annotations
 import multiprocessing
 
 import optuna
-from optuna.trial import TrialState
 
 from runners.data import Splits
 from runners.evaluation import Evaluator
-from runners.results import INTERRUPTED, TrialRecord, append_record, read_records, write_tables
+from runners.results import TrialRecord, TrialState, append_record, read_records, write_tables
 from runners.job import SearchJob, load_job_data
+from search_space.common.errors import UsageError
 
 STUDY_NAME = "search"
 GRID_LIMIT = 100_000
@@ -40,7 +42,7 @@ def make_sampler(job: SearchJob, stream: int = 0) -> optuna.samplers.BaseSampler
     if name == "grid":
         space = job.space
         if space.size > GRID_LIMIT:
-            raise ValueError(f"--sampler grid needs a space of at most {GRID_LIMIT:,} networks; "
+            raise UsageError(f"--sampler grid needs a space of at most {GRID_LIMIT:,} networks; "
                              f"this one has {space.size:.3g}: declare a smaller space with --space")
         from search_space.space import domain_values
 
@@ -53,15 +55,14 @@ def open_study(job: SearchJob, worker: int = 0) -> optuna.Study:
     """Create or load the job's study; its sampler's random stream depends on how many
     trials the study already holds and on ``worker``, so it is reproducible for a given
     history and never replays earlier draws."""
-    directions = ["maximize", "minimize"] if job.settings.objective == "pareto" else ["maximize"]
+    objective = job.settings.objective
     pruner = (
         optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(1, job.settings.train.epochs))
-        if job.pruning and job.settings.objective == "reward" and job.settings.proxy == "train"
-        else optuna.pruners.NopPruner()
+        if job.pruning and objective.prunable else optuna.pruners.NopPruner()
     )
     study = optuna.create_study(
         study_name=STUDY_NAME, storage=job.storage_url, load_if_exists=True,
-        sampler=make_sampler(job), pruner=pruner, directions=directions,
+        sampler=make_sampler(job), pruner=pruner, directions=list(objective.directions),
     )
     history = len(study.get_trials(deepcopy=False))
     if history or worker:
@@ -69,60 +70,57 @@ def open_study(job: SearchJob, worker: int = 0) -> optuna.Study:
     return study
 
 
-def objective_values(job: SearchJob, record: TrialRecord) -> float | tuple[float, float]:
-    """What the study is told for a completed trial: the reward, or (score, MACs) for
-    ``--objective pareto`` (the score is the zero-cost reward when no training ran)."""
-    if job.settings.objective == "pareto":
-        return record.reward if job.settings.proxy == "zero-cost" else record.proxy_accuracy, record.macs
-    return record.reward
-
-
 def recover_interrupted(study: optuna.Study, job: SearchJob) -> int:
-    """Settle trials a killed process left running; returns how many were rerun.
+    """Settle trials a killed process left running; returns how many were queued again.
 
     A trial with a finished record was killed between writing its record and telling the
-    study, so the study is told what the record says. Any other is failed, recorded as
-    interrupted, and its parameters are enqueued so it runs again first.
+    study, so the study is told what the record says. Any other is failed in the study and
+    recorded ``INTERRUPTED``; its parameters are enqueued to run again first when the kill
+    left a whole set of them.
     """
-    recorded = {record.number: record for record in read_records(job.run_dir) if not record.interrupted}
-    rerun = 0
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    recorded = {r.number: r for r in read_records(job.run_dir) if r.state is not TrialState.INTERRUPTED}
+    told = {TrialState.PRUNED: optuna.trial.TrialState.PRUNED}
+    requeued = 0
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         record = recorded.get(trial.number)
-        if record is not None and record.state == "COMPLETE":
-            study.tell(trial.number, objective_values(job, record))
+        if record is not None and record.state is TrialState.COMPLETE:
+            study.tell(trial.number, job.settings.objective.values(record))
         elif record is not None:
-            study.tell(trial.number, state=TrialState.PRUNED if record.state == "PRUNED" else TrialState.FAIL)
+            study.tell(trial.number, state=told.get(record.state, optuna.trial.TrialState.FAIL))
         else:
-            study.tell(trial.number, state=TrialState.FAIL)
-            append_record(job.run_dir, TrialRecord(
-                number=trial.number, state="FAIL", params_sampled=dict(trial.params),
-                failure_reason=f"{INTERRUPTED}: the search stopped during this trial; its parameters were queued again"))
-            study.enqueue_trial(trial.params)
-            rerun += 1
-    return rerun
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+            whole = set(trial.params) == set(job.space.parameters())
+            reason = ("the search stopped during this trial; its parameters were queued again" if whole else
+                      "the search stopped while this trial's parameters were being chosen; nothing to rerun")
+            append_record(job.run_dir, TrialRecord(number=trial.number, state=TrialState.INTERRUPTED,
+                                                   params_sampled=dict(trial.params), failure_reason=reason))
+            if whole:
+                study.enqueue_trial(trial.params)
+                requeued += 1
+    return requeued
 
 
 def objective_for(job: SearchJob, evaluator: Evaluator):
-    multi = job.settings.objective == "pareto"
+    goal = job.settings.objective
 
     def objective(trial: optuna.Trial):
         sampled = job.space.suggest(trial)
 
         def report(progress: TrialRecord) -> bool:
-            if multi:  # Optuna cannot prune multi-objective studies
+            if goal.multi:  # Optuna cannot prune multi-objective studies
                 return False
             trial.report(progress.reward, progress.epochs)
             return trial.should_prune()
 
         record = evaluator.evaluate(trial.number, sampled, dict(trial.params), report)
         append_record(job.run_dir, record)
-        write_tables(job.run_dir, read_records(job.run_dir), job.settings.objective)
-        trial.set_user_attr("state", record.state)
-        if record.state == "PRUNED":
+        write_tables(job.run_dir, read_records(job.run_dir), goal)
+        trial.set_user_attr("state", record.state.value)
+        if record.state is TrialState.PRUNED:
             raise optuna.TrialPruned(f"pruned after epoch {record.epochs}")
-        if record.state != "COMPLETE":
+        if record.state is not TrialState.COMPLETE:
             raise CandidateNotTrained(record.failure_reason)
-        return objective_values(job, record)
+        return goal.values(record)
 
     return objective
 

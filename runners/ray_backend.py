@@ -17,8 +17,8 @@ parameters queued again, and trial numbers follow the existing ones.
 from __future__ import annotations
 
 import json
+import logging
 import os
-from dataclasses import asdict
 from pathlib import Path
 
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # our own progress bar and summary instead
@@ -30,7 +30,7 @@ from runners.data import Splits
 from runners.evaluation import Evaluator
 from runners.job import SearchJob
 from runners.optuna_backend import STUDY_NAME, make_sampler, open_study, recover_interrupted
-from runners.results import TrialRecord, append_record, read_records, write_tables
+from runners.results import TrialRecord, TrialState, append_record, read_records, write_tables
 
 
 def _trial_number(experiment_tag: str, offset: int) -> int:
@@ -80,9 +80,10 @@ def _trainable(config: dict, job: SearchJob, data: Splits, offset: int) -> None:
     params = _flat(config)
     sampled = job.space.from_params(params)
 
+    goal = job.settings.objective
+
     def report(progress: TrialRecord) -> bool:
-        tune.report({"reward": progress.reward, "accuracy": progress.proxy_accuracy, "macs": progress.macs,
-                     "record_json": json.dumps(asdict(progress))})
+        tune.report({"score": goal.score(progress), "macs": progress.macs, "record_json": json.dumps(progress.to_json())})
         return False  # ASHA stops the trial itself at a report
 
     record = Evaluator(job.settings, data).evaluate(number, sampled, params, report)
@@ -90,9 +91,9 @@ def _trainable(config: dict, job: SearchJob, data: Splits, offset: int) -> None:
         # No epoch was reported (zero-cost proxy, failure, rejection): report the outcome once.
         # After training, the last epoch's report already carried the final record, and ASHA
         # ends the trial at max_t, so no further report would arrive.
-        final = record.reward if record.reward is not None else float("-inf")
-        tune.report({"reward": final, "accuracy": record.proxy_accuracy, "macs": record.macs,
-                     "record_json": json.dumps(asdict(record))})
+        score = goal.score(record)
+        tune.report({"score": float("-inf") if score is None else score, "macs": record.macs,
+                     "record_json": json.dumps(record.to_json())})
 
 
 def _write(job: SearchJob, record: TrialRecord) -> None:
@@ -113,7 +114,7 @@ class RecordingOptunaSearch(OptunaSearch):
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if result and "record_json" in result:
-            _write(self.job, TrialRecord(**json.loads(result["record_json"])))
+            _write(self.job, TrialRecord.from_json(json.loads(result["record_json"])))
         super().on_trial_complete(trial_id, result=result, error=error)
 
 
@@ -125,11 +126,11 @@ class FailureRecorder(Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         if "record_json" not in (trial.last_result or {}):
-            _write(self.job, TrialRecord(number=_trial_number(trial.experiment_tag, self.offset), state="FAIL",
+            _write(self.job, TrialRecord(number=_trial_number(trial.experiment_tag, self.offset), state=TrialState.FAIL,
                                          failure_reason="the trial ended without reporting a result"))
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        _write(self.job, TrialRecord(number=_trial_number(trial.experiment_tag, self.offset), state="FAIL",
+        _write(self.job, TrialRecord(number=_trial_number(trial.experiment_tag, self.offset), state=TrialState.FAIL,
                                      failure_reason=f"Ray trial error: {str(trial.error_file or 'see Ray logs')}"))
 
 
@@ -143,29 +144,30 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
     workers = max(1, job.workers)
     threads = max(1, cpus // workers)
     ray.init(address=job.ray_address, num_cpus=None if job.ray_address else cpus, include_dashboard=False,
-             log_to_driver=False, configure_logging=False, ignore_reinit_error=True,
+             log_to_driver=False, logging_level=logging.ERROR, ignore_reinit_error=True,
              runtime_env={"env_vars": {"OMP_NUM_THREADS": str(threads)}})
     try:
         if remaining <= 0:
             return
         import optuna
-        from optuna.trial import TrialState
 
+        optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures and rejections are in our own records
         # The shared study: created with the right directions, stale running trials requeued.
         study = open_study(job)
         recover_interrupted(study, job)
         # Tune numbers its trials from 1; they follow the study's, so that record numbers
         # and study numbers agree even if a kill left a told trial without a record.
-        offset = len(study.get_trials(deepcopy=False, states=tuple(s for s in TrialState if s != TrialState.WAITING)))
+        waiting = optuna.trial.TrialState.WAITING
+        offset = len(study.get_trials(deepcopy=False, states=tuple(s for s in optuna.trial.TrialState if s != waiting)))
         trainable = tune.with_resources(
             tune.with_parameters(_trainable, job=job, data=data, offset=offset), {"cpu": threads})
-        multi = job.settings.objective == "pareto"
+        goal = job.settings.objective
         search = RecordingOptunaSearch(
             job=job, space=_DefineByRun(job.space), sampler=make_sampler(job, stream=len(study.trials)),
             study_name=STUDY_NAME, storage=optuna.storages.RDBStorage(job.storage_url),
-            metric=["accuracy", "macs"] if multi else "reward", mode=["max", "min"] if multi else "max")
-        scheduler = None if multi or not job.pruning or job.settings.proxy != "train" else ASHAScheduler(
-            metric="reward", mode="max", max_t=max(1, job.settings.train.epochs), grace_period=1)
+            metric=["score", "macs"] if goal.multi else "score", mode=["max", "min"] if goal.multi else "max")
+        scheduler = ASHAScheduler(metric="score", mode="max", max_t=max(1, job.settings.train.epochs),
+                                  grace_period=1) if job.pruning and goal.prunable else None
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(

@@ -1,36 +1,57 @@
-"""Trial records and the run directory's tables.
+"""The vocabulary of trials: their states, their records, the objective that ranks them,
+and the run directory's tables.
 
-``trials.jsonl`` is the append-only log: one JSON line per finished trial (complete,
-pruned, failed or rejected), written and flushed as soon as the trial ends, so a kill
-loses at most the trial in flight. ``results.csv``, ``results.parquet`` and
-``best.yaml`` are regenerated from it; when a trial number appears twice (a rerun after
-an interruption), the last line wins.
+``trials.jsonl`` is the append-only log: one JSON line per finished trial (any
+:class:`TrialState`), written and fsynced as soon as the trial ends, so a kill loses at
+most the trial in flight. ``results.csv``, ``results.parquet`` and ``best.yaml`` are
+regenerated from it; when a trial number appears twice (a rerun after an interruption),
+the last line wins.
 """
 
 from __future__ import annotations
 
+import enum
 import json
-import os
-import uuid
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import pandas as pd
 
 from search_space import spec_from_dict, write_spec_file
+from search_space.common.files import append_json_line, read_json_lines, write_atomically
 
 TRIALS_LOG = "trials.jsonl"
-STATES = ("COMPLETE", "PRUNED", "FAIL", "REJECTED")
-INTERRUPTED = "interrupted"  # failure_reason prefix of a trial a killed process left unfinished
+
+
+class TrialState(str, enum.Enum):
+    """How a trial ended. The values are what ``trials.jsonl`` and ``results.csv`` hold."""
+
+    COMPLETE = "COMPLETE"  # trained (or scored) to the end
+    PRUNED = "PRUNED"  # stopped early by Hyperband or ASHA; its last report is kept
+    FAIL = "FAIL"  # the candidate failed (an exception, a diverged loss): a result, not a crash
+    REJECTED = "REJECTED"  # no width/depth multiplier brings it into the budget window; never trained
+    INTERRUPTED = "INTERRUPTED"  # a killed search left it unfinished; its parameters run again
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def trained(self) -> bool:
+        return self in (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+# Logs written before INTERRUPTED was a state marked such trials FAIL with this reason prefix.
+_LEGACY_INTERRUPTED_PREFIX = "interrupted"
 
 
 @dataclass
 class TrialRecord:
     """One row of ``results.csv``. MACs at the spec's own resolution; accuracy on the
-    validation split at the proxy resolution; ``reward`` is the search objective."""
+    validation split at the proxy resolution; ``reward`` is MnasNet's ``ACC x (MACs/T)^w``
+    (the zero-cost score under ``--proxy zero-cost``)."""
 
     number: int
-    state: str
+    state: TrialState
     spec: str = ""  # block strings of the trained (projected) network
     macs: int | None = None
     params: int | None = None
@@ -47,46 +68,89 @@ class TrialRecord:
     spec_dict: dict = field(default_factory=dict)
     finished_at: float = 0.0
 
-    @property
-    def interrupted(self) -> bool:
-        """True for the placeholder of a trial a killed search left unfinished (it is rerun)."""
-        return self.failure_reason.startswith(INTERRUPTED)
+    def __post_init__(self) -> None:
+        self.state = TrialState(self.state)
+
+    @classmethod
+    def from_json(cls, row: dict) -> "TrialRecord":
+        """A record from one log line (unknown keys ignored, old interrupted markers read)."""
+        known = {f.name for f in fields(cls)}
+        record = cls(**{key: value for key, value in row.items() if key in known})
+        if record.state is TrialState.FAIL and record.failure_reason.startswith(_LEGACY_INTERRUPTED_PREFIX):
+            record.state = TrialState.INTERRUPTED
+        return record
+
+    def to_json(self) -> dict:
+        row = asdict(self)
+        row["state"] = self.state.value
+        return row
 
 
-def append_json_line(path: Path, row: dict) -> None:
-    """Append ``row`` as one JSON line and fsync, so it survives ``kill -9`` right after.
+@dataclass(frozen=True)
+class Objective:
+    """What a search maximises: how a record is scored, what the study is told, which trial is best.
 
-    One ``write`` on an ``O_APPEND`` descriptor, so lines from parallel workers never
-    interleave (a buffered writer may split a long line into several writes).
+    ``kind="reward"`` ranks by MnasNet's reward; ``kind="pareto"`` is multi-objective
+    (score up, MACs down) and ranks single winners by the score alone. The score is proxy
+    accuracy after training, or the zero-cost score (kept in ``reward``) without training.
     """
-    line = (json.dumps(row, allow_nan=True) + "\n").encode("utf-8")
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        written = os.write(descriptor, line)
-        if written != len(line):  # a full disk: fail loudly rather than leave a torn line
-            raise OSError(f"{path}: wrote {written} of {len(line)} bytes")
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
+    kind: str = "reward"  # "reward" or "pareto"
+    proxy: str = "train"  # "train" or "zero-cost"
 
-def read_json_lines(path: Path) -> list[dict]:
-    """Every complete line of a log written by :func:`append_json_line`; a torn last line
-    (the process died mid-write) is skipped."""
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
+    KINDS = ("reward", "pareto")
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Objective":
+        """The objective a run directory's ``config.json`` recorded."""
+        return cls(config.get("objective", "reward"), config.get("proxy", "train"))
+
+    @property
+    def multi(self) -> bool:
+        return self.kind == "pareto"
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        return ("maximize", "minimize") if self.multi else ("maximize",)
+
+    @property
+    def column(self) -> str:
+        """The results-table column a single winner is chosen by."""
+        return "proxy_accuracy" if self.multi and self.proxy == "train" else "reward"
+
+    @property
+    def label(self) -> str:
+        if self.proxy == "zero-cost":
+            return "zero-cost score"
+        return "proxy accuracy" if self.column == "proxy_accuracy" else "reward ACC x (MACs/T)^w"
+
+    @property
+    def prunable(self) -> bool:
+        """Only single-objective training reports per-epoch values a pruner can use."""
+        return not self.multi and self.proxy == "train"
+
+    def score(self, record: TrialRecord) -> float | None:
+        return getattr(record, self.column)
+
+    def values(self, record: TrialRecord) -> float | tuple[float, float]:
+        """What the Optuna study is told for a complete trial."""
+        return (self.score(record), record.macs) if self.multi else self.score(record)
+
+    def best(self, records: list[TrialRecord]) -> TrialRecord | None:
+        """The complete trial with the highest score; the earlier trial wins a tie."""
+        scored = [r for r in records if r.state is TrialState.COMPLETE and self.score(r) is not None]
+        return max(scored, key=lambda r: (self.score(r), -r.number), default=None)
+
+    def scored(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The complete trials of a results table that have a score."""
+        if frame.empty or "state" not in frame or self.column not in frame:
+            return frame.iloc[0:0]
+        return frame[(frame["state"] == TrialState.COMPLETE.value) & frame[self.column].notna()]
 
 
 def append_record(run_dir: Path, record: TrialRecord) -> None:
     """Append one finished trial to the run's log."""
-    append_json_line(run_dir / TRIALS_LOG, asdict(record))
+    append_json_line(run_dir / TRIALS_LOG, record.to_json())
 
 
 def read_records(run_dir: Path) -> list[TrialRecord]:
@@ -94,57 +158,38 @@ def read_records(run_dir: Path) -> list[TrialRecord]:
 
     A torn last line (the process died mid-write) is skipped.
     """
-    known = {f.name for f in fields(TrialRecord)}
     by_number: dict[int, TrialRecord] = {}
-    for data in read_json_lines(run_dir / TRIALS_LOG):
-        record = TrialRecord(**{key: value for key, value in data.items() if key in known})
+    for row in read_json_lines(run_dir / TRIALS_LOG):
+        record = TrialRecord.from_json(row)
         by_number[record.number] = record
     return [by_number[number] for number in sorted(by_number)]
+
+
+_NESTED = ("zero_cost", "params_sampled", "spec_dict")
 
 
 def records_frame(records: list[TrialRecord]) -> pd.DataFrame:
     """The results table: one row per trial, zero-cost scores as their own columns."""
     rows = []
     for record in records:
-        row = {key: value for key, value in asdict(record).items()
-               if key not in ("zero_cost", "params_sampled", "spec_dict")}
+        row = {key: value for key, value in record.to_json().items() if key not in _NESTED}
         row.update({f"zero_cost_{name}": value for name, value in record.zero_cost.items()})
         row["spec_json"] = json.dumps(record.spec_dict) if record.spec_dict else ""
         rows.append(row)
-    columns = [f.name for f in fields(TrialRecord) if f.name not in ("zero_cost", "params_sampled", "spec_dict")]
-    frame = pd.DataFrame(rows, columns=None if rows else columns + ["spec_json"])
-    return frame
+    columns = [f.name for f in fields(TrialRecord) if f.name not in _NESTED]
+    return pd.DataFrame(rows, columns=None if rows else columns + ["spec_json"])
 
 
-def best_record(records: list[TrialRecord], objective: str = "reward") -> TrialRecord | None:
-    """The complete trial with the highest reward (``pareto``: the highest accuracy)."""
-    key = "proxy_accuracy" if objective == "pareto" else "reward"
-    complete = [r for r in records if r.state == "COMPLETE" and getattr(r, key) is not None]
-    return max(complete, key=lambda r: (getattr(r, key), -r.number), default=None)
-
-
-def write_tables(run_dir: Path, records: list[TrialRecord], objective: str = "reward") -> TrialRecord | None:
+def write_tables(run_dir: Path, records: list[TrialRecord], objective: Objective) -> TrialRecord | None:
     """Rewrite ``results.csv``, ``results.parquet`` and ``best.yaml``; returns the best trial."""
     frame = records_frame(records)
     write_atomically(run_dir / "results.csv", lambda path: frame.to_csv(path, index=False))
     write_atomically(run_dir / "results.parquet", lambda path: frame.to_parquet(path, index=False))
-    best = best_record(records, objective)
+    best = objective.best(records)
     if best is not None and best.spec_dict:
         write_atomically(run_dir / "best.yaml", lambda path: write_spec_file(spec_from_dict(best.spec_dict), path))
     return best
 
 
-def write_atomically(target: Path, write) -> None:
-    """Write to a temporary sibling, then rename: readers never see a half-written table.
-
-    The sibling's name is unique, so parallel workers rewriting the same table do not take
-    each other's temporary file.
-    """
-    # The suffix stays last: some writers choose the format by it (YAML or JSON specs).
-    temporary = target.with_name(f".{target.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{target.suffix}")
-    try:
-        write(temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+__all__ = ["Objective", "TRIALS_LOG", "TrialRecord", "TrialState", "append_record", "read_records",
+           "records_frame", "write_tables"]

@@ -6,81 +6,72 @@
 
 Every trained candidate has MACs in [0.9, 1.0] x budget at the spec's own resolution
 (with the data's channels and classes); candidates outside are projected into that
-window or rejected untrained. The run directory holds the study, ``trials.jsonl``,
-``results.csv``/``.parquet``, ``best.yaml`` and ``report.html``; rerunning the same
-command with the same ``--out`` continues the search.
+window or rejected untrained. The run directory holds the study, trials.jsonl,
+results.csv/.parquet and best.yaml; rerunning the same command with the same --out
+continues the search. Look at it with: python -m analysis.dashboard RUN_DIR
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
-from datetime import datetime
 from pathlib import Path
 
 from runners import optuna_backend
-from runners.cli import (USAGE_ERROR, ArgumentParser, UsageError, checked, claim_run_dir, positive_float,
-                         positive_int)
-from runners.budget import format_macs, parse_macs, smallest_macs
-from runners.data import DataError, parse_resolution, prepare
+from runners.budget import REWARD_EXPONENT, smallest_macs
+from runners.data import prepare
 from runners.evaluation import SCORES, SearchSettings
-from runners.job import DataOptions, SearchJob
-from runners.results import read_records, write_tables
-from runners.training import TrainConfig, resolve_device
-from search_space import SpecError, load_space
+from runners.job import SearchJob
+from runners.options import add_proxy_arguments, data_options, train_config
+from runners.results import Objective, read_records
+from runners.run_dir import claim_run_dir, default_run_dir
+from runners.search_run import run_search, summarize
+from search_space import load_space
+from search_space.common.cli import ArgumentParser, checked, finite_float, positive_float, positive_int, run_main
+from search_space.common.errors import UsageError
+from search_space.common.units import format_macs, parse_macs
 from search_space.space import replace_fixed
 
 # Flags that define what a run directory means; resuming with other values is refused.
 RUN_IDENTITY = ("budget_flops", "objective", "reward_exponent", "space", "sampler", "startup_trials", "proxy",
-                "zero_cost_score",
-                "data", "proxy_resolution", "epochs", "batch_size", "learning_rate", "max_train_samples",
-                "max_val_samples", "val_fraction", "seed", "backend")
+                "zero_cost_score", "data", "proxy_resolution", "epochs", "batch_size", "learning_rate",
+                "max_train_samples", "max_val_samples", "val_fraction", "seed", "backend")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(prog="python -m runners.search", description=__doc__.split("\n\n")[0],
-                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = ArgumentParser(prog="python -m runners.search", description=__doc__.split("\n\n")[0])
     goal = parser.add_argument_group("goal")
     goal.add_argument("--budget-flops", default="400M", type=checked(parse_macs),
                       help="MAC budget at the spec's resolution (the papers' FLOPs): 400M, 1.2G, 4e8")
-    goal.add_argument("--objective", choices=("reward", "pareto"), default="reward",
-                      help="reward: MnasNet ACC x (MACs/T)^w; pareto: NSGA-style (accuracy, MACs)")
-    goal.add_argument("--reward-exponent", type=float, default=-0.07, help="w in ACC x (MACs/T)^w")
+    goal.add_argument("--objective", choices=Objective.KINDS, default="reward",
+                      help="reward: MnasNet ACC x (MACs/T)^w; pareto: (accuracy, MACs), multi-objective")
+    goal.add_argument("--reward-exponent", type=finite_float, default=REWARD_EXPONENT, help="w in ACC x (MACs/T)^w")
     goal.add_argument("--space", default="default", help="search space: 'default' or a YAML file")
-    goal.add_argument("--sampler", choices=("tpe", "nsga2", "random", "grid"), default="tpe")
+    goal.add_argument("--sampler", choices=("tpe", "nsga2", "random", "grid"), default="tpe", help="Optuna sampler")
     goal.add_argument("--startup-trials", type=positive_int, default=4,
-                      help="random trials before TPE models the results (Optuna's default of 10 "
-                           "would leave a short CPU search almost entirely random)")
-    evaluation = parser.add_argument_group("evaluation")
-    evaluation.add_argument("--proxy", choices=("train", "zero-cost"), default="train",
-                            help="short real training, or training-free scores")
-    evaluation.add_argument("--zero-cost-score", choices=SCORES, default="naswot",
-                            help="which zero-cost score ranks candidates with --proxy zero-cost")
-    evaluation.add_argument("--data", default=None,
-                            help="IDX directory, .npz (x, y) or class-folder directory; default: Fashion-MNIST "
-                                 "from $FASHION_MNIST or Debian's dataset-fashion-mnist")
-    evaluation.add_argument("--proxy-resolution", type=checked(parse_resolution), default=None,
-                            help="N or HxW for proxy training; default: the data's size, at least 32")
-    evaluation.add_argument("--epochs", type=positive_int, default=2)
-    evaluation.add_argument("--batch-size", type=positive_int, default=64)
-    evaluation.add_argument("--learning-rate", type=positive_float, default=1e-2, help="AdamW peak learning rate")
-    evaluation.add_argument("--max-train-samples", type=positive_int, default=2048)
-    evaluation.add_argument("--max-val-samples", type=positive_int, default=1024)
-    evaluation.add_argument("--val-fraction", type=positive_float, default=0.1,
-                            help="share of the training data held out to score candidates")
-    evaluation.add_argument("--no-pruning", action="store_true", help="disable Hyperband/ASHA early stopping")
+                      help="random trials before TPE models the results (Optuna's own 10 would leave a short "
+                           "CPU search almost entirely random)")
+    scoring = parser.add_argument_group("scoring")
+    scoring.add_argument("--proxy", choices=("train", "zero-cost"), default="train",
+                         help="short real training, or training-free scores")
+    scoring.add_argument("--zero-cost-score", choices=SCORES, default="naswot",
+                         help="which zero-cost score ranks candidates with --proxy zero-cost")
+    scoring.add_argument("--no-pruning", action="store_true", help="disable Hyperband/ASHA early stopping")
+    add_proxy_arguments(parser, title="proxy training", epochs=2, batch_size=64, learning_rate=1e-2,
+                        max_train_samples=2048, max_val_samples=1024)
     execution = parser.add_argument_group("execution")
-    execution.add_argument("--backend", choices=("optuna", "ray"), default="optuna")
+    execution.add_argument("--backend", choices=("optuna", "ray"), default="optuna", help="who runs the trials")
     execution.add_argument("--trials", type=positive_int, default=16, help="total trials of the run")
-    execution.add_argument("--timeout", type=positive_float, default=None, help="stop starting trials after N seconds")
+    execution.add_argument("--timeout", type=positive_float, default=None,
+                           help="stop starting trials after this many seconds; when not given, run all trials")
     execution.add_argument("--workers", type=positive_int, default=1, help="parallel trials (processes or Ray actors)")
-    execution.add_argument("--storage", default=None, help="Optuna storage URL (default: SQLite in the run directory)")
-    execution.add_argument("--ray-address", default=None, help="join an existing Ray cluster (default: a local Ray)")
-    execution.add_argument("--seed", type=int, default=0)
-    execution.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, ...")
-    execution.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<timestamp>)")
+    execution.add_argument("--storage", default=None,
+                           help="Optuna storage URL; when not given, SQLite in the run directory")
+    execution.add_argument("--ray-address", default=None,
+                           help="join an existing Ray cluster; when not given, start a local Ray")
+    execution.add_argument("--seed", type=int, default=0, help="seed of the sampler, the data split and training")
+    execution.add_argument("--out", type=Path, default=None, help="run directory; when not given, runs/<timestamp>")
     execution.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -90,150 +81,54 @@ def _identity(args: argparse.Namespace) -> dict:
     return {key: (list(values[key]) if isinstance(values[key], tuple) else values[key]) for key in RUN_IDENTITY}
 
 
-def _progress(run_dir: Path, start_count: int, total: int, stop: threading.Event, quiet: bool) -> None:
-    """Poll the trial log and move a progress bar with ETA (works for any backend and worker count)."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, desc="trials", unit="trial", disable=quiet, dynamic_ncols=True)
-    seen = 0
-    while True:
-        finished = stop.wait(1.0)
-        records = read_records(run_dir)
-        done = min(total, len([r for r in records if not r.interrupted]) - start_count)
-        if done > seen:
-            bar.update(done - seen)
-            seen = done
-            best = max((r.reward for r in records if r.state == "COMPLETE" and r.reward is not None), default=None)
-            if best is not None:
-                bar.set_postfix(best=f"{best:.4f}")
-        if finished:
-            break
-    bar.close()
-
-
-def summarize(job: SearchJob, records, elapsed: float, started_at: float = 0.0) -> str:
-    """The end-of-run summary; the rate counts trials finished since ``started_at``."""
-    counts = {state: sum(r.state == state for r in records) for state in ("COMPLETE", "PRUNED", "FAIL", "REJECTED")}
-    trained = [r for r in records if r.state in ("COMPLETE", "PRUNED") and r.macs is not None]
-    budget = job.settings.budget
-    in_window = sum(0.9 * budget <= r.macs <= budget for r in trained)
-    projected = sum(r.projection not in ("", "in window") and r.state != "REJECTED" for r in records)
-    this_run = sum(r.finished_at >= started_at for r in records)
-    lines = [
-        f"run directory: {job.run_dir}",
-        f"trials: {len(records)} ({', '.join(f'{n} {s.lower()}' for s, n in counts.items())}); "
-        f"{this_run} in this invocation, {elapsed / 60:.1f} min"
-        + (f", {3600 * this_run / elapsed:.0f} trials/hour" if elapsed > 0 and this_run else ""),
-        f"budget {format_macs(budget)} MACs: {in_window}/{len(trained)} trained candidates in the window "
-        f"[{format_macs(0.9 * budget)}, {format_macs(budget)}]; {projected} projected into it, "
-        f"{counts['REJECTED']} rejected untrained",
-    ]
-    best = max((r for r in records if r.state == "COMPLETE" and r.reward is not None),
-               key=lambda r: (r.proxy_accuracy if job.settings.objective == "pareto" and r.proxy_accuracy is not None
-                              else r.reward), default=None)
-    if best is None:
-        lines.append("no trial completed yet")
-    else:
-        accuracy = f"proxy accuracy {best.proxy_accuracy:.4f}, " if best.proxy_accuracy is not None else ""
-        lines += [
-            f"best: trial {best.number}, {accuracy}reward {best.reward:.4f}, "
-            f"{format_macs(best.macs)} MACs, {best.params:,} params ({best.projection})",
-            f"      {best.spec}",
-            f"best spec: {job.run_dir / 'best.yaml'}   report: {job.run_dir / 'report.html'}",
-        ]
-    failures = [r for r in records if r.state == "FAIL" and r.failure_reason]
-    if failures:
-        lines.append("failures: " + "; ".join(f"trial {r.number}: {r.failure_reason[:120]}" for r in failures[-3:]))
-    return "\n".join(lines)
-
-
-def write_report(job: SearchJob, summary: str) -> None:
-    """The run's ``report.html``: the dashboard's search figures for this one run."""
-    from analysis import search_sections
-    from analysis import write_report as write_html
-
-    write_html(job.run_dir / "report.html", f"Search run {job.run_dir.name}", search_sections(job.run_dir), summary)
-
-
-def prepare_job(args: argparse.Namespace):
-    """Validate everything a user can get wrong before any training starts."""
-    try:
-        device = resolve_device(args.device)
-    except RuntimeError as error:
-        raise UsageError(f"--device: {error}") from None
-    if device.startswith("cuda"):
-        import torch
-        if not torch.cuda.is_available():
-            raise UsageError(f"--device {args.device}: CUDA is not available on this machine")
-    if not 0 < args.val_fraction < 1:
-        raise UsageError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
+def job_from_args(args: argparse.Namespace):
+    """The job, its data and whether it resumes; every user mistake is found before training."""
+    options = data_options(args)
+    train = train_config(args)
     space = load_space(args.space)
-    data = prepare(args.data, proxy_resolution=args.proxy_resolution, val_fraction=args.val_fraction,
-                   max_train_samples=args.max_train_samples, max_val_samples=args.max_val_samples, seed=args.seed)
+    data = prepare(options)
     # Candidates are the networks that will really be deployed on this data.
     space = replace_fixed(space, in_channels=data.in_channels, num_classes=data.num_classes)
     smallest, smallest_spec = smallest_macs(space)
     if args.budget_flops < smallest:
         raise UsageError(f"--budget-flops {format_macs(args.budget_flops)} is below the smallest network of the "
                          f"space ({smallest:,} MACs = {format_macs(smallest)} at "
-                         f"{'x'.join(map(str, smallest_spec.resolution))})")
-    run_dir = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    resuming = claim_run_dir(run_dir, _identity(args), "search")
-    settings = SearchSettings(
-        budget=args.budget_flops, objective=args.objective, reward_exponent=args.reward_exponent, proxy=args.proxy,
-        zero_cost_score=args.zero_cost_score, seed=args.seed,
-        train=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                          device=device))
-    storage = args.storage or f"sqlite:///{(run_dir / 'study.db').resolve()}"
-    job = SearchJob(
-        run_dir=run_dir, space=space, settings=settings,
-        data=DataOptions(args.data, args.proxy_resolution, args.val_fraction, args.max_train_samples,
-                         args.max_val_samples),
-        sampler=args.sampler, startup_trials=args.startup_trials, backend=args.backend, storage_url=storage,
-        workers=args.workers,
-        timeout=args.timeout, pruning=not args.no_pruning, ray_address=args.ray_address)
+                         f"{'x'.join(map(str, smallest_spec.resolution))}, {data.num_classes} classes)")
+    run_dir = args.out or default_run_dir()
+    settings = SearchSettings(budget=args.budget_flops, objective=Objective(args.objective, args.proxy),
+                              reward_exponent=args.reward_exponent, zero_cost_score=args.zero_cost_score,
+                              seed=args.seed, train=train)
+    job = SearchJob(run_dir=run_dir, space=space, settings=settings, data=options, sampler=args.sampler,
+                    startup_trials=args.startup_trials, backend=args.backend,
+                    storage_url=args.storage or f"sqlite:///{(run_dir / 'study.db').resolve()}",
+                    workers=args.workers, timeout=args.timeout, pruning=not args.no_pruning,
+                    ray_address=args.ray_address)
     if args.sampler == "grid":
         optuna_backend.make_sampler(job)  # refuses spaces too large to enumerate, before training
+    resuming = claim_run_dir(run_dir, _identity(args), "search")
     return job, data, resuming
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        job, data, resuming = prepare_job(args)
-    except (UsageError, SpecError, DataError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return USAGE_ERROR
-    records = read_records(job.run_dir)
-    done = len([r for r in records if not r.interrupted])
-    remaining = max(0, args.trials - done)
+    return run_main(lambda: _search(args))
+
+
+def _search(args: argparse.Namespace) -> int:
+    job, data, resuming = job_from_args(args)
     height, width = data.resolution
-    print(f"{'resuming' if resuming else 'starting'} search in {job.run_dir}: {remaining} of {args.trials} trials "
-          f"to run, budget {format_macs(job.settings.budget)} MACs, {job.backend}/{job.sampler}, "
-          f"proxy {job.settings.proxy} at {height}x{width} on {data.source} "
+    print(f"{'resuming' if resuming else 'starting'} search in {job.run_dir}: {args.trials} trials in all, "
+          f"budget {format_macs(job.settings.budget)} MACs, {job.backend}/{job.sampler}, "
+          f"proxy {job.settings.objective.proxy} at {height}x{width} on {data.source} "
           f"({len(data.train_x)} train / {len(data.val_x)} validation samples), device {job.settings.train.device}",
           flush=True)
-    stop = threading.Event()
-    started_at = time.time()
-    progress = threading.Thread(target=_progress, args=(job.run_dir, done, remaining, stop, args.quiet), daemon=True)
-    start = time.perf_counter()
-    progress.start()
+    started_at, start = time.time(), time.perf_counter()
     try:
-        if job.backend == "ray":
-            from runners import ray_backend
-            ray_backend.run(job, remaining, data)
-        else:
-            optuna_backend.run(job, remaining, data)
+        records = run_search(job, args.trials, data, args.quiet)
     except KeyboardInterrupt:
         print("\ninterrupted: finished trials are saved; rerun the same command to continue", file=sys.stderr)
-    finally:
-        stop.set()
-        progress.join()
-    records = read_records(job.run_dir)
-    write_tables(job.run_dir, records, job.settings.objective)
-    summary = summarize(job, records, time.perf_counter() - start, started_at)
-    write_report(job, summary)
-    print(summary)
+        records = read_records(job.run_dir)
+    print(summarize(job, records, time.perf_counter() - start, started_at))
     return 0
 
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from scaling.compound import Coefficients
+from scaling.intervals import percentile_interval
 
 MIN_SURROGATE_POINTS = 8  # 6 quadratic coefficients, and two residual degrees of freedom
 SURROGATE_LATTICE = 200  # the optimum is searched on a simplex lattice of step 1/200
@@ -154,11 +155,6 @@ def _fit_surrogate(unique: np.ndarray, means: np.ndarray, counts: np.ndarray, sq
                      float(predictions[best]), loo_r2, loo_rmse, noise_se, adequate, reason)
 
 
-def _interval(samples: np.ndarray, estimate: float) -> tuple[float, float]:
-    low, high = np.quantile(samples, [0.025, 0.975])
-    return float(min(low, estimate)), float(max(high, estimate))
-
-
 def _resample(keys, metric, groups, rng):
     """One bootstrap table: each point's rows drawn with replacement from its own rows."""
     pick = np.concatenate([rng.choice(rows, size=len(rows), replace=True) for rows in groups])
@@ -220,7 +216,7 @@ def fit_coefficients(table: pd.DataFrame, *, bootstrap: int = 1000, seed: int = 
         probability = wins / used
         as_coefficients = np.array([[c.alpha, c.beta, c.gamma] for c in
                                     (Coefficients.from_shares(*s) for s in samples)])
-        intervals = {name: _interval(as_coefficients[:, i], getattr(chosen, name))
+        intervals = {name: percentile_interval(as_coefficients[:, i], getattr(chosen, name))
                      for i, name in enumerate(("alpha", "beta", "gamma"))}
     else:
         probability = np.eye(len(unique))[best]

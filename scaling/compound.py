@@ -14,11 +14,16 @@ rounded network and can correct a common exponent so the realised ratio hits a t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
-from scaling.rules import scale
 from search_space import NetworkSpec, count_cost
+from search_space.mac_target import MacWindow, Reached, SearchLine, reach_macs
+from search_space.rules import Multipliers
+from search_space.common.errors import UsageError
+
+RATIO_TOLERANCE = 0.05  # a scaled network's MACs within 5% of (alpha beta^2 gamma^2)^phi times the base's
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,25 @@ class Coefficients:
         """``alpha * beta^2 * gamma^2``: ideal MAC growth per unit of phi."""
         return self.alpha * self.beta**2 * self.gamma**2
 
+    def share_of(self, dimension: str) -> float:
+        """The FLOP share of ``"depth"``, ``"width"`` or ``"resolution"``."""
+        return self.shares[("depth", "width", "resolution").index(dimension)]
+
+    def multipliers(self, exponent: float) -> Multipliers:
+        """``alpha^e``, ``beta^e``, ``gamma^e``: member ``phi = e`` before rounding."""
+        return Multipliers(self.alpha**exponent, self.beta**exponent, self.gamma**exponent)
+
+    def exponent_of(self, multipliers: Multipliers) -> float:
+        """The common exponent ``e`` of multipliers made by :meth:`multipliers`."""
+        for factor, value in ((self.alpha, multipliers.depth), (self.beta, multipliers.width),
+                              (self.gamma, multipliers.resolution)):
+            if factor > 1:
+                return math.log(value) / math.log(factor)
+        return 0.0
+
+
+PAPER_COEFFICIENTS = Coefficients(alpha=1.2, beta=1.1, gamma=1.15)  # EfficientNet section 3.3
+
 
 def simplex_grid(step: float = 0.1) -> list[Coefficients]:
     """Every point of the share simplex on a grid of ``step`` (which must divide 1).
@@ -60,18 +84,13 @@ def simplex_grid(step: float = 0.1) -> list[Coefficients]:
     """
     divisions = round(1 / step)
     if divisions < 1 or not math.isclose(divisions * step, 1.0, rel_tol=1e-9):
-        raise ValueError(f"--step must divide 1 evenly (0.1, 0.125, 0.25, ...), got {step}")
+        raise UsageError(f"--step must divide 1 evenly (0.1, 0.125, 0.25, ...), got {step}")
     points = []
     for depth in range(divisions + 1):
         for width in range(divisions + 1 - depth):
             resolution = divisions - depth - width
             points.append(Coefficients.from_shares(depth / divisions, width / divisions, resolution / divisions))
     return points
-
-
-def scale_resolution(resolution: tuple[int, int], multiplier: float) -> tuple[int, int]:
-    """Each side times ``multiplier``, rounded to the nearest integer (at least 1)."""
-    return tuple(max(1, int(round(side * multiplier))) for side in resolution)  # type: ignore[return-value]
 
 
 def effective_multipliers(base: NetworkSpec, spec: NetworkSpec) -> tuple[float, float, float]:
@@ -106,75 +125,54 @@ class ScaledNetwork:
     effective: tuple[float, float, float] = (1.0, 1.0, 1.0)  # see effective_multipliers
 
 
-def _scaled(base: NetworkSpec, depth: float, width: float, resolution: float) -> ScaledNetwork:
-    spec = scale(base, width, depth, scale_resolution(base.resolution, resolution) if resolution != 1.0 else None)
-    macs = count_cost(spec).macs
-    return ScaledNetwork(spec, depth, width, resolution, macs, macs / count_cost(base).macs,
-                         effective_multipliers(base, spec))
+def _network(base: NetworkSpec, reached: Reached) -> ScaledNetwork:
+    multipliers = reached.multipliers
+    return ScaledNetwork(reached.spec, multipliers.depth, multipliers.width, multipliers.resolution, reached.macs,
+                         reached.macs / count_cost(base).macs, effective_multipliers(base, reached.spec))
 
 
 def compound_scale(base: NetworkSpec, coefficients: Coefficients, phi: float, exponent: float | None = None) -> ScaledNetwork:
     """``base`` scaled by ``alpha^e``, ``beta^e``, ``gamma^e`` with ``e = exponent`` or ``phi``,
     with the reference rounding; reports the realised MAC ratio to the base."""
-    power = phi if exponent is None else exponent
-    return _scaled(base, coefficients.alpha**power, coefficients.beta**power, coefficients.gamma**power)
+    multipliers = coefficients.multipliers(phi if exponent is None else exponent)
+    spec = multipliers.apply(base)
+    return _network(base, Reached(multipliers, spec, count_cost(spec).macs, True))
 
 
-def _bisect_ratio(make, low: float, high: float, target: float, best: ScaledNetwork, iterations: int) -> ScaledNetwork:
-    """Bisect a parameter of ``make`` (MACs rise with it) towards ``target``; keep the closest."""
-    for _ in range(iterations):
-        middle = (low + high) / 2
-        candidate = make(middle)
-        if abs(candidate.realised_ratio / target - 1) < abs(best.realised_ratio / target - 1):
-            best = candidate
-        if candidate.realised_ratio < target:
-            low = middle
-        else:
-            high = middle
-    return best
-
-
-def corrected_scale(
-    base: NetworkSpec, coefficients: Coefficients, phi: float = 1.0, tolerance: float = 0.05, iterations: int = 24
-) -> ScaledNetwork:
+def corrected_scale(base: NetworkSpec, coefficients: Coefficients, phi: float = 1.0,
+                    tolerance: float = RATIO_TOLERANCE) -> ScaledNetwork:
     """Like :func:`compound_scale`, but corrected for rounding so the realised MAC ratio
     lands within ``tolerance`` of ``flop_factor ** phi`` (2 at phi = 1) where possible.
     Negative ``phi`` shrinks the base (smaller members for fitting scaling laws).
 
-    First the common exponent of the three multipliers is bisected. Rounding can make the
-    ratio jump over the target (repeats are integers, widths multiples of 8), so if that is
-    not enough, the common exponent walks a ladder around that value (0.1x to 2x in 2% steps, nearest
-    first) and at each rung one knob is bisected alone, among the dimensions with a
-    positive share only, finest first: resolution, width, depth (the returned multipliers
-    say what was used). The first network within tolerance wins; otherwise the closest
-    found is returned.
+    Both steps are :func:`search_space.reach_macs` search lines. First the common exponent of
+    the three multipliers is bisected. Rounding can make the ratio jump over the target
+    (repeats are integers, widths multiples of 8), so if that is not enough, the common
+    exponent walks a ladder around the value found (0.1x to 2x in 2% steps, nearest first)
+    and at each rung one knob is bisected alone, among the dimensions with a positive share
+    only (a width-only baseline stays width-only), finest first: resolution, width, depth.
+    The first network within tolerance wins; otherwise the closest found is returned.
     """
-    target = coefficients.flop_factor**phi
-    close = lambda result: abs(result.realised_ratio / target - 1) <= tolerance  # noqa: E731
-    best = compound_scale(base, coefficients, phi)
-    if close(best) or phi == 0:
-        return best
-    # MACs rise with the exponent; the target lies between the base (exponent 0) and phi's side.
+    if phi == 0:
+        return compound_scale(base, coefficients, 0.0)
+    window = MacWindow.around(coefficients.flop_factor**phi * count_cost(base).macs, tolerance)
     low, high = (2.0 * phi - 1.0, 0.0) if phi < 0 else (0.0, 2.0 * phi + 1.0)
-    best = _bisect_ratio(lambda e: compound_scale(base, coefficients, phi, exponent=e), low, high,
-                         target, best, iterations)
-    # Only dimensions the coefficients scale may move (a width-only baseline stays width-only),
-    # finest steps first: resolution (integer pixels), width (multiples of 8), depth (whole blocks).
-    knobs = [knob for knob in (2, 1, 0) if coefficients.shares[knob] > 0]
-    exponent = math.log(best.depth_mult) / math.log(coefficients.alpha) if coefficients.alpha > 1 else (
-        math.log(best.width_mult) / math.log(coefficients.beta) if coefficients.beta > 1 else
-        math.log(best.resolution_mult) / math.log(coefficients.gamma))
+    along = coefficients.multipliers
+    common = reach_macs(base, window, [SearchLine(along, phi, phi), SearchLine(along, low, high)])
+    if common.in_window:
+        return _network(base, common)
+    exponent = coefficients.exponent_of(common.multipliers)
     ladder = sorted((1 + 0.02 * k for k in range(-45, 51)), key=lambda f: abs(f - 1))
-    for knob, factor in ((knob, factor) for knob in knobs for factor in ladder):
-        if close(best):
-            break
-        anchor = compound_scale(base, coefficients, phi, exponent=exponent * factor)
+    knobs = [knob for knob in ("resolution", "width", "depth") if coefficients.share_of(knob) > 0]
 
-        def vary(multiplier: float, anchor=anchor, knob=knob) -> ScaledNetwork:
-            values = [anchor.depth_mult, anchor.width_mult, anchor.resolution_mult]
-            values[knob] = multiplier
-            return _scaled(base, *values)
+    def knob_lines():
+        for knob in knobs:
+            for factor in ladder:
+                anchor = along(exponent * factor)
+                current = getattr(anchor, knob)
+                yield SearchLine(lambda value, anchor=anchor, knob=knob: dataclasses.replace(anchor, **{knob: value}),
+                                 current / 1.5, current * 1.5)
 
-        current = (anchor.depth_mult, anchor.width_mult, anchor.resolution_mult)[knob]
-        best = _bisect_ratio(vary, current / 1.5, current * 1.5, target, best, iterations)
-    return best
+    corrected = reach_macs(base, window, knob_lines())
+    closest = corrected if corrected.in_window or window.miss(corrected.macs) < window.miss(common.macs) else common
+    return _network(base, closest)

@@ -30,23 +30,15 @@ from typing import Callable
 
 import numpy as np
 
-from runners.data import Splits, prepare
-from runners.results import append_json_line, read_json_lines
+from runners.data import DataOptions, Splits, prepare
+from runners.progress import progress_bar
+from runners.results import TrialState
 from runners.training import TrainConfig, train_and_evaluate
-from scaling.compound import Coefficients, ScaledNetwork, corrected_scale, scale_resolution, simplex_grid
-from search_space import NetworkSpec, count_cost, stages_summary
+from scaling.compound import Coefficients, ScaledNetwork, corrected_scale, simplex_grid
+from search_space import NetworkSpec, count_cost, scale_resolution, stages_summary
+from search_space.common.files import append_json_line, read_json_lines
 
 EVALUATIONS_LOG = "evaluations.jsonl"
-
-
-@dataclass(frozen=True)
-class DataSettings:
-    source: str | None
-    proxy_resolution: tuple[int, int] | None
-    val_fraction: float = 0.1
-    max_train_samples: int | None = None
-    max_val_samples: int | None = None
-    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -71,7 +63,10 @@ class Evaluation:
     resolution: str
     proxy_resolution: str
     spec: str
-    state: str = "COMPLETE"  # or "FAIL"
+    state: TrialState = TrialState.COMPLETE  # or FAIL
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", TrialState(self.state))
     metric: float | None = None
     failure_reason: str = ""
     seconds: float = 0.0
@@ -139,20 +134,16 @@ def law_tasks(base: NetworkSpec, coefficients: Coefficients, phis, seeds: int, f
 class ProxyEvaluator:
     """Trains tasks on the data, each at its own proxy resolution (prepared once per size)."""
 
-    def __init__(self, data: DataSettings, train: TrainConfig, base_data: Splits):
+    def __init__(self, data: DataOptions, train: TrainConfig, base_data: Splits):
         """``base_data``: the data prepared at the base's proxy resolution (the others derive from it)."""
-        self.data_settings = data
+        self.data_options = data
         self.train = train
         self.base_proxy_resolution = base_data.resolution
         self._prepared: dict[tuple[int, int], Splits] = {base_data.resolution: base_data}
 
     def data_at(self, resolution: tuple[int, int]) -> Splits:
         if resolution not in self._prepared:
-            options = self.data_settings
-            self._prepared[resolution] = prepare(
-                options.source, proxy_resolution=resolution, val_fraction=options.val_fraction,
-                max_train_samples=options.max_train_samples, max_val_samples=options.max_val_samples,
-                seed=options.seed)
+            self._prepared[resolution] = prepare(self.data_options.at_resolution(resolution))
         return self._prepared[resolution]
 
     def evaluate(self, task: Task) -> Evaluation:
@@ -176,7 +167,7 @@ class ProxyEvaluator:
         except KeyboardInterrupt:
             raise
         except Exception as error:  # one network's failure is a result, not the end of the run
-            return dataclasses.replace(record, state="FAIL", seconds=time.perf_counter() - start,
+            return dataclasses.replace(record, state=TrialState.FAIL, seconds=time.perf_counter() - start,
                                        finished_at=time.time(),
                                        failure_reason=f"{type(error).__name__}: {error}".splitlines()[0][:300])
 
@@ -196,24 +187,22 @@ def run_tasks(run_dir: Path, tasks: list[Task], evaluator: ProxyEvaluator, *, de
     """Evaluate the tasks not yet in the log, in order, until done or past ``deadline``
     (a ``time.monotonic()`` value; the evaluation in flight is finished). The first
     ``required`` tasks run whatever the deadline (a grid needs its corners to mean anything)."""
-    from tqdm import tqdm
-
     done = {evaluation.key for evaluation in read_evaluations(run_dir)}
     pending = [(index, task) for index, task in enumerate(tasks) if task.key not in done]
-    bar = tqdm(total=len(pending), desc=description, unit="net", disable=quiet or not pending, dynamic_ncols=True)
+    bar = progress_bar(len(pending), description, "network", quiet)
     for index, task in pending:
         if deadline is not None and index >= required and time.monotonic() > deadline:
             break
         evaluation = evaluator.evaluate(task)
-        append_json_line(run_dir / EVALUATIONS_LOG, dataclasses.asdict(evaluation))
+        append_json_line(run_dir / EVALUATIONS_LOG, {**dataclasses.asdict(evaluation), "state": evaluation.state.value})
         if on_result:
             on_result(evaluation)
         bar.update(1)
         if evaluation.metric is not None:
-            bar.set_postfix(last=f"{evaluation.metric:.3f}")
+            bar.set_postfix_str(f"last proxy accuracy {evaluation.metric:.3f}")
     bar.close()
     return read_evaluations(run_dir)
 
 
-__all__ = ["DataSettings", "EVALUATIONS_LOG", "Evaluation", "ProxyEvaluator", "Task", "base_task", "grid_tasks",
+__all__ = ["EVALUATIONS_LOG", "Evaluation", "ProxyEvaluator", "Task", "base_task", "grid_tasks",
            "law_tasks", "read_evaluations", "run_tasks", "space_filling_order"]

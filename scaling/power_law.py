@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
+from scaling.intervals import INTERVAL_LEVEL, percentile_interval
+from search_space.common.errors import UserError
+
 HUBER_DELTA = 1e-3  # on log error, as in Hoffmann et al.
 PARAMETERS = ("E", "A", "a")
 EXPONENT_BOUNDS = (1e-4, 5.0)
@@ -28,7 +31,7 @@ LOG_SCALE_BOUNDS = (-30.0, 30.0)  # log A after normalising compute
 MIN_LEVELS = 4  # distinct compute values needed to fit 3 parameters with a residual left
 
 
-class LawError(ValueError):
+class LawError(UserError):
     """The data cannot support a fit (too few points, non-positive values)."""
 
 
@@ -168,20 +171,13 @@ def check_points(compute, error, needed_levels: int = MIN_LEVELS) -> tuple[np.nd
     return compute, error
 
 
-def _interval(samples: np.ndarray, estimate: float, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval, widened to include the estimate (a skewed bootstrap distribution
-    can otherwise leave the estimate just outside)."""
-    low, high = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2])
-    return float(min(low, estimate)), float(max(high, estimate))
-
-
 def fit_power_law(compute, error, *, bootstrap: int = 1000, seed: int = 0, band_points: int = 60,
                   band_range: tuple[float, float] | None = None) -> LawFit:
     """Fit ``error = E + A * C^(-a)`` with bootstrap intervals and a prediction band.
 
     The result is independent of the order of the rows, and of duplicating all of them
     (the loss is a mean). The band covers ``band_range`` (default: the data's range) on a
-    log grid: the central 95% of the bootstrap fits' predictions, each times a log
+    log grid: the central 95% (:data:`INTERVAL_LEVEL`) of the bootstrap fits' predictions, each times a log
     residual of the full fit drawn at random, so it is a band for new observations.
 
     >>> import numpy as np
@@ -216,9 +212,9 @@ def fit_power_law(compute, error, *, bootstrap: int = 1000, seed: int = 0, band_
         used = len(estimates)
         if used:
             estimates_array, predictions_array = np.array(estimates), np.array(predictions)
-            intervals = {name: _interval(estimates_array[:, i], getattr(law, name)) for i, name in enumerate(PARAMETERS)}
-            band_low = tuple(np.quantile(predictions_array, 0.025, axis=0))
-            band_high = tuple(np.quantile(predictions_array, 0.975, axis=0))
+            intervals = {name: percentile_interval(estimates_array[:, i], getattr(law, name)) for i, name in enumerate(PARAMETERS)}
+            band_low = tuple(np.quantile(predictions_array, (1 - INTERVAL_LEVEL) / 2, axis=0))
+            band_high = tuple(np.quantile(predictions_array, (1 + INTERVAL_LEVEL) / 2, axis=0))
     return LawFit(law=law, loss=float(result.fun), converged=_converged(result, bounds), on_bound=_on_bound(result.x, bounds),
                   points=len(compute), levels=len(np.unique(compute)), intervals=intervals,
                   band_compute=tuple(grid), band_low=band_low, band_high=band_high, bootstrap_samples=used)

@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from search_space.common.errors import UserError
+
 GRID_COLUMNS = ("depth_mult", "width_mult", "resolution_mult", "macs", "metric", "seed")
 
 
-class TableError(ValueError):
+class TableError(UserError):
     """A results table that cannot be fitted: the message names the file and the problem."""
 
 

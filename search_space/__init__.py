@@ -41,13 +41,19 @@ from search_space.counting import Cost
 from search_space.model import EfficientNet, build_model
 from search_space.cost_model import CostReport, PartCost, count_cost
 from search_space.transforms import to_ghost
+from search_space.rules import CHANNEL_DIVISOR, Multipliers, round_filters, round_repeats, scale, scale_resolution
+from search_space.mac_target import MacWindow, Reached, SearchLine, reach_macs
 from search_space.presets import PRESETS, ghost_efficientnetv2, load_spec
 from search_space.finetuning import adapt_input_channels, load_adapted_state_dict, set_trainable_layers
 from search_space.fusion import fuse_model
 from search_space.space import SearchSpace, StageChoices, load_space
+from search_space.common import UserError, format_macs, parse_macs, parse_resolution
 
 __all__ = [
-    "ACTIVATIONS", "BLOCK_TYPES", "CLASSIFIERS", "PRESETS",
+    "UserError", "format_macs", "parse_macs", "parse_resolution",
+    "ACTIVATIONS", "BLOCK_TYPES", "CHANNEL_DIVISOR", "CLASSIFIERS", "PRESETS",
+    "MacWindow", "Multipliers", "Reached", "SearchLine", "reach_macs", "round_filters", "round_repeats", "scale",
+    "scale_resolution",
     "Cost", "CostReport", "EfficientChannelAttention", "EfficientNet", "NetworkSpec", "PartCost",
     "SearchSpace", "SpecError", "SqueezeExcitation", "StageChoices", "StageSpec",
     "adapt_input_channels", "build_model", "count_cost", "decode_stage", "encode_stage",

@@ -11,36 +11,14 @@ import dataclasses
 import json
 import sys
 
+from search_space.common.cli import ArgumentParser, checked, positive_int, run_main
+from search_space.common.units import format_macs, parse_resolution
 from search_space.block_string import encode_stage
 from search_space.cost_model import CostReport, count_cost
 from search_space.presets import PRESETS, load_spec
 from search_space.serialization import to_json, to_yaml
 from search_space.space import load_space
-from search_space.spec import NetworkSpec, SpecError, resolution_pair, format_attention
-
-USAGE_ERROR = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, like every other user mistake
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(USAGE_ERROR)
-
-
-def _resolution(text: str) -> tuple[int, int]:
-    parts = text.lower().split("x")
-    try:
-        values = [int(part) for part in parts]
-        return resolution_pair(values[0] if len(values) == 1 else values)
-    except (ValueError, SpecError):
-        raise argparse.ArgumentTypeError(f"expected N or HxW (e.g. 224 or 128x431), got {text!r}") from None
-
-
-def _human(count: int) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(count) >= size:
-            return f"{count / size:.3f}{unit}"
-    return str(count)
+from search_space.spec import NetworkSpec, format_attention
 
 
 def format_table(spec: NetworkSpec, report: CostReport) -> str:
@@ -64,7 +42,7 @@ def format_table(spec: NetworkSpec, report: CostReport) -> str:
     summary = [
         f"{spec.name}: {spec.in_channels}x{height}x{width} input, {spec.num_classes} classes, {spec.classifier} classifier",
         *lines,
-        f"total: params {report.params:,} ({_human(report.params)}), MACs {report.macs:,} ({_human(report.macs)}: "
+        f"total: params {report.params:,} ({format_macs(report.params)}), MACs {report.macs:,} ({format_macs(report.macs)}: "
         f"conv {report.macs_by_op['conv']:,} + linear {report.macs_by_op['linear']:,}), "
         f"activations {report.activations:,}",
     ]
@@ -94,14 +72,14 @@ def _sample(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m search_space", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = ArgumentParser(prog="python -m search_space", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     describe = commands.add_parser("describe", help="params and MACs per stage and by op")
     describe.add_argument("spec", help=f"preset ({', '.join(PRESETS)}), YAML/JSON file or run directory")
     describe.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
-    describe.add_argument("--resolution", type=_resolution, help="override the input size: N or HxW")
-    describe.add_argument("--in-channels", type=int, help="override the input channels")
-    describe.add_argument("--num-classes", type=int, help="override the number of classes")
+    describe.add_argument("--resolution", type=checked(parse_resolution), help="override the input size: N or HxW")
+    describe.add_argument("--in-channels", type=positive_int, help="override the input channels")
+    describe.add_argument("--num-classes", type=positive_int, help="override the number of classes")
     describe.set_defaults(run=_describe)
     sample = commands.add_parser("sample", help="print a random spec from a search space")
     sample.add_argument("space", nargs="?", default="default", help="'default' or a space YAML file")
@@ -113,12 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        args.run(args)
-    except SpecError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return USAGE_ERROR
-    return 0
+    return run_main(lambda: args.run(args) or 0)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Named architectures, each defined once from its official block strings.
 
 * ``efficientnet-b0``: the MnasNet-searched base (EfficientNet Table 1).
-* ``efficientnet-b1`` .. ``b7``: ``scaling.scale(b0, ...)`` with the official
+* ``efficientnet-b1`` .. ``b7``: ``search_space.rules.scale(b0, ...)`` with the official
   (width, depth, resolution, dropout) coefficients, never separate tables.
 * ``efficientnetv2-s/m/l``: the google/automl stage tables (``effnetv2_configs.py``).
 * ``ghost-efficientnetv2``: :func:`~search_space.transforms.to_ghost` of V2-S.
@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-import scaling.rules as scaling_rules  # scaling imports search_space.spec: use attributes at call time
 from search_space.block_string import network_from_block_strings
+from search_space.rules import scale
 from search_space.serialization import read_spec_file
 from search_space.spec import NetworkSpec, SpecError
 from search_space.transforms import to_ghost
@@ -83,7 +83,7 @@ def efficientnet_b0() -> NetworkSpec:
 
 def _efficientnet_scaled(name: str) -> NetworkSpec:
     width, depth, resolution, dropout = EFFICIENTNET_COEFFICIENTS[name]
-    return scaling_rules.scale(efficientnet_b0(), width, depth, resolution, dropout=dropout, name=name)
+    return scale(efficientnet_b0(), width, depth, resolution, dropout=dropout, name=name)
 
 
 def _efficientnetv2(name: str) -> NetworkSpec:
@@ -95,7 +95,7 @@ def _efficientnetv2(name: str) -> NetworkSpec:
 def ghost_efficientnetv2(width_mult: float = 1.0, depth_mult: float = 1.0) -> NetworkSpec:
     """Ghost EfficientNetV2: V2-S with Ghost modules, ECA, LayerScale, scaled by the multipliers."""
     base = to_ghost(_efficientnetv2("efficientnetv2-s"), name="ghost-efficientnetv2")
-    return scaling_rules.scale(base, width_mult, depth_mult)
+    return scale(base, width_mult, depth_mult)
 
 
 PRESETS: dict[str, Callable[[], NetworkSpec]] = {
@@ -128,4 +128,4 @@ def load_spec(ref: str | Path | NetworkSpec, width_mult: float = 1.0, depth_mult
         spec = read_spec_file(path)
     if width_mult == 1.0 and depth_mult == 1.0:
         return spec
-    return scaling_rules.scale(spec, width_mult, depth_mult)
+    return scale(spec, width_mult, depth_mult)

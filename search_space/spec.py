@@ -25,12 +25,14 @@ import math
 from dataclasses import dataclass
 from typing import Union
 
+from search_space.common.errors import UserError
+
 BLOCK_TYPES = ("MBConv", "FusedMBConv", "GhostMBConv", "GhostFusedMBConv")
 ACTIVATIONS = ("silu", "relu", "gelu", "hswish")
 CLASSIFIERS = ("linear", "cosine")
 
 
-class SpecError(ValueError):
+class SpecError(UserError):
     """An invalid spec field. ``path`` names the field (``stages[3].kernel``)."""
 
     def __init__(self, path: str, rule: str):
@@ -68,7 +70,8 @@ def check_odd(path: str, value: object) -> None:
 
 
 def check_choice(path: str, value: object, choices: tuple) -> None:
-    if value not in choices:
+    """``value`` is one of ``choices`` and of the same type: ``2.0`` and ``True`` are not the stride 2."""
+    if value not in choices or type(value) not in {type(choice) for choice in choices}:
         raise SpecError(path, f"must be one of {', '.join(map(str, choices))}, got {value!r}")
 
 

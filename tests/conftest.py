@@ -1,10 +1,19 @@
-import os
+"""Every test runs in an empty temporary working directory, with random hypothesis examples."""
 
+import pytest
 from hypothesis import HealthCheck, settings
 
-# Model builds and traces are slow examples; keep CI's budget predictable.
+# Model builds and traces are slow examples. The working-directory fixture below is
+# function-scoped but harmless to share between a test's examples (it only isolates cwd).
 settings.register_profile(
-    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+    "default", deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-settings.register_profile("ci", parent=settings.get_profile("default"), derandomize=True)
-settings.load_profile("ci" if os.environ.get("CI") else "default")
+settings.load_profile("default")
+
+
+@pytest.fixture(autouse=True)
+def isolated_working_directory(tmp_path, monkeypatch):
+    """No test reads or writes the user's ``runs/`` (or anything else under the working directory)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scaling.compound import Coefficients, compound_scale, corrected_scale, scale_resolution, simplex_grid
+from scaling.compound import Coefficients, compound_scale, corrected_scale, simplex_grid
+from search_space import scale_resolution
 from search_space import load_space, load_spec
 
 shares = st.tuples(st.floats(0, 1), st.floats(0, 1)).filter(lambda p: p[0] + p[1] <= 1).map(

@@ -59,9 +59,17 @@ def test_b0_macs_match_the_guide_reference():
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
-def test_presets_equal_fvcore_at_their_resolution(name):
-    spec = load_spec(name)
+def test_presets_equal_fvcore_at_a_small_resolution(name):
+    # Tracing B7 at 600x600 takes seconds and tests nothing a small input does not: the cost of a
+    # layer is the same function of its input size at any size (B0 at 224 is checked below).
+    spec = dataclasses.replace(load_spec(name), resolution=(64, 80))
     assert analytic(spec) == measured(spec)
+
+
+def test_b0_at_224_equals_fvcore_and_the_papers_figure():
+    spec = load_spec("efficientnet-b0")
+    assert analytic(spec) == measured(spec)
+    assert count_cost(spec).macs_by_op == {"conv": 384_534_752, "linear": 1_280_000}
 
 
 @pytest.mark.parametrize("name", ["efficientnet-b0", "efficientnetv2-s", "ghost-efficientnetv2"])
@@ -70,7 +78,7 @@ def test_presets_equal_fvcore_one_channel_non_square(name):
     assert analytic(spec) == measured(spec)
 
 
-@settings(max_examples=25)
+@settings(max_examples=10)
 @given(seed=st.integers(0, 2**31 - 1), resolution=st.sampled_from([64, (48, 112), (130, 37)]))
 def test_sampled_specs_equal_fvcore(seed, resolution):
     spec = dataclasses.replace(load_space("default").sample(seed), resolution=resolution, num_classes=10)

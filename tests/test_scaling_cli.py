@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -12,13 +10,10 @@ import pytest
 
 from scaling import simplex_grid
 from scaling.fit import main
+from scaling.reports import read_coefficients, read_laws
 from search_space import NetworkSpec, StageSpec, count_cost, load_spec, write_spec_file
+from tests.commands import assert_one_line_error, call, spawn
 from tests.datasets import write_npz
-
-
-def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "scaling.fit", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
 
 
 def grid_csv(path, planted=(0.3, 0.2, 0.5), seeds=2, noise=0.002):
@@ -38,9 +33,14 @@ def law_csv(path, points=10, noise=0.02):
     return path
 
 
-def test_results_table_gives_coefficients_family_and_report(tmp_path):
+def test_results_table_gives_coefficients_and_family_of_the_base_it_names(tmp_path, capsys):
     out = tmp_path / "fit"
-    assert main(["--results", str(grid_csv(tmp_path / "grid.csv")), "--out", str(out), "--bootstrap", "200"]) == 0
+    write_spec_file(load_spec("efficientnet-b0"), tmp_path / "base.yaml")
+    grid = pd.read_csv(grid_csv(tmp_path / "grid.csv")).assign(base="base.yaml")
+    grid.to_csv(tmp_path / "grid.csv", index=False)
+    assert main(["--results", str(tmp_path / "grid.csv"), "--out", str(out), "--bootstrap", "200"]) == 0
+    assert f"base: efficientnet-b0 ({tmp_path / 'base.yaml'})" in capsys.readouterr().out
+    assert read_coefficients(out).base.startswith("efficientnet-b0")
     coefficients = json.loads((out / "coefficients.json").read_text())
     assert coefficients["method"] == "surrogate"
     assert [coefficients["shares"][k] for k in ("depth", "width", "resolution")] == pytest.approx([0.3, 0.2, 0.5],
@@ -61,20 +61,29 @@ def test_results_table_gives_coefficients_family_and_report(tmp_path):
         assert count_cost(member).macs == family.loc[phi - 1, "macs"]
         assert count_cost(member).macs / b0_macs == pytest.approx(family.loc[phi - 1, "realised_mac_ratio"], rel=1e-5)
         assert all(stage.block.startswith("Ghost") for stage in ghost.stages)
-    page = (out / "report.html").read_text()
-    assert "Metric over the share simplex" in page and "The family" in page
 
 
-def test_power_law_table(tmp_path):
+def test_a_table_that_names_no_base_needs_one(tmp_path, capsys):
+    (tmp_path / "runs" / "old-search").mkdir(parents=True)  # a user's search run must not be taken silently
+    write_spec_file(load_spec("efficientnet-b1"), tmp_path / "runs" / "old-search" / "best.yaml")
+    outcome = call(main, ["--results", grid_csv(tmp_path / "grid.csv"), "--out", tmp_path / "fit"], capsys)
+    assert_one_line_error(outcome, "names no base", "--base")
+    outcome = call(main, ["--results", tmp_path / "grid.csv", "--base", "efficientnet-b0", "--out", tmp_path / "fit",
+                          "--bootstrap", "0"], capsys)
+    assert outcome.code == 0 and "base: efficientnet-b0 (efficientnet-b0)" in outcome.out
+
+
+def test_power_law_table_through_the_real_command(tmp_path):
     out = tmp_path / "law"
-    result = run_cli("--power-law", law_csv(tmp_path / "law.csv"), "--x", "macs", "--y", "metric", "--out", out)
-    assert result.returncode == 0, result.stderr
+    result = spawn("scaling.fit", "--power-law", law_csv(tmp_path / "law.csv"), "--x", "macs", "--y", "metric",
+                   "--out", out)
+    assert result.code == 0, result.err
     law = json.loads((out / "laws.json").read_text())["laws"][0]
     assert law["a"] == pytest.approx(0.3, rel=0.2) and law["healthy"]
     assert law["held_out"]["points"] and law["held_out"]["mean_absolute_log_error"] < 0.1
     assert law["intervals"]["a"][0] <= law["a"] <= law["intervals"]["a"][1]
     assert law["error"] == "1 - metric"
-    assert "Power law" in (out / "report.html").read_text()
+    assert read_laws(out)[0][0].to_json() == law  # the typed reader round-trips the file
 
 
 def test_power_law_of_a_loss_column(tmp_path):
@@ -101,31 +110,29 @@ BAD_TABLES = [
 
 
 @pytest.mark.parametrize("kind, damage, words", BAD_TABLES, ids=[case[2] for case in BAD_TABLES])
-def test_bad_tables_are_one_line_and_exit_2(tmp_path, kind, damage, words):
+def test_bad_tables_are_one_line_and_exit_2(tmp_path, kind, damage, words, capsys):
     source = grid_csv(tmp_path / "g.csv") if kind == "grid" else law_csv(tmp_path / "l.csv")
     damage(pd.read_csv(source)).to_csv(tmp_path / "bad.csv", index=False)
-    flag = "--results" if kind == "grid" else "--power-law"
-    result = run_cli(flag, tmp_path / "bad.csv", "--out", tmp_path / "out")
-    assert result.returncode == 2
-    assert words in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    flag = ["--results", tmp_path / "bad.csv", "--base", "efficientnet-b0"] if kind == "grid" else [
+        "--power-law", tmp_path / "bad.csv"]
+    assert_one_line_error(call(main, [*flag, "--out", tmp_path / "out"], capsys), words)
 
 
 @pytest.mark.parametrize("args, words", [
     (["--results", "no-such.csv"], "no such file"),
     (["--base", "efficientnet-b99", "--max-train-samples", "8"], "not a preset"),
     (["--step", "0.3"], "must divide 1"),
-    (["--law-phis=1"], "must be < 1"),
+    (["--law-phis=1"], "finite numbers < 1"),
+    (["--law-phis=nan"], "finite numbers < 1"),
+    (["--learning-rate", "inf"], "finite number > 0"),
     (["--time-limit", "soon"], "duration"),
     (["--seeds", "0"], "positive integer"),
     (["--bootstrap", "-5"], "integer >= 0"),
     (["--power-law", "law.csv", "--holdout", "-1"], "integer >= 0"),
     (["--mode", "diagonal"], "invalid choice"),
 ])
-def test_bad_flags_are_one_line_and_exit_2(tmp_path, args, words):
-    result = run_cli(*args, "--out", tmp_path / "out", cwd=tmp_path)
-    assert result.returncode == 2, result.stderr
-    assert words in result.stderr and "Traceback" not in result.stderr
+def test_bad_flags_are_one_line_and_exit_2(tmp_path, args, words, capsys):
+    assert_one_line_error(call(main, [*args, "--out", tmp_path / "out"], capsys), words)
 
 
 def tiny_base(path):
@@ -167,7 +174,8 @@ def test_training_run_writes_everything_and_resumes_without_retraining(tmp_path)
     assert coefficients["fresh_seeds"]["seeds"] == [2, 3] == [row["seed"] for row in fresh]
     assert coefficients["fresh_seeds"]["metrics"] == [row["metric"] for row in fresh]
     assert coefficients["grid_complete"] and coefficients["method"] in ("grid", "surrogate")
-    assert (run / "laws.json").exists() and (run / "report.html").exists()
+    assert (run / "laws.json").exists() and load_spec(run / "base.yaml").name == "tiny"
+    assert json.loads((run / "config.json").read_text())["kind"] == "scaling"
     family = pd.read_csv(run / "family.csv")
     assert family["macs"].is_monotonic_increasing
     spec = load_spec(run / "specs" / "b1.yaml")
@@ -186,9 +194,11 @@ def test_single_dimension_mode_scales_only_that_dimension(tmp_path):
     assert (family["depth_mult"] == 1).all() and (family["resolution_mult"] == 1).all()
 
 
-def test_resuming_with_other_flags_is_refused(tmp_path):
+def test_resuming_with_other_flags_or_another_command_is_refused(tmp_path, capsys):
     args = training_args(tmp_path, "--law-phis=")
     assert main(args + ["--time-limit", "1s"]) == 0
     changed = [a if a != "0.5" else "0.25" for a in args]
-    result = run_cli(*changed)
-    assert result.returncode == 2 and "--step 0.5" in result.stderr
+    assert_one_line_error(call(main, changed, capsys), "--step 0.5")
+    from runners.search import main as search
+    outcome = call(search, ["--data", tmp_path / "data.npz", "--out", tmp_path / "run"], capsys)
+    assert_one_line_error(outcome, "holds a scaling run, not a search run")

@@ -1,4 +1,4 @@
-"""Compound-scaling rules with the reference rounding (EfficientNet section 3.3).
+"""Scaling rules of a spec with the reference rounding (EfficientNet section 3.3).
 
 Depth ``d``, width ``w`` and resolution ``r`` multipliers are applied to a base spec
 with the rounding of the official implementations (tensorflow/tpu
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from fractions import Fraction
+from dataclasses import dataclass
 
 from search_space.spec import NetworkSpec, SpecError
 
@@ -35,14 +37,21 @@ def round_filters(channels: int, width_mult: float, divisor: int = CHANNEL_DIVIS
     return int(rounded)
 
 
+REPEATS_TOLERANCE = Fraction(1, 10**9)  # products this close above an integer are float noise
+
+
 def round_repeats(repeats: int, depth_mult: float) -> int:
-    """``ceil(repeats * depth_mult)``, the reference rule (so 3 * 1.1 -> 4).
+    """``ceil(repeats * depth_mult)``, the reference rule (so 3 * 1.1 -> 4), except that a
+    product at most 1e-9 above an integer counts as that integer: ``2 ** 0.5`` squared is
+    ``2.0000000000000004``, and its ceil would add a block nobody asked for.
+
+    The product is exact (rational arithmetic on the float's value), so the rule is the
+    smallest integer ``n >= repeats * depth_mult - 1e-9``.
 
     >>> round_repeats(3, 1.1), round_repeats(4, 1.0), round_repeats(1, (2 ** 0.5) ** 2)
     (4, 4, 2)
     """
-    # Forgive float noise: 2 ** 0.5 squared is 2.0000000000000004, whose ceil would add a block.
-    return int(math.ceil(repeats * depth_mult - 1e-9))
+    return int(math.ceil(Fraction(repeats) * Fraction(depth_mult) - REPEATS_TOLERANCE))
 
 
 def _check_multiplier(name: str, value: object) -> None:
@@ -90,3 +99,26 @@ def scale(
     if name is not None:
         changes["name"] = name
     return dataclasses.replace(spec, **changes)
+
+
+def scale_resolution(resolution: tuple[int, int], multiplier: float) -> tuple[int, int]:
+    """Each side times ``multiplier``, rounded to the nearest integer (at least 1).
+
+    >>> scale_resolution((224, 224), 1.15), scale_resolution((128, 431), 0.5)
+    ((258, 258), (64, 216))
+    """
+    return tuple(max(1, int(round(side * multiplier))) for side in resolution)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Multipliers:
+    """Continuous depth, width and resolution multipliers asked of the rounding rules."""
+
+    depth: float = 1.0
+    width: float = 1.0
+    resolution: float = 1.0
+
+    def apply(self, spec: NetworkSpec) -> NetworkSpec:
+        """``spec`` scaled by these multipliers with the reference rounding (:func:`scale`)."""
+        resolution = None if self.resolution == 1.0 else scale_resolution(spec.resolution, self.resolution)
+        return scale(spec, self.width, self.depth, resolution)

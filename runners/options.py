@@ -1,0 +1,67 @@
+"""The flags every training command shares (search, scaling grid, evaluation), defined once.
+
+Each command picks its own defaults (a search trains longer per candidate than a scaling
+grid point) but the names, checks and the types they become are the same everywhere:
+:class:`runners.data.DataOptions` and :class:`runners.training.TrainConfig`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from runners.data import DataOptions
+from runners.training import TrainConfig, resolve_device
+from search_space.common.cli import checked, positive_float, positive_int
+from search_space.common.errors import UsageError
+from search_space.common.units import parse_resolution
+
+
+def add_proxy_arguments(parser: argparse.ArgumentParser, *, title: str, epochs: int, batch_size: int,
+                        learning_rate: float, max_train_samples: int, max_val_samples: int) -> None:
+    """Data and proxy-training flags, with this command's defaults."""
+    group = parser.add_argument_group(title)
+    group.add_argument("--data", default=None,
+                       help="IDX directory, .npz (x, y) or class-folder directory; when not given, Fashion-MNIST "
+                            "from $FASHION_MNIST or Debian's dataset-fashion-mnist")
+    group.add_argument("--proxy-resolution", type=checked(parse_resolution), default=None,
+                       help="N or HxW for proxy training; when not given, the data's size, at least 32")
+    group.add_argument("--epochs", type=positive_int, default=epochs, help="proxy training epochs")
+    group.add_argument("--batch-size", type=positive_int, default=batch_size, help="training batch size")
+    group.add_argument("--learning-rate", type=positive_float, default=learning_rate, help="AdamW peak learning rate")
+    group.add_argument("--max-train-samples", type=positive_int, default=max_train_samples,
+                       help="training samples a proxy sees")
+    group.add_argument("--max-val-samples", type=positive_int, default=max_val_samples,
+                       help="validation samples a proxy is scored on")
+    group.add_argument("--val-fraction", type=positive_float, default=0.1,
+                       help="share of the training data held out to score candidates")
+    group.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, ...")
+
+
+def data_options(args: argparse.Namespace) -> DataOptions:
+    if not 0 < args.val_fraction < 1:
+        raise UsageError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
+    return DataOptions(args.data, args.proxy_resolution, args.val_fraction, args.max_train_samples,
+                       args.max_val_samples, args.seed)
+
+
+def train_config(args: argparse.Namespace, **recipe) -> TrainConfig:
+    """The proxy recipe from the flags; ``recipe`` sets the fields no flag names."""
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                       device=checked_device(args.device), **recipe)
+
+
+def checked_device(requested: str) -> str:
+    """``--device`` resolved, or one line saying why it cannot be used here."""
+    try:
+        device = resolve_device(requested)
+    except RuntimeError as error:
+        raise UsageError(f"--device {requested}: {str(error).splitlines()[0]}") from None
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {requested}: CUDA is not available on this machine")
+    return device
+
+
+__all__ = ["add_proxy_arguments", "checked_device", "data_options", "train_config"]

@@ -1,0 +1,107 @@
+"""Running a search job to its end: the backend, a progress bar, the tables and the summary.
+
+:mod:`runners.search` turns flags into a :class:`~runners.job.SearchJob`; this module runs
+one, whatever made it (a test, a notebook, the command line).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from runners import optuna_backend
+from runners.budget import budget_window
+from runners.data import Splits
+from runners.job import SearchJob
+from runners.progress import progress_bar
+from runners.results import TrialRecord, TrialState, read_records, write_tables
+from search_space.common.units import format_macs
+
+
+def finished(records: list[TrialRecord]) -> int:
+    """Trials that count towards ``--trials`` (an interrupted one runs again)."""
+    return sum(record.state is not TrialState.INTERRUPTED for record in records)
+
+
+def _follow(job: SearchJob, start_count: int, total: int, stop: threading.Event, quiet: bool) -> None:
+    """Move a progress bar as the trial log grows (any backend, any number of workers)."""
+    bar = progress_bar(total, "trials", "trial", quiet)
+    seen = 0
+    objective = job.settings.objective
+    while True:
+        stopping = stop.wait(1.0)
+        records = read_records(job.run_dir)
+        done = min(total, finished(records) - start_count)
+        if done > seen:
+            bar.update(done - seen)
+            seen = done
+            best = objective.best(records)
+            if best is not None:
+                bar.set_postfix_str(f"best {objective.label} {objective.score(best):.4f}")
+        if stopping:
+            break
+    bar.close()
+
+
+def run_search(job: SearchJob, trials: int, data: Splits, quiet: bool = False) -> list[TrialRecord]:
+    """Run trials until the run holds ``trials`` finished ones; returns every record.
+
+    A ``KeyboardInterrupt`` stops it after the tables are rewritten from what finished.
+    """
+    done = finished(read_records(job.run_dir))
+    remaining = max(0, trials - done)
+    stop = threading.Event()
+    follower = threading.Thread(target=_follow, args=(job, done, remaining, stop, quiet), daemon=True)
+    follower.start()
+    try:
+        if job.backend == "ray":
+            from runners import ray_backend
+            ray_backend.run(job, remaining, data)
+        else:
+            optuna_backend.run(job, remaining, data)
+    finally:
+        stop.set()
+        follower.join()
+        records = read_records(job.run_dir)
+        write_tables(job.run_dir, records, job.settings.objective)
+    return records
+
+
+def summarize(job: SearchJob, records: list[TrialRecord], elapsed: float, started_at: float = 0.0) -> str:
+    """The end-of-run summary; the rate counts trials finished since ``started_at``."""
+    counts = {state: sum(r.state is state for r in records) for state in TrialState}
+    trained = [r for r in records if r.state.trained and r.macs is not None]
+    window = budget_window(job.settings.budget)
+    in_window = sum(window.contains(r.macs) for r in trained)
+    projected = sum(r.projection not in ("", "in window") and r.state is not TrialState.REJECTED for r in records)
+    this_run = sum(r.finished_at >= started_at for r in records)
+    lines = [
+        f"run directory: {job.run_dir}",
+        f"trials: {len(records)} ({', '.join(f'{n} {s.value.lower()}' for s, n in counts.items() if n)}); "
+        f"{this_run} in this invocation, {elapsed / 60:.1f} min"
+        + (f", {3600 * this_run / elapsed:.0f} trials/hour" if elapsed > 0 and this_run else ""),
+        f"budget {format_macs(job.settings.budget)} MACs: {in_window}/{len(trained)} trained candidates in the window "
+        f"[{format_macs(window.low)}, {format_macs(window.high)}]; {projected} projected into it, "
+        f"{counts[TrialState.REJECTED]} rejected untrained",
+    ]
+    objective = job.settings.objective
+    best = objective.best(records)
+    if best is None:
+        lines.append("no trial completed yet")
+    else:
+        accuracy = f"proxy accuracy {best.proxy_accuracy:.4f}, " if best.proxy_accuracy is not None else ""
+        lines += [
+            f"best by {objective.label}: trial {best.number}, {accuracy}"
+            f"{'score' if objective.proxy == 'zero-cost' else 'reward'} {best.reward:.4f}, "
+            f"{format_macs(best.macs)} MACs, {best.params:,} params ({best.projection})",
+            f"      {best.spec}",
+            f"best spec: {job.run_dir / 'best.yaml'}",
+            f"dashboard: python -m analysis.dashboard {job.run_dir}",
+        ]
+    failures = [r for r in records if r.state is TrialState.FAIL and r.failure_reason]
+    if failures:
+        lines.append("failures: " + "; ".join(f"trial {r.number}: {r.failure_reason[:120]}" for r in failures[-3:]))
+    return "\n".join(lines)
+
+
+__all__ = ["finished", "run_search", "summarize"]

@@ -1,0 +1,262 @@
+"""The scaling experiments as functions: settings in, typed results and run-directory files out.
+
+* :func:`run_scaling`: train the base, the share grid at phi = 1 (or one single-dimension
+  corner), the chosen direction's smaller members and fresh seeds; fit the coefficients and
+  the metric-vs-MACs law; write the family.
+* :func:`fit_grid_table`: the coefficient fit and family of an existing grid table.
+* :func:`fit_law_table`: one power law of a table, with its held-out validation.
+
+:mod:`scaling.fit` is the command line over these; nothing here reads flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from runners.data import DataOptions, prepare
+from runners.results import TrialState
+from runners.run_dir import claim_run_dir
+from runners.training import TrainConfig
+from scaling.coefficient_fit import CoefficientFit, fit_coefficients
+from scaling.compound import RATIO_TOLERANCE, Coefficients, corrected_scale, simplex_grid
+from scaling.family import FamilyMember, scaled_family, write_family
+from scaling.grid_run import Evaluation, ProxyEvaluator, base_task, grid_tasks, law_tasks, read_evaluations, run_tasks
+from scaling.power_law import LawError, fit_power_law, validate_by_holdout
+from scaling.reports import CoefficientsReport, FreshSeeds, LawReport, write_coefficients, write_laws
+from search_space import NetworkSpec, spec_to_dict, write_spec_file
+from search_space.common.errors import UsageError
+from search_space.common.files import write_atomically
+
+# The single-dimension corners of the share simplex (the paper's Figure 8 baselines).
+MODES = {"compound": None, "depth": (1.0, 0.0, 0.0), "width": (0.0, 1.0, 0.0), "resolution": (0.0, 0.0, 1.0)}
+BASE_FILE = "base.yaml"  # every scaling run keeps its base, and its grid table names it
+
+
+@dataclass(frozen=True)
+class GridOptions:
+    """What a scaling run trains. ``time_limit`` (seconds, None for none) stops starting grid
+    evaluations; the corners, base and law members always run."""
+
+    mode: str = "compound"
+    step: float = 0.1
+    seeds: int = 2
+    law_phis: tuple[float, ...] = (-2.0, -1.0)
+    time_limit: float | None = 18 * 60.0
+    bootstrap: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise UsageError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.mode == "compound":
+            simplex_grid(self.step)  # refuses a step that does not divide 1, before any work
+
+
+@dataclass(frozen=True)
+class ScalingResult:
+    coefficients: CoefficientsReport
+    laws: list[LawReport]
+    law_note: str  # why there is no law, when there is none
+    family: list[FamilyMember]
+    evaluations: list[Evaluation]
+    grid: pd.DataFrame
+    off_target: int  # grid networks outside 2 +- RATIO_TOLERANCE of the base's MACs
+    seconds: float
+
+
+def grid_frame(evaluations: list[Evaluation]) -> pd.DataFrame:
+    """The complete grid evaluations, one row each (``grid.csv`` without its base column)."""
+    rows = [{**dataclasses.asdict(e), "state": e.state.value} for e in evaluations
+            if e.role == "grid" and e.state is TrialState.COMPLETE]
+    frame = pd.DataFrame(rows, columns=[f.name for f in dataclasses.fields(Evaluation)])
+    return frame.sort_values(["share_depth", "share_width", "seed"]).reset_index(drop=True)
+
+
+def _along(evaluation: Evaluation, chosen: Coefficients) -> bool:
+    """Whether ``evaluation`` was trained in the direction of ``chosen`` (same shares)."""
+    depth, width, _ = chosen.shares
+    return abs(evaluation.share_depth - depth) < 1e-9 and abs(evaluation.share_width - width) < 1e-9
+
+
+def _at_phi_one(evaluations: list[Evaluation], chosen: Coefficients, role: str) -> list[Evaluation]:
+    return [e for e in evaluations
+            if e.role == role and e.phi == 1.0 and e.state is TrialState.COMPLETE and _along(e, chosen)]
+
+
+def fresh_seed_check(evaluations: list[Evaluation], chosen: Coefficients, grid_seeds: int) -> FreshSeeds | None:
+    """The chosen point's metric on seeds the grid never used, beside its grid mean.
+
+    The grid mean of the chosen point is the largest of many noisy means, so it overstates
+    what the point achieves; the fresh seeds' mean does not (``None`` before they ran).
+    """
+    fresh = [e for e in _at_phi_one(evaluations, chosen, "law") if e.seed >= grid_seeds]
+    if not fresh:
+        return None
+    selected = [e.metric for e in _at_phi_one(evaluations, chosen, "grid")]
+    return FreshSeeds(tuple(e.seed for e in fresh), tuple(e.metric for e in fresh),
+                      float(np.mean([e.metric for e in fresh])), float(np.mean(selected)) if selected else None)
+
+
+def _choose(grid: GridOptions, evaluations: list[Evaluation]) -> tuple[CoefficientFit | None, Coefficients]:
+    corner = MODES[grid.mode]
+    if corner is not None:
+        return None, Coefficients.from_shares(*corner)
+    frame = grid_frame(evaluations)
+    if frame[["share_depth", "share_width"]].drop_duplicates().shape[0] < 2:
+        raise UsageError("fewer than 2 grid points finished: nothing to choose between (raise --time-limit or rerun)")
+    # The fit places each network by its effective multipliers: where rounding really put it.
+    fit = fit_coefficients(frame, bootstrap=grid.bootstrap, seed=grid.seed)
+    return fit, fit.chosen
+
+
+def _direction_law(evaluations: list[Evaluation], chosen: Coefficients, base: NetworkSpec,
+                   grid: GridOptions) -> tuple[LawReport | None, str]:
+    """The metric-vs-MACs law along the chosen direction: base, law members and phi = 1."""
+    rows = [e for e in evaluations if e.state is TrialState.COMPLETE and (
+        e.role == "base" or (e.role == "law" and _along(e, chosen)))]
+    rows += _at_phi_one(evaluations, chosen, "grid")
+    compute = np.array([e.macs for e in rows], dtype=float)
+    error = np.array([1 - e.metric for e in rows], dtype=float)
+    try:
+        fit = fit_power_law(compute, error, bootstrap=grid.bootstrap, seed=grid.seed,
+                            band_range=(float(compute.min()) if len(compute) else 1.0,
+                                        float(corrected_scale(base, chosen, 7.0).macs) * 1.2))
+    except LawError as problem:
+        return None, str(problem)
+    return LawReport.of(fit, None, "macs", "proxy accuracy", "1 - proxy accuracy", compute, error,
+                        "fitted on the members along the chosen direction; too few levels to hold any out"), ""
+
+
+def write_family_outputs(out: Path, base: NetworkSpec, coefficients: Coefficients,
+                         law: LawReport | None) -> list[FamilyMember]:
+    """``specs/``, ``family.csv``: the family B1..B7 and, with a law, each member's predicted metric."""
+    members = scaled_family(base, coefficients)
+    predictions = {}
+    if law is not None:
+        for member in members:
+            metric = 1 - float(law.law.error(member.macs))
+            band = law.band.at(member.macs)  # the band covers the family's MAC range (see _direction_law)
+            low, high = (metric, metric) if band is None else (1 - band[1], 1 - band[0])
+            predictions[member.phi] = (metric, low, high)
+    write_family(members, out, predictions)
+    return members
+
+
+def _write_grid(out: Path, frame: pd.DataFrame) -> None:
+    named = frame.assign(base=BASE_FILE)
+    write_atomically(out / "grid.csv", lambda path: named.to_csv(path, index=False))
+
+
+def identity(base: NetworkSpec, data: DataOptions, train: TrainConfig, grid: GridOptions) -> dict:
+    """What defines a scaling run: resuming with any other value is refused (not the time limit)."""
+    return {"base_spec": spec_to_dict(base), "mode": grid.mode, "step": grid.step, "seeds": grid.seeds,
+            "law_phis": list(grid.law_phis), **data.identity(), "epochs": train.epochs,
+            "batch_size": train.batch_size, "learning_rate": train.learning_rate, "seed": grid.seed}
+
+
+def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainConfig, grid: GridOptions, *,
+                base_ref: str = "", quiet: bool = False, log=print) -> ScalingResult:
+    """Train and fit everything a scaling run needs; rerunning with the same ``out`` resumes.
+
+    ``base`` is adapted to the data's channels and classes (the family is deployed on it).
+    A ``KeyboardInterrupt`` stops training; what finished is fitted and written.
+    """
+    start = time.monotonic()
+    probe = prepare(data)
+    base = dataclasses.replace(base, in_channels=probe.in_channels, num_classes=probe.num_classes)
+    resuming = claim_run_dir(out, {**identity(base, data, train, grid), "base_ref": base_ref}, "scaling")
+    write_spec_file(base, out / BASE_FILE)
+    log(f"{'resuming' if resuming else 'starting'} scaling run in {out}: base {base.name} ({base_ref or 'given'}), "
+        f"mode {grid.mode}, proxy at {'x'.join(map(str, probe.resolution))} on {probe.source}")
+    evaluator = ProxyEvaluator(data, train, probe)
+    deadline = None if grid.time_limit is None else start + grid.time_limit
+    corner = MODES[grid.mode]
+    tasks = [base_task(base, seed) for seed in range(grid.seeds)]
+    if corner is None:
+        points, duplicates = grid_tasks(base, grid.step, grid.seeds)
+        tasks += points
+        if duplicates:
+            log(f"{duplicates} of {len(simplex_grid(grid.step))} grid points round to the same network as another "
+                "point and are trained once")
+    else:
+        tasks += law_tasks(base, Coefficients.from_shares(*corner), (1.0,), grid.seeds)
+    try:
+        evaluations = run_tasks(out, tasks[: grid.seeds], evaluator, quiet=quiet, description="base")
+        base_seconds = np.mean([e.seconds for e in evaluations if e.role == "base"] or [0.0])
+        # Leave time for the law members (smaller than the base) and a phi = 1 member.
+        reserve = base_seconds * grid.seeds * (0.6 * len(grid.law_phis) + 2.2)
+        evaluations = run_tasks(out, tasks[grid.seeds:], evaluator,
+                                deadline=None if deadline is None else deadline - reserve,
+                                required=3 * grid.seeds, quiet=quiet,
+                                description="grid at phi=1" if corner is None else f"{grid.mode} at phi=1")
+        fit, chosen = _choose(grid, evaluations)
+        members = law_tasks(base, chosen, grid.law_phis, grid.seeds)
+        if corner is None:
+            # The chosen point again on seeds the grid never used: its grid mean was picked
+            # as the best of many noisy means, so it is biased upwards (winner's curse).
+            members += law_tasks(base, chosen, (1.0,), grid.seeds, first_seed=grid.seeds)
+        evaluations = run_tasks(out, members, evaluator, quiet=quiet, description="law members")
+    except KeyboardInterrupt:
+        log("interrupted: finished evaluations are saved; rerun the same command to continue")
+        evaluations = read_evaluations(out)
+        fit, chosen = _choose(grid, evaluations)
+    frame = grid_frame(evaluations)
+    _write_grid(out, frame)
+    off_target = frame.loc[(frame["realised_ratio"] / 2 - 1).abs() > RATIO_TOLERANCE,
+                           ["share_depth", "share_width"]].drop_duplicates().shape[0]
+    realised = corrected_scale(base, chosen, 1.0).realised_ratio
+    described = f"{base.name} ({base_ref})" if base_ref else base.name
+    report = (CoefficientsReport.of(fit, realised, described) if fit is not None
+              else CoefficientsReport.fixed(grid.mode, chosen, realised, described))
+    trained_points = frame[["share_depth", "share_width"]].drop_duplicates().shape[0] if len(frame) else 0
+    report = dataclasses.replace(
+        report, fresh_seeds=fresh_seed_check(evaluations, chosen, grid.seeds) if corner is None else None,
+        grid_complete=bool(corner is not None or len(frame) >= len(tasks) - grid.seeds),
+        grid_points_trained=int(trained_points))
+    write_coefficients(out, report)
+    law, law_note = _direction_law(evaluations, chosen, base, grid)
+    laws = [law] if law else []
+    write_laws(out, laws, law_note)
+    family = write_family_outputs(out, base, chosen, law)
+    return ScalingResult(report, laws, law_note, family, evaluations, frame, off_target, time.monotonic() - start)
+
+
+def fit_grid_table(table: pd.DataFrame, base: NetworkSpec, out: Path, *, base_ref: str = "", bootstrap: int = 1000,
+                   seed: int = 0) -> CoefficientsReport:
+    """Coefficients and family of an existing grid table (no training)."""
+    if len(table) < 2:
+        raise UsageError(f"{len(table)} row; a grid needs at least 2 points to choose between")
+    fit = fit_coefficients(table, bootstrap=bootstrap, seed=seed)
+    realised = corrected_scale(base, fit.chosen, 1.0).realised_ratio
+    report = CoefficientsReport.of(fit, realised, f"{base.name} ({base_ref})" if base_ref else base.name)
+    out.mkdir(parents=True, exist_ok=True)
+    write_spec_file(base, out / BASE_FILE)
+    write_coefficients(out, report)
+    write_family_outputs(out, base, fit.chosen, None)
+    return report
+
+
+def fit_law_table(compute, error, x: str, y: str, error_name: str, holdout: int | None, bootstrap: int,
+                  seed: int) -> LawReport:
+    """The full fit and, where enough compute levels remain, the held-out validation
+    (``holdout`` levels; None: a fifth, at least 1, skipped with a note when too few remain)."""
+    fit = fit_power_law(compute, error, bootstrap=bootstrap, seed=seed)
+    validation, note = None, ""
+    if holdout != 0:
+        try:
+            validation = validate_by_holdout(compute, error, holdout, bootstrap=bootstrap, seed=seed)
+        except LawError as problem:
+            if holdout is not None:
+                raise
+            note = f"no held-out validation: {problem}"
+    return LawReport.of(fit, validation, x, y, error_name, compute, error, note)
+
+
+__all__ = ["BASE_FILE", "GridOptions", "MODES", "ScalingResult", "fit_grid_table", "fit_law_table", "grid_frame",
+           "identity", "run_scaling", "write_family_outputs"]

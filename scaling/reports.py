@@ -1,0 +1,328 @@
+"""What a scaling run reports, as typed objects with JSON round trips.
+
+``coefficients.json`` holds one :class:`CoefficientsReport`; ``laws.json`` holds a list of
+:class:`LawReport` (``{"laws": [...], "note": ...}``). The command writes them and
+:mod:`analysis` reads them through :func:`read_coefficients` and :func:`read_laws`, so the
+file format has one owner and a damaged file is one :class:`ReportError` line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from scaling.coefficient_fit import CoefficientFit, GridPoint
+from scaling.compound import PAPER_COEFFICIENTS, Coefficients
+from scaling.intervals import INTERVAL_LEVEL
+from scaling.power_law import HeldOutPoint, LawFit, PowerLaw, Validation
+from search_space.common.errors import UserError
+from search_space.common.files import write_json
+
+COEFFICIENTS_FILE = "coefficients.json"
+LAWS_FILE = "laws.json"
+NAMES = ("alpha", "beta", "gamma")
+
+
+class ReportError(UserError):
+    """A report file that cannot be read: the message names the file and what is wrong."""
+
+
+# --- laws ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Band:
+    """A prediction band for new observations of the error, on a log grid of compute."""
+
+    compute: tuple[float, ...] = ()
+    low: tuple[float, ...] = ()
+    high: tuple[float, ...] = ()
+
+    def at(self, compute: float) -> tuple[float, float] | None:
+        """``(low, high)`` of the error at ``compute`` (log-interpolated), or None without a band."""
+        if not self.low:
+            return None
+        where = np.log(self.compute)
+        return (float(np.interp(math.log(compute), where, self.low)),
+                float(np.interp(math.log(compute), where, self.high)))
+
+    def to_json(self) -> dict:
+        return {"compute": list(self.compute), "low": list(self.low), "high": list(self.high)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Band":
+        return cls(*(tuple(float(v) for v in data[key]) for key in ("compute", "low", "high")))
+
+    @classmethod
+    def of(cls, fit: LawFit) -> "Band":
+        return cls(tuple(fit.band_compute), tuple(fit.band_low), tuple(fit.band_high))
+
+
+def _law_json(law: PowerLaw) -> dict:
+    return {"E": law.E, "A": law.A, "a": law.a}
+
+
+def _law_from(data: dict) -> PowerLaw:
+    return PowerLaw(float(data["E"]), float(data["A"]), float(data["a"]))
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The law refitted without the largest compute levels, tested on them."""
+
+    points: tuple[HeldOutPoint, ...]
+    mean_absolute_log_error: float
+    inside_band_fraction: float
+    refit: PowerLaw
+    band: Band
+
+    @classmethod
+    def of(cls, validation: Validation) -> "HeldOut":
+        return cls(tuple(validation.held_out), validation.mean_absolute_log_error, validation.inside_band_fraction,
+                   validation.fit.law, Band.of(validation.fit))
+
+
+@dataclass(frozen=True)
+class LawReport:
+    """One fitted ``error = E + A * C^(-a)`` with its checks, intervals, band and holdout."""
+
+    x: str  # the compute column
+    y: str  # the metric column
+    error_name: str  # how the error was made from y: "1 - proxy accuracy", or y itself
+    law: PowerLaw
+    compute: tuple[float, ...]
+    error: tuple[float, ...]
+    intervals: dict[str, tuple[float, float]]
+    converged: bool
+    on_bound: tuple[str, ...]
+    loss: float
+    points: int
+    compute_levels: int
+    bootstrap_samples: int
+    band: Band
+    held_out: HeldOut | None = None
+    held_out_note: str = ""
+
+    @property
+    def healthy(self) -> bool:
+        """The optimiser converged and no parameter sits on a bound of its search box."""
+        return self.converged and not self.on_bound
+
+    @property
+    def health(self) -> str:
+        if self.healthy:
+            return "healthy"
+        return "CHECK: not converged" if not self.converged else "CHECK: on a bound of " + ", ".join(self.on_bound)
+
+    def describe(self, compute_name: str | None = None) -> str:
+        """``error = E + A * C^(-a) (healthy)``, or what the optimiser check found."""
+        law = self.law
+        return f"error = {law.E:.4g} + {law.A:.4g} * {compute_name or self.x}^(-{law.a:.4g}) ({self.health})"
+
+    @classmethod
+    def of(cls, fit: LawFit, validation: Validation | None, x: str, y: str, error_name: str, compute, error,
+           held_out_note: str = "") -> "LawReport":
+        return cls(x, y, error_name, fit.law, tuple(float(c) for c in compute), tuple(float(e) for e in error),
+                   {name: tuple(bounds) for name, bounds in fit.intervals.items()}, fit.converged,
+                   tuple(fit.on_bound), fit.loss, fit.points, fit.levels, fit.bootstrap_samples, Band.of(fit),
+                   None if validation is None else HeldOut.of(validation), held_out_note)
+
+    def to_json(self) -> dict:
+        held = self.held_out
+        return {
+            "x": self.x, "y": self.y, "error": self.error_name, "law": "error = E + A * C^(-a)",
+            **_law_json(self.law),
+            "data": {"compute": list(self.compute), "error": list(self.error)},
+            "intervals": {name: list(bounds) for name, bounds in self.intervals.items()},
+            "interval_level": INTERVAL_LEVEL,
+            "converged": self.converged, "on_bound": list(self.on_bound), "healthy": self.healthy, "loss": self.loss,
+            "points": self.points, "compute_levels": self.compute_levels, "bootstrap_samples": self.bootstrap_samples,
+            "band": self.band.to_json(),
+            "held_out": None if held is None else {
+                "points": [dataclasses.asdict(point) for point in held.points],
+                "mean_absolute_log_error": held.mean_absolute_log_error,
+                "inside_band_fraction": held.inside_band_fraction,
+                "refit": _law_json(held.refit), "band": held.band.to_json()},
+            "held_out_note": self.held_out_note,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "LawReport":
+        held = data.get("held_out")
+        return cls(
+            str(data["x"]), str(data["y"]), str(data["error"]), _law_from(data),
+            tuple(float(c) for c in data["data"]["compute"]), tuple(float(e) for e in data["data"]["error"]),
+            {str(name): (float(bounds[0]), float(bounds[1])) for name, bounds in data.get("intervals", {}).items()},
+            bool(data["converged"]), tuple(data.get("on_bound", ())), float(data.get("loss", math.nan)),
+            int(data.get("points", len(data["data"]["compute"]))), int(data.get("compute_levels", 0)),
+            int(data.get("bootstrap_samples", 0)), Band.from_json(data["band"]),
+            None if not held else HeldOut(
+                tuple(HeldOutPoint(**point) for point in held["points"]), float(held["mean_absolute_log_error"]),
+                float(held["inside_band_fraction"]), _law_from(held["refit"]), Band.from_json(held["band"])),
+            str(data.get("held_out_note", "")))
+
+
+def write_laws(run_dir: Path, laws: list[LawReport], note: str = "") -> None:
+    write_json(Path(run_dir) / LAWS_FILE, {"laws": [law.to_json() for law in laws], "note": note})
+
+
+def _load_json(path: Path) -> object:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise ReportError(f"{path}: not readable JSON") from None
+
+
+def read_laws(run_dir: Path) -> tuple[list[LawReport], str]:
+    """The laws of a run directory (none when it has no ``laws.json``) and its note."""
+    path = Path(run_dir) / LAWS_FILE
+    if not path.exists():
+        return [], ""
+    data = _load_json(path)
+    try:
+        return [LawReport.from_json(law) for law in data["laws"]], str(data.get("note", ""))
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+        raise ReportError(f"{path}: not a laws file ({type(error).__name__}: {error})") from None
+
+
+# --- coefficients -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FreshSeeds:
+    """The chosen point on seeds the grid never used, beside its (selection-biased) grid mean."""
+
+    seeds: tuple[int, ...]
+    metrics: tuple[float, ...]
+    mean: float
+    grid_mean: float | None
+
+
+@dataclass(frozen=True)
+class CoefficientsReport:
+    """The chosen alpha, beta, gamma and how they were chosen (``coefficients.json``)."""
+
+    chosen: Coefficients
+    method: str  # "surrogate", "grid" or "fixed: <dimension> only"
+    base: str = ""  # the base network: its name and where it came from
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    realised_mac_ratio: float | None = None
+    grid_best: GridPoint | None = None
+    surrogate: dict | None = None  # optimum_shares, predicted_metric, loo_r2, loo_rmse, seed_noise_se, ...
+    points: tuple[GridPoint, ...] = ()
+    bootstrap_samples: int = 0
+    note: str = ""
+    fresh_seeds: FreshSeeds | None = None
+    grid_complete: bool | None = None
+    grid_points_trained: int | None = None
+
+    @classmethod
+    def of(cls, fit: CoefficientFit, realised_mac_ratio: float | None, base: str = "") -> "CoefficientsReport":
+        surrogate = fit.surrogate
+        return cls(fit.chosen, fit.method, base, {name: tuple(bounds) for name, bounds in fit.intervals.items()},
+                   realised_mac_ratio, fit.grid_best, None if surrogate is None else {
+                       "optimum_shares": list(surrogate.optimum), "predicted_metric": surrogate.predicted_optimum,
+                       "loo_r2": surrogate.loo_r2, "loo_rmse": surrogate.loo_rmse,
+                       "seed_noise_se": surrogate.noise_se, "adequate": surrogate.adequate,
+                       "judgement": surrogate.reason},
+                   tuple(fit.points), fit.bootstrap_samples, fit.note)
+
+    @classmethod
+    def fixed(cls, mode: str, coefficients: Coefficients, realised_mac_ratio: float | None,
+              base: str = "") -> "CoefficientsReport":
+        """A single-dimension run: its coefficients are set, not fitted."""
+        return cls(coefficients, f"fixed: {mode} only", base, {}, realised_mac_ratio, note=f"--mode {mode}: no grid")
+
+    def interval(self, name: str) -> tuple[float, float]:
+        value = getattr(self.chosen, name)
+        return self.intervals.get(name, (value, value))
+
+    def to_json(self) -> dict:
+        best = self.grid_best
+        return {
+            **{name: getattr(self.chosen, name) for name in NAMES},
+            "shares": dict(zip(("depth", "width", "resolution"), self.chosen.shares)),
+            "intervals": {name: list(self.interval(name)) for name in NAMES},
+            "interval_level": INTERVAL_LEVEL,
+            "method": self.method, "base": self.base, "realised_mac_ratio": self.realised_mac_ratio,
+            "constraint": "alpha * beta^2 * gamma^2 = 2",
+            "grid_best": None if best is None else {
+                **dataclasses.asdict(best), **{name: getattr(best.coefficients, name) for name in NAMES}},
+            "surrogate": self.surrogate,
+            "points": [dataclasses.asdict(point) for point in self.points],
+            "bootstrap_samples": self.bootstrap_samples, "note": self.note,
+            "paper": {name: getattr(PAPER_COEFFICIENTS, name) for name in NAMES},
+            "fresh_seeds": None if self.fresh_seeds is None else dataclasses.asdict(self.fresh_seeds),
+            "grid_complete": self.grid_complete, "grid_points_trained": self.grid_points_trained,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "CoefficientsReport":
+        def point(row: dict) -> GridPoint:
+            return GridPoint(tuple(float(s) for s in row["shares"]), float(row["mean_metric"]), int(row["seeds"]),
+                             float(row["mean_rank"]), float(row.get("probability_best", 0.0)))
+
+        fresh = data.get("fresh_seeds")
+        return cls(
+            Coefficients(*(float(data[name]) for name in NAMES)), str(data["method"]), str(data.get("base", "")),
+            {name: (float(bounds[0]), float(bounds[1])) for name, bounds in data.get("intervals", {}).items()},
+            data.get("realised_mac_ratio"), point(data["grid_best"]) if data.get("grid_best") else None,
+            data.get("surrogate"), tuple(point(row) for row in data.get("points", [])),
+            int(data.get("bootstrap_samples", 0)), str(data.get("note", "")),
+            None if not fresh else FreshSeeds(tuple(fresh["seeds"]), tuple(float(m) for m in fresh["metrics"]),
+                                              float(fresh["mean"]), fresh.get("grid_mean")),
+            data.get("grid_complete"), data.get("grid_points_trained"))
+
+    def summary(self) -> str:
+        """Plain-text lines on the chosen coefficients (printed, and at the top of a page)."""
+        parts = [f"{name} {getattr(self.chosen, name):.4f}" + (
+            f" [{self.intervals[name][0]:.3f}, {self.intervals[name][1]:.3f}]" if name in self.intervals else "")
+            for name in NAMES]
+        paper = ", ".join(f"{getattr(PAPER_COEFFICIENTS, name):g}" for name in NAMES)
+        lines = [f"{', '.join(parts)} ({self.method}; {INTERVAL_LEVEL:.0%} intervals; paper {paper})"]
+        if self.base:
+            lines.append(f"base: {self.base}")
+        best = self.grid_best
+        if best:
+            coefficients = best.coefficients
+            lines.append(f"grid best: alpha {coefficients.alpha:.4f}, beta {coefficients.beta:.4f}, "
+                         f"gamma {coefficients.gamma:.4f}; mean metric {best.mean_metric:.4f} over {best.seeds} "
+                         f"seed(s), P(best) {best.probability_best:.2f}")
+        if self.surrogate:
+            verdict = "adequate" if self.surrogate["adequate"] else "not adequate"
+            lines.append(f"surrogate {verdict}: {self.surrogate['judgement']}")
+        fresh = self.fresh_seeds
+        if fresh:
+            against = ("" if fresh.grid_mean is None else
+                       f" (its grid mean {fresh.grid_mean:.4f} was picked as the best of many, so it reads high)")
+            lines.append(f"chosen point on {len(fresh.metrics)} fresh seed(s): mean metric {fresh.mean:.4f}{against}")
+        if self.realised_mac_ratio:
+            lines.append(f"realised MAC ratio at phi = 1: {self.realised_mac_ratio:.3f} (ideal 2)")
+        if self.note:
+            lines.append(self.note)
+        return "\n".join(lines)
+
+
+def write_coefficients(run_dir: Path, report: CoefficientsReport) -> None:
+    write_json(Path(run_dir) / COEFFICIENTS_FILE, report.to_json())
+
+
+def read_coefficients(run_dir: Path) -> CoefficientsReport | None:
+    """The run's coefficients, or None when it has none yet."""
+    path = Path(run_dir) / COEFFICIENTS_FILE
+    if not path.exists():
+        return None
+    data = _load_json(path)
+    try:
+        return CoefficientsReport.from_json(data)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+        raise ReportError(f"{path}: not a coefficients file ({type(error).__name__}: {error})") from None
+
+
+__all__ = ["Band", "COEFFICIENTS_FILE", "CoefficientsReport", "FreshSeeds", "HeldOut", "LAWS_FILE", "LawReport",
+           "ReportError", "read_coefficients", "read_laws", "write_coefficients", "write_laws"]

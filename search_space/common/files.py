@@ -1,0 +1,72 @@
+"""Files that survive a kill: atomic rewrites and append-only JSON-lines logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Callable
+
+
+def write_atomically(target: Path, write: Callable[[Path], object]) -> None:
+    """``write(temporary)``, then rename over ``target``: readers never see a half-written file.
+
+    The temporary sibling's name is unique per process and call, so parallel workers
+    rewriting the same table never take each other's file; the suffix stays last because
+    some writers choose the format by it (YAML or JSON specs).
+    """
+    target = Path(target)
+    temporary = target.with_name(f".{target.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{target.suffix}")
+    try:
+        write(temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data) -> None:
+    """``data`` as indented JSON, atomically."""
+    write_atomically(path, lambda temporary: temporary.write_text(json.dumps(data, indent=2, allow_nan=True),
+                                                                  encoding="utf-8"))
+
+
+def append_json_line(path: Path, row: dict) -> None:
+    """Append ``row`` as one JSON line and fsync, so it survives ``kill -9`` right after.
+
+    One ``write`` on an ``O_APPEND`` descriptor, so lines from parallel workers never
+    interleave (a buffered writer may split a long line into several writes).
+    """
+    line = (json.dumps(row, allow_nan=True) + "\n").encode("utf-8")
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = os.write(descriptor, line)
+        if written != len(line):  # a full disk: fail loudly rather than leave a torn line
+            raise OSError(f"{path}: wrote {written} of {len(line)} bytes")
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def read_json_lines(path: Path) -> list[dict]:
+    """Every complete JSON-object line of a log written by :func:`append_json_line`.
+
+    A torn last line (the process died mid-write), or any line that is not a JSON object,
+    is skipped: a log is read for what it can still tell.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+__all__ = ["append_json_line", "read_json_lines", "write_atomically", "write_json"]

@@ -1,0 +1,81 @@
+"""Quantities as people type them: MAC counts, resolutions, durations.
+
+MACs are multiply-accumulates of convolutions and linear layers, the EfficientNet
+papers' "FLOPs" (B0: 0.39B), counted at a spec's own resolution.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+_UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
+_AMOUNT = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?\s*([kmgt]?)\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_macs(text: str) -> int:
+    """``"400M"`` -> 400_000_000; also ``1.2G``, ``4e8``, ``250k``, ``400000000``.
+
+    >>> parse_macs("400M"), parse_macs("1.2G"), parse_macs("4e8")
+    (400000000, 1200000000, 400000000)
+    """
+    match = _AMOUNT.match(str(text))
+    if not match:
+        raise ValueError(f"expected a MAC count like 400M, 1.2G or 4e8, got {text!r}")
+    mantissa, exponent, unit = match.groups()
+    value = float(mantissa) * 10.0 ** int(exponent or 0) * _UNITS[unit.lower()]
+    if not math.isfinite(value):
+        raise ValueError(f"a MAC count must be a finite number, got {text!r}")
+    if value < 1:
+        raise ValueError(f"a MAC count must be at least 1, got {text!r}")
+    return int(round(value))
+
+
+def format_macs(macs: float) -> str:
+    """Three significant digits and a unit: ``format_macs(394_000_000) == '394M'``.
+
+    >>> format_macs(394_000_000), format_macs(1_250_000_000), format_macs(812)
+    ('394M', '1.25G', '812')
+    """
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(macs) >= size:
+            return f"{macs / size:.3g}{unit}"
+    return f"{macs:.0f}"
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """``"32"`` -> ``(32, 32)``, ``"64x200"`` -> ``(64, 200)`` (height x width).
+
+    >>> parse_resolution("32"), parse_resolution("64x200")
+    ((32, 32), (64, 200))
+    """
+    parts = str(text).strip().lower().split("x")
+    # str.isdigit accepts superscripts and other digits that int() refuses: ASCII only.
+    if not all(part.isascii() and part.isdigit() for part in parts) or len(parts) not in (1, 2):
+        raise ValueError(f"expected N or HxW (e.g. 32 or 64x200), got {text!r}")
+    values = [int(part) for part in parts] * (2 if len(parts) == 1 else 1)
+    if min(values) < 1:
+        raise ValueError(f"expected N or HxW with sides >= 1, got {text!r}")
+    return values[0], values[1]
+
+
+def parse_seconds(text: str) -> float:
+    """A duration: ``90``, ``90s``, ``20m``, ``1.5h``.
+
+    >>> parse_seconds("20m"), parse_seconds("90"), parse_seconds("1.5h")
+    (1200.0, 90.0, 5400.0)
+    """
+    value = str(text).strip().lower()
+    factor = _DURATION_UNITS.get(value[-1:], None)
+    number = value[:-1] if factor else value
+    try:
+        result = float(number) * (factor or 1)
+    except ValueError:
+        raise ValueError(f"expected a duration like 90, 90s, 20m or 1.5h, got {text!r}") from None
+    if not (math.isfinite(result) and result > 0):
+        raise ValueError(f"a duration must be a finite number > 0, got {text!r}")
+    return result
+
+
+__all__ = ["format_macs", "parse_macs", "parse_resolution", "parse_seconds"]

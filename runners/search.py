@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     goal.add_argument("--objective", choices=Objective.KINDS, default="reward",
                       help="reward: MnasNet ACC x (MACs/T)^w; pareto: (accuracy, MACs), multi-objective")
     goal.add_argument("--reward-exponent", type=finite_float, default=REWARD_EXPONENT, help="w in ACC x (MACs/T)^w")
-    goal.add_argument("--space", default="default", help="search space: 'default' or a YAML file")
+    goal.add_argument("--space", default="default", help="search space: the packaged B0-like space ('default') or a YAML file")
     goal.add_argument("--sampler", choices=("tpe", "nsga2", "random", "grid"), default="tpe", help="Optuna sampler")
     goal.add_argument("--startup-trials", type=positive_int, default=4,
                       help="random trials before TPE models the results (Optuna's own 10 would leave a short "

@@ -1,7 +1,12 @@
 """Every test runs in an empty temporary working directory, with random hypothesis examples."""
 
+import shutil
+
 import pytest
 from hypothesis import HealthCheck, settings
+
+BROWSER_HINT = ("the dashboard's browser tests need Debian's chromium and chromium-driver: "
+                "apt-get install -y chromium chromium-driver (see the README's test command)")
 
 # Model builds and traces are slow examples. The working-directory fixture below is
 # function-scoped but harmless to share between a test's examples (it only isolates cwd).
@@ -17,3 +22,10 @@ def isolated_working_directory(tmp_path, monkeypatch):
     """No test reads or writes the user's ``runs/`` (or anything else under the working directory)."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests need a browser: say what to install and stop (exit 2) rather than skip them."""
+    if any(item.get_closest_marker("browser") for item in items):
+        if not ((shutil.which("chromium") or shutil.which("chromium-browser")) and shutil.which("chromedriver")):
+            pytest.exit(BROWSER_HINT, returncode=2)

@@ -85,3 +85,10 @@ defaults: {block: MBConv, expansion: 1, attention: none}
 stages:
   - {stride: 2, repeats: 1, kernel: [3, 5], out_channels: [8, 16]}
 """
+
+
+def load(ref, num_classes=None, **options):
+    """``runners.prepare`` of ``ref`` (a path, or None for Fashion-MNIST) with these data options."""
+    from runners.data import DataOptions, prepare
+
+    return prepare(DataOptions(None if ref is None else str(ref), **options), num_classes=num_classes)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from runners.results import TrialRecord, append_record, read_records, write_tables
+from runners.results import Objective, TrialRecord, append_record, read_records, write_tables
 from search_space import count_cost, load_space, spec_to_dict, stages_summary
 
 
@@ -17,7 +17,8 @@ def make_search_run(path: Path, trials: int = 10, seed: int = 0, objective: str 
                     budget: int = 400_000_000, states=None) -> Path:
     """A search run as ``runners.search`` leaves it: config, Optuna study, trial log, tables."""
     path.mkdir(parents=True, exist_ok=True)
-    (path / "config.json").write_text(json.dumps({"budget_flops": budget, "objective": objective, "seed": seed}))
+    (path / "config.json").write_text(json.dumps({"kind": "search", "budget_flops": budget, "objective": objective,
+                                                 "seed": seed}))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name="search", storage=f"sqlite:///{(path / 'study.db').resolve()}",
                                 direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed))
@@ -41,5 +42,5 @@ def make_search_run(path: Path, trials: int = 10, seed: int = 0, objective: str 
         else:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
         append_record(path, record)
-    write_tables(path, read_records(path), objective)
+    write_tables(path, read_records(path), Objective(objective))
     return path

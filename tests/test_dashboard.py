@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,7 +20,9 @@ from analysis import (compare_runs, family_costs, load_search_run, mac_ratio_by_
 from analysis.dashboard import dashboard_sections, main
 from analysis.search_report import best_network_parts
 from scaling.fit import main as fit_main
+from scaling.reports import read_coefficients, read_laws
 from search_space import load_spec
+from tests.commands import assert_one_line_error, call, spawn
 from tests.runs import make_search_run
 from tests.test_scaling_cli import grid_csv, law_csv
 
@@ -35,7 +36,8 @@ def runs(tmp_path_factory):
     search_a = make_search_run(root / "tpe", trials=10, seed=0)
     search_b = make_search_run(root / "random", trials=8, seed=1)
     scaling = root / "scaling"
-    assert fit_main(["--results", str(grid_csv(root / "grid.csv")), "--out", str(scaling), "--bootstrap", "100"]) == 0
+    assert fit_main(["--results", str(grid_csv(root / "grid.csv")), "--base", "efficientnet-b0", "--out", str(scaling),
+                     "--bootstrap", "100"]) == 0
     law = root / "law"
     assert fit_main(["--power-law", str(law_csv(root / "law.csv")), "--out", str(law), "--bootstrap", "100"]) == 0
     return {"tpe": search_a, "random": search_b, "scaling": scaling, "law": law, "root": root}
@@ -82,7 +84,7 @@ def test_compare_runs_overlays_one_curve_per_run(runs):
 
 
 def test_scaling_figures_from_a_fit(runs):
-    coefficients = json.loads((runs["scaling"] / "coefficients.json").read_text())
+    coefficients = read_coefficients(runs["scaling"])
     simplex = share_simplex(coefficients)
     assert len(simplex.data[0].a) == 66  # every grid point of step 0.1
     assert simplex.layout.ternary.aaxis.title.text == "depth share"
@@ -104,12 +106,13 @@ def test_scaling_figures_from_a_fit(runs):
 
 
 def test_power_law_figure_marks_held_out_points(runs):
-    law = json.loads((runs["law"] / "laws.json").read_text())["laws"][0]
+    [law], _ = read_laws(runs["law"])
     figure = power_law_fit(law)
     names = [trace.name for trace in figure.data]
     assert "held out" in names and "95% bootstrap band" in names
     held = figure.data[names.index("held out")]
-    assert len(held.x) == len(law["held_out"]["points"])
+    assert len(held.x) == len(law.held_out.points)
+    assert law.health in figure.layout.title.text
     assert figure.layout.xaxis.type == "log" and "macs" in figure.layout.xaxis.title.text
 
 
@@ -157,24 +160,48 @@ def test_partial_and_empty_runs_render_with_a_note(tmp_path):
     (lambda p: p.write_text("x"), "not a directory"),
     (lambda p: None, "not a directory"),
 ])
-def test_not_a_run_is_one_line_and_exit_2(tmp_path, make, words):
+def test_not_a_run_is_one_line_and_exit_2(tmp_path, make, words, capsys):
     target = tmp_path / "thing"
     make(target)
-    result = subprocess.run([sys.executable, "-m", "analysis.dashboard", str(target), "--out",
-                             str(tmp_path / "d.html")], capture_output=True, text=True)
-    assert result.returncode == 2 and words in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "d.html").exists()
+    assert_one_line_error(call(main, [target, "--out", tmp_path / "d.html"], capsys), words)
+    assert not (tmp_path / "d.html").exists()
 
 
-def test_png_export_writes_figures_or_says_why(runs, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "analysis.dashboard", str(runs["law"]), "--out",
-                             str(tmp_path / "d.html"), "--png", str(tmp_path / "png")], capture_output=True, text=True)
-    assert result.returncode == 0 and "Traceback" not in result.stderr
-    pngs = sorted((tmp_path / "png").glob("*.png")) if (tmp_path / "png").exists() else []
-    if pngs:
-        assert pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    else:
-        assert "PNG export" in result.stderr
+def test_the_page_lands_in_the_run_directory_by_default(runs, tmp_path, capsys):
+    """Not in the working directory: one run's page goes into it, several runs' into their parent."""
+    assert call(main, [runs["law"]], capsys).code == 0
+    assert (runs["law"] / "dashboard.html").is_file() and not (tmp_path / "dashboard.html").exists()
+    assert call(main, [runs["tpe"], runs["random"]], capsys).code == 0
+    assert (runs["root"] / "dashboard.html").is_file()
+
+
+def test_an_unhealthy_law_is_flagged_next_to_its_figure(runs, tmp_path):
+    damaged = tmp_path / "unhealthy"
+    shutil.copytree(runs["law"], damaged)
+    laws = json.loads((damaged / "laws.json").read_text())
+    laws["laws"][0]["converged"] = False
+    (damaged / "laws.json").write_text(json.dumps(laws))
+    headings = [heading for heading, _ in dashboard_sections([damaged])]
+    flagged = [i for i, h in enumerate(headings) if "CHECK: not converged" in h]
+    assert flagged and "Power law" in headings[flagged[0] + 1]  # the warning sits right above the figure
+
+
+@pytest.mark.browser
+def test_png_export_writes_every_figure(runs, tmp_path):
+    result = spawn("analysis.dashboard", runs["law"], "--out", tmp_path / "d.html", "--png", tmp_path / "png")
+    assert result.code == 0, result.err
+    figures = sum(isinstance(content, go.Figure) for _, content in dashboard_sections([runs["law"]]))
+    pngs = sorted((tmp_path / "png").glob("*.png"))
+    assert len(pngs) == figures and f"wrote {figures} PNG files" in result.out
+    assert all(png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for png in pngs)
+
+
+def test_png_export_without_kaleido_says_why(runs, tmp_path, monkeypatch):
+    from analysis.dashboard import export_png
+
+    monkeypatch.setitem(sys.modules, "kaleido", None)  # import kaleido now fails
+    outcome = export_png(dashboard_sections([runs["law"]]), tmp_path / "png")
+    assert outcome.startswith("PNG export skipped") and not (tmp_path / "png").exists()
 
 
 # --- in a real browser --------------------------------------------------------------------------
@@ -193,6 +220,7 @@ return {
 """
 
 
+@pytest.mark.browser
 def test_dashboard_renders_in_headless_chromium_without_console_errors(runs, tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

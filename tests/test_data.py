@@ -5,26 +5,26 @@ import pytest
 import torch
 
 from runners import data as data_module
-from runners.data import DataError, default_proxy_resolution, prepare, read_idx
-from tests.datasets import separable, write_idx_dir, write_image_folder, write_npz
+from runners.data import DataError, default_proxy_resolution, read_idx
+from tests.datasets import load, separable, write_idx_dir, write_image_folder, write_npz
 
 
 def test_npz_one_channel_non_square(tmp_path):
-    splits = prepare(write_npz(tmp_path / "d.npz", shape=(40, 100)), val_fraction=0.25)
+    splits = load(write_npz(tmp_path / "d.npz", shape=(40, 100)), val_fraction=0.25)
     assert splits.in_channels == 1 and splits.resolution == (40, 100)
     assert splits.num_classes == 4 and len(splits.val_x) == 40 and len(splits.train_x) == 120
     assert splits.test_x is None
 
 
 def test_npz_channels_first_and_proxy_resolution(tmp_path):
-    splits = prepare(write_npz(tmp_path / "d.npz", channels=3, shape=(16, 24)), proxy_resolution=(32, 64))
+    splits = load(write_npz(tmp_path / "d.npz", channels=3, shape=(16, 24)), proxy_resolution=(32, 64))
     assert splits.train_x.shape[1:] == (3, 32, 64)
 
 
 def test_npz_test_split_is_kept_apart(tmp_path):
     x, y = separable()
     np.savez(tmp_path / "d.npz", x=x, y=y, x_test=x[:10], y_test=y[:10])
-    splits = prepare(tmp_path / "d.npz")
+    splits = load(tmp_path / "d.npz")
     assert len(splits.test_x) == 10 and len(splits.train_x) + len(splits.val_x) == len(x)
 
 
@@ -32,23 +32,23 @@ def test_validation_is_disjoint_and_normalisation_uses_training_only(tmp_path):
     x, y = separable(n=100)
     x = x + np.arange(100, dtype=np.float32)[:, None, None]  # each sample identifiable by its offset
     np.savez(tmp_path / "d.npz", x=x, y=y)
-    splits = prepare(tmp_path / "d.npz", proxy_resolution=(20, 30), val_fraction=0.2, seed=3)
+    splits = load(tmp_path / "d.npz", proxy_resolution=(20, 30), val_fraction=0.2, seed=3)
     assert splits.train_x.mean().abs() < 1e-4  # standardised with the training split's statistics
     train_ids = set(splits.train_x.mean(dim=(1, 2, 3)).round(decimals=3).tolist())
     val_ids = set(splits.val_x.mean(dim=(1, 2, 3)).round(decimals=3).tolist())
     assert not train_ids & val_ids
-    again = prepare(tmp_path / "d.npz", proxy_resolution=(20, 30), val_fraction=0.2, seed=3)
+    again = load(tmp_path / "d.npz", proxy_resolution=(20, 30), val_fraction=0.2, seed=3)
     assert torch.equal(again.val_y, splits.val_y)
 
 
 def test_sample_limits(tmp_path):
-    splits = prepare(write_npz(tmp_path / "d.npz", n=200), max_train_samples=50, max_val_samples=7)
+    splits = load(write_npz(tmp_path / "d.npz", n=200), max_train_samples=50, max_val_samples=7)
     assert len(splits.train_x) == 50 and len(splits.val_x) == 7
 
 
 @pytest.mark.parametrize("gz", [True, False])
 def test_idx_directory(tmp_path, gz):
-    splits = prepare(write_idx_dir(tmp_path / "fm", gz=gz))
+    splits = load(write_idx_dir(tmp_path / "fm", gz=gz))
     assert splits.resolution == (32, 32) and splits.in_channels == 1
     assert len(splits.test_x) == 40 and splits.num_classes == 4
 
@@ -57,15 +57,15 @@ def test_fashion_mnist_lookup_order(tmp_path, monkeypatch):
     monkeypatch.setattr(data_module, "DEBIAN_FASHION_MNIST", tmp_path / "absent")
     monkeypatch.delenv("FASHION_MNIST", raising=False)
     with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
-        prepare(None)
+        load(None)
     monkeypatch.setenv("FASHION_MNIST", str(write_idx_dir(tmp_path / "env")))
-    assert prepare(None).source == str(tmp_path / "env")
+    assert load(None).source == str(tmp_path / "env")
 
 
 def test_image_folder(tmp_path):
-    splits = prepare(write_image_folder(tmp_path / "imgs"), val_fraction=0.25)
+    splits = load(write_image_folder(tmp_path / "imgs"), val_fraction=0.25)
     assert splits.num_classes == 3 and splits.in_channels == 1 and splits.resolution == (32, 48)
-    rgb = prepare(write_image_folder(tmp_path / "rgb", mode="RGB"))
+    rgb = load(write_image_folder(tmp_path / "rgb", mode="RGB"))
     assert rgb.in_channels == 3
 
 
@@ -95,27 +95,27 @@ def bad_npz(tmp_path, **arrays):
 ])
 def test_bad_npz(tmp_path, arrays, words):
     with pytest.raises(DataError) as caught:
-        prepare(bad_npz(tmp_path, **arrays))
+        load(bad_npz(tmp_path, **arrays))
     assert words in str(caught.value)
 
 
 def test_labels_beyond_declared_classes(tmp_path):
     with pytest.raises(DataError, match="out of range 0..2 for 3 classes"):
-        prepare(write_npz(tmp_path / "d.npz", classes=4), num_classes=3)
+        load(write_npz(tmp_path / "d.npz", classes=4), num_classes=3)
 
 
 def test_bad_paths(tmp_path):
     with pytest.raises(DataError, match="no such file"):
-        prepare(tmp_path / "nothing")
+        load(tmp_path / "nothing")
     (tmp_path / "data.csv").write_text("1,2")
     with pytest.raises(DataError, match="must be .npz"):
-        prepare(tmp_path / "data.csv")
+        load(tmp_path / "data.csv")
     (tmp_path / "broken.npz").write_bytes(b"not a zip")
     with pytest.raises(DataError, match="cannot read as .npz"):
-        prepare(tmp_path / "broken.npz")
+        load(tmp_path / "broken.npz")
     (tmp_path / "one" / "only").mkdir(parents=True)
     with pytest.raises(DataError, match="one sub-folder per class"):
-        prepare(tmp_path / "one")
+        load(tmp_path / "one")
     (tmp_path / "fm").mkdir()
     truncated = tmp_path / "fm" / "train-images-idx3-ubyte"
     truncated.write_bytes(b"\x00\x00\x08\x03\x00\x00\x00\x05")

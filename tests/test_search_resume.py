@@ -7,24 +7,24 @@ record is the source of truth then, and the trial must not be rerun or overwritt
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
 import optuna
 import pytest
 from optuna.trial import TrialState
 
+from runners.data import DataOptions
 from runners.evaluation import SearchSettings
-from runners.job import DataOptions, SearchJob
+from runners.job import SearchJob
 from runners.optuna_backend import open_study, recover_interrupted
-from runners.results import TrialRecord, append_record, read_records
+from runners.results import Objective, TrialRecord, append_record, read_records
+from runners.results import TrialState as Outcome
 from search_space import load_space
 
 
 def make_job(run_dir, objective="reward"):
     return SearchJob(
-        run_dir=run_dir, space=load_space("default"), settings=SearchSettings(budget=400_000_000, objective=objective),
-        data=DataOptions(source=None, proxy_resolution=None, val_fraction=0.1, max_train_samples=None,
-                         max_val_samples=None),
+        run_dir=run_dir, space=load_space("default"),
+        settings=SearchSettings(budget=400_000_000, objective=Objective(objective)), data=DataOptions(),
         storage_url=f"sqlite:///{run_dir / 'study.db'}")
 
 
@@ -82,9 +82,28 @@ def test_trial_without_record_is_failed_recorded_and_queued_again(tmp_path):
     assert recover_interrupted(study, job) == 1
     assert study.trials[in_flight.number].state == TrialState.FAIL
     [placeholder] = [r for r in read_records(tmp_path) if r.number == in_flight.number]
-    assert placeholder.interrupted and placeholder.params_sampled == in_flight.params
+    assert placeholder.state is Outcome.INTERRUPTED and placeholder.params_sampled == in_flight.params
     [queued] = study.get_trials(states=(TrialState.WAITING,))
     assert queued.system_attrs["fixed_params"] == in_flight.params
+
+
+def test_a_partial_parameter_set_is_not_queued_again(tmp_path):
+    """A kill while a trial's parameters are being suggested leaves only some of them: that is
+    no candidate, and queueing it would make the sampler fill in the rest at random."""
+    job = make_job(tmp_path)
+    study = open_study(job)
+    partial = study.ask()
+    names = list(job.space.parameters())
+    for name in names[:5]:
+        domain = job.space.parameters()[name]
+        partial.suggest_categorical(name, list(domain)) if isinstance(domain, tuple) else partial.suggest_int(
+            name, domain.low, domain.high)
+
+    assert recover_interrupted(study, job) == 0
+    [placeholder] = read_records(tmp_path)
+    assert placeholder.state is Outcome.INTERRUPTED and "nothing to rerun" in placeholder.failure_reason
+    assert not study.get_trials(states=(TrialState.WAITING,))
+    assert study.trials[partial.number].state == TrialState.FAIL
 
 
 def test_ray_searcher_writes_the_record_before_telling_the_study(tmp_path, monkeypatch):
@@ -100,8 +119,8 @@ def test_ray_searcher_writes_the_record_before_telling_the_study(tmp_path, monke
 
     monkeypatch.setattr(OptunaSearch, "on_trial_complete", killed_before_telling)
     job = make_job(tmp_path)
-    search = RecordingOptunaSearch(job=job, metric="reward", mode="max")
+    search = RecordingOptunaSearch(job=job, metric="score", mode="max")
     record = TrialRecord(number=3, state="COMPLETE", macs=123_456, proxy_accuracy=0.7, reward=0.71, epochs=1)
     with pytest.raises(Killed):
-        search.on_trial_complete("trial-id", result={"reward": 0.71, "record_json": json.dumps(asdict(record))})
+        search.on_trial_complete("trial-id", result={"score": 0.71, "record_json": json.dumps(record.to_json())})
     assert read_records(tmp_path) == [record]

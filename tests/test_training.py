@@ -4,18 +4,18 @@ import pytest
 import torch
 
 from runners import training
-from runners.data import prepare
+
 from runners.training import TrainConfig, TrainingDiverged, evaluate, resolve_device, train_and_evaluate
 from runners.zero_cost import SCORES, zero_cost_scores
 from search_space import load_space
-from tests.datasets import TINY_SPACE, write_npz
+from tests.datasets import TINY_SPACE, load, write_npz
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     folder = tmp_path_factory.mktemp("data")
     (folder / "space.yaml").write_text(TINY_SPACE)
-    data = prepare(write_npz(folder / "d.npz", n=240, shape=(24, 36)), val_fraction=0.25)
+    data = load(write_npz(folder / "d.npz", n=240, shape=(24, 36)), val_fraction=0.25)
     spec = load_space(folder / "space.yaml").sample(0)
     return data, spec
 

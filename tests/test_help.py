@@ -1,0 +1,34 @@
+"""Every command's --help is plain text and shows each default once."""
+
+import pytest
+
+from analysis.dashboard import build_parser as dashboard_parser
+from runners.search import build_parser as search_parser
+from scaling.fit import build_parser as fit_parser
+from search_space.__main__ import build_parser as describe_parser
+
+PARSERS = {"runners.search": search_parser, "scaling.fit": fit_parser, "analysis.dashboard": dashboard_parser,
+           "search_space": describe_parser}
+
+
+@pytest.mark.parametrize("name", PARSERS)
+def test_help_is_plain_text_and_shows_each_default_once(name):
+    parser = PARSERS[name]()
+    assert "``" not in parser.format_help()
+    formatter = parser._get_formatter()
+    for action in parser._actions:
+        if not action.option_strings or action.help is None or action.default == "==SUPPRESS==":
+            continue
+        help_text = formatter._expand_help(action)
+        if action.default is None or action.default is False:
+            assert "(default:" not in help_text, help_text  # "not given" is explained in words instead
+        else:
+            assert help_text.count("(default:") == 1, (action.option_strings, help_text)
+
+
+def test_search_help_names_the_defaults_a_newcomer_looks_for():
+    text = " ".join(search_parser().format_help().split())
+    for shown in ("--epochs EPOCHS proxy training epochs (default: 2)", "(default: tpe)", "(default: 400M)"):
+        assert shown in text, shown
+    fit = " ".join(fit_parser().format_help().split())
+    assert "(default: 18m)" in fit and "(default: 2)" in fit

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from runners.budget import parse_macs, project
-from runners.data import prepare
+from runners.budget import project
+from search_space import parse_macs
+from runners.data import DataOptions, prepare
 from runners.results import read_records
 from runners.search import main as search
 from runners.training import TrainConfig, train_and_evaluate
@@ -103,7 +104,7 @@ def main() -> None:
         print(f"  {sampler:7s} {describe(values)}")
     print(f"  TPE / random mean best reward: {statistics.mean(best['tpe']) / statistics.mean(best['random']):.3f}")
 
-    search_data = prepare(None, max_train_samples=2048, max_val_samples=1024, seed=0)
+    search_data = prepare(DataOptions(max_train_samples=2048, max_val_samples=1024))
     frame = zero_cost_correlations(args, search_data)
     print(f"(c) Spearman rank correlation of zero-cost scores with trained proxy accuracy, "
           f"{len(frame)} complete trials:")
@@ -111,7 +112,7 @@ def main() -> None:
         # Spearman = Pearson on ranks (no SciPy needed).
         print(f"  {score:9s} {frame[score].rank().corr(frame['accuracy'].rank()):+.3f}")
 
-    final_data = prepare(None, max_train_samples=args.final_train_samples, max_val_samples=1024, seed=0)
+    final_data = prepare(DataOptions(max_train_samples=args.final_train_samples, max_val_samples=1024))
     accuracies = retrain(args, final_data, parse_macs(args.budget))
     print(f"(b) test accuracy, mean +- std over seeds {args.seeds}:")
     for name, values in accuracies.items():

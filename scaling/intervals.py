@@ -11,8 +11,8 @@ def percentile_interval(samples, estimate: float, level: float = INTERVAL_LEVEL)
     """The central ``level`` of ``samples``, widened to include ``estimate`` (a skewed
     bootstrap distribution can otherwise leave the estimate just outside).
 
-    >>> percentile_interval(np.arange(101.0), 50.0)
-    (2.5, 97.5)
+    >>> [round(bound, 6) for bound in percentile_interval(np.arange(101.0), 50.0)]
+    [2.5, 97.5]
     """
     low, high = np.quantile(np.asarray(samples, dtype=float), [(1 - level) / 2, (1 + level) / 2])
     return float(min(low, estimate)), float(max(high, estimate))

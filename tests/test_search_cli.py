@@ -174,6 +174,17 @@ def test_rejected_candidates_are_not_trained(files, tmp_path, monkeypatch):
     assert table(out)["state"].tolist() == ["REJECTED", "REJECTED"]
 
 
+def test_ray_backend_prints_only_the_progress_bar_and_the_summary(files, tmp_path):
+    """Ray's and Optuna's own log lines (token authentication, INFO) stay out of the terminal."""
+    outcome = spawn("runners.search", "--data", files["npz"], "--space", files["space"], "--budget-flops", "12M",
+                    "--out", tmp_path / "run", "--trials", "2", "--backend", "ray",
+                    *[flag for flag in FAST if flag != "--quiet"])
+    assert outcome.code == 0, outcome.err
+    bar_lines = [line for line in outcome.err.replace("\r", "\n").splitlines() if line.strip()]
+    assert bar_lines and all(line.startswith("trials:") for line in bar_lines), outcome.err
+    assert "best by reward" in outcome.out
+
+
 def test_ray_backend_gives_the_same_outputs(files, tmp_path):
     out = tmp_path / "ray"
     assert search(files, out, "--trials", "2", "--backend", "ray") == 0

@@ -1,6 +1,7 @@
-"""Foundation benchmark: analytic count_cost vs fvcore, and B0 training throughput.
+"""Foundation benchmark: analytic count_cost vs fvcore, and the training step vs timm's.
 
-    python benchmarks/foundation.py [--repeats 7] [--steps 10]
+    ../shared/peers/install-timm.sh .peers
+    PYTHONPATH=.peers python benchmarks/foundation.py [--repeats 7] [--steps 5]
 
 Both sides of each comparison are measured in this one run (the machine is noisy);
 medians over repeats are printed with their ratio. Record the output in BENCHMARKS.md.
@@ -9,12 +10,14 @@ medians over repeats are printed with their ratio. Record the output in BENCHMAR
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 
 import torch
 from fvcore.nn import FlopCountAnalysis
 
+from runners.training import TrainConfig, make_optimizer, training_step
 from search_space import build_model, count_cost, load_spec
 from search_space.cost_model import stage_cost
 
@@ -59,23 +62,82 @@ def bench_cost(repeats: int) -> None:
           f"{trace / warm:8.0f}x vs trace, {build_and_trace / warm:8.0f}x vs build + trace")
 
 
+def sgemm_peak(size: int = 1024, repeats: int = 5) -> float:
+    """FLOP/s of a square float32 matrix product on this machine's threads: the roof a
+    convolution network's training step can at best approach."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    seconds = median_seconds(lambda: a @ b, repeats, inner=5)
+    return 2 * size**3 / seconds
+
+
+class WithoutTarget(torch.nn.Module):
+    """timm's forward takes images only; the training step also passes the labels (for the
+    project's cosine head)."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model(images)
+
+
+def timm_model():
+    """timm's efficientnet_b0 from a side directory (``../shared/peers/install-timm.sh .peers``
+    and ``PYTHONPATH=.peers``); ``None`` when timm is not importable."""
+    try:
+        import timm
+    except ImportError:
+        return None
+    return WithoutTarget(timm.create_model("efficientnet_b0", num_classes=10, in_chans=1))
+
+
 def bench_training(repeats: int, steps: int, batch: int = 128) -> None:
+    """The project's training step (channels_last, multi-tensor AdamW) against timm's B0
+    with the same optimizer, eager and in channels_last, interleaved in one run."""
     torch.manual_seed(0)
-    model = build_model(load_spec("efficientnet-b0"), num_classes=10, in_channels=1).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = torch.randn(batch, 1, 32, 32), torch.randint(0, 10, (batch,))
+    config = TrainConfig()
+    images, labels = torch.randn(batch, 1, 32, 32), torch.randint(0, 10, (batch,))
+    spec = load_spec("efficientnet-b0")
 
-    def step():
-        optimizer.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        optimizer.step()
+    def contender(model, layout):
+        model = model.train().to(memory_format=layout)
+        optimizer = make_optimizer(model, config)
+        x = images.contiguous(memory_format=layout)
+        return lambda: training_step(model, optimizer, x, labels, config.label_smoothing)
 
-    for _ in range(3):
-        step()  # allocator and kernel warm-up
-    seconds = median_seconds(step, repeats, inner=steps)
-    print(f"training, efficientnet-b0 1x32x32 10 classes, batch {batch}, SGD step, "
-          f"{torch.get_num_threads()} threads: {batch / seconds:.1f} images/s "
-          f"(median step {seconds * 1e3:.0f} ms over {repeats}x{steps} steps)")
+    ours = lambda: build_model(spec, num_classes=10, in_channels=1)  # noqa: E731
+    contenders = {
+        "this project, channels_last (the training default)": contender(ours(), torch.channels_last),
+        "this project, contiguous": contender(ours(), torch.contiguous_format),
+    }
+    peer = timm_model()
+    if peer is not None:
+        contenders["timm efficientnet_b0, default (contiguous)"] = contender(peer, torch.contiguous_format)
+        contenders["timm efficientnet_b0, channels_last"] = contender(timm_model(), torch.channels_last)
+    for step in contenders.values():
+        for _ in range(3):
+            step()  # allocator and kernel warm-up
+    samples = {name: [] for name in contenders}
+    for _ in range(repeats):  # interleaved: drift of the machine hits every contender alike
+        for name, step in contenders.items():
+            samples[name].append(median_seconds(step, 1, inner=steps))
+    seconds = {name: statistics.median(values) for name, values in samples.items()}
+    flops_per_step = 3 * 2 * count_cost(dataclasses.replace(spec, resolution=(32, 32), in_channels=1,
+                                                           num_classes=10)).macs * batch
+    peak = sgemm_peak()
+    print(f"training step, efficientnet-b0 1x32x32 10 classes, batch {batch}, AdamW, "
+          f"{torch.get_num_threads()} threads, median of {repeats}x{steps} steps; sgemm peak {peak / 1e9:.1f} GFLOP/s")
+    for name, value in seconds.items():
+        ratios = ""
+        if peer is not None:
+            ratios = "  ".join(f"{seconds[base] / value:5.2f}x {label}" for base, label in (
+                ("timm efficientnet_b0, default (contiguous)", "timm"),
+                ("timm efficientnet_b0, channels_last", "timm channels_last")))
+        print(f"  {name:52s} {value * 1e3:7.1f} ms {batch / value:7.1f} images/s "
+              f"{flops_per_step / value / peak:6.1%} of sgemm peak  {ratios}")
+    if peer is None:
+        print("  (timm not importable: ../shared/peers/install-timm.sh .peers, then PYTHONPATH=.peers)")
 
 
 def main() -> None:

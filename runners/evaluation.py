@@ -16,7 +16,7 @@ from typing import Callable
 from runners.budget import REWARD_EXPONENT, project, reward
 from runners.data import Splits
 from runners.results import Objective, TrialRecord, TrialState
-from runners.training import TrainConfig, train_and_evaluate
+from runners.training import TrainConfig, replicate_seed, train_and_evaluate
 from runners.zero_cost import SCORES, zero_cost_scores
 from search_space import NetworkSpec, count_cost, spec_to_dict, stages_summary
 
@@ -70,7 +70,7 @@ class Evaluator:
             cost = count_cost(spec)
             record.spec, record.spec_dict = stages_summary(spec), spec_to_dict(spec)
             record.macs, record.params = cost.macs, cost.params
-            trial_seed = settings.seed * 100_003 + number
+            trial_seed = replicate_seed(settings.seed, 0)  # common random numbers across candidates
             if proxy == "zero-cost":
                 scores = zero_cost_scores(spec, self.data, batches=settings.zero_cost_batches,
                                           seed=trial_seed, device=settings.train.device)

@@ -8,6 +8,7 @@ grid point) but the names, checks and the types they become are the same everywh
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
 from runners.data import DataOptions
 from runners.training import TrainConfig, resolve_device
@@ -16,9 +17,26 @@ from search_space.common.errors import UsageError
 from search_space.common.units import parse_resolution
 
 
-def add_proxy_arguments(parser: argparse.ArgumentParser, *, title: str, epochs: int, batch_size: int,
-                        learning_rate: float, max_train_samples: int, max_val_samples: int) -> None:
+@dataclass(frozen=True)
+class ProxyDefaults:
+    """A command's defaults for the proxy flags."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    max_train_samples: int
+    max_val_samples: int
+
+
+# The search's proxy; ``runners.evaluate`` scores specs with exactly these.
+SEARCH_PROXY = ProxyDefaults(epochs=2, batch_size=64, learning_rate=1e-2, max_train_samples=2048,
+                             max_val_samples=1024)
+
+
+def add_proxy_arguments(parser: argparse.ArgumentParser, *, title: str, defaults: ProxyDefaults) -> None:
     """Data and proxy-training flags, with this command's defaults."""
+    epochs, batch_size, learning_rate = defaults.epochs, defaults.batch_size, defaults.learning_rate
+    max_train_samples, max_val_samples = defaults.max_train_samples, defaults.max_val_samples
     group = parser.add_argument_group(title)
     group.add_argument("--data", default=None,
                        help="IDX directory, .npz (x, y) or class-folder directory; when not given, Fashion-MNIST "
@@ -64,4 +82,4 @@ def checked_device(requested: str) -> str:
     return device
 
 
-__all__ = ["add_proxy_arguments", "checked_device", "data_options", "train_config"]
+__all__ = ["ProxyDefaults", "SEARCH_PROXY", "add_proxy_arguments", "checked_device", "data_options", "train_config"]

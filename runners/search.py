@@ -23,7 +23,7 @@ from runners.budget import REWARD_EXPONENT, smallest_macs
 from runners.data import prepare
 from runners.evaluation import SCORES, SearchSettings
 from runners.job import SearchJob
-from runners.options import add_proxy_arguments, data_options, train_config
+from runners.options import SEARCH_PROXY, add_proxy_arguments, data_options, train_config
 from runners.results import Objective, read_records
 from runners.run_dir import claim_run_dir, default_run_dir
 from runners.search_run import run_search, summarize
@@ -58,8 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     scoring.add_argument("--zero-cost-score", choices=SCORES, default="naswot",
                          help="which zero-cost score ranks candidates with --proxy zero-cost")
     scoring.add_argument("--no-pruning", action="store_true", help="disable Hyperband/ASHA early stopping")
-    add_proxy_arguments(parser, title="proxy training", epochs=2, batch_size=64, learning_rate=1e-2,
-                        max_train_samples=2048, max_val_samples=1024)
+    add_proxy_arguments(parser, title="proxy training", defaults=SEARCH_PROXY)
     execution = parser.add_argument_group("execution")
     execution.add_argument("--backend", choices=("optuna", "ray"), default="optuna", help="who runs the trials")
     execution.add_argument("--trials", type=positive_int, default=16, help="total trials of the run")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +29,12 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Proxy-training recipe. ``learning_rate`` is AdamW's peak, reached after warm-up."""
+    """Proxy-training recipe. ``learning_rate`` is AdamW's peak, reached after warm-up.
+
+    ``channels_last`` trains in the NHWC memory format, where PyTorch's CPU and cuDNN
+    convolutions (the depthwise ones above all) are fastest; it changes no result beyond
+    floating-point reassociation (see ``benchmarks/foundation.py`` for the speed-up).
+    """
 
     epochs: int = 2
     batch_size: int = 64
@@ -39,16 +44,25 @@ class TrainConfig:
     warmup_fraction: float = 0.1
     eval_batch_size: int = 512
     calibration_samples: int = 1024
+    channels_last: bool = True
     device: str = "cpu"
 
 
 @dataclass(frozen=True)
 class TrainResult:
+    """What one proxy training measured; every field is a possible ranking signal.
+
+    ``training_loss_sum`` is the sum over epochs of each epoch's mean training loss, the
+    "training speed estimate" (TSE) of Ru et al., NeurIPS 2021 (lower is better).
+    """
+
     accuracy: float  # on the evaluation split, in [0, 1]
     epochs: int  # epochs actually run (fewer if pruned)
     seconds: float
-    train_loss: float
+    train_loss: float  # mean training loss of the last epoch run
     pruned: bool = False
+    training_loss_sum: float = 0.0
+    validation_loss: float = float("nan")  # mean cross-entropy on the evaluation split, no smoothing
 
 
 def resolve_device(requested: str = "auto") -> str:
@@ -59,8 +73,13 @@ def resolve_device(requested: str = "auto") -> str:
     return requested
 
 
-@torch.no_grad()
-def recalibrate_batch_norm(model: torch.nn.Module, images: torch.Tensor, batch_size: int, device: str) -> None:
+def memory_format(config: TrainConfig) -> torch.memory_format:
+    return torch.channels_last if config.channels_last else torch.contiguous_format
+
+
+@torch.inference_mode()
+def recalibrate_batch_norm(model: torch.nn.Module, images: torch.Tensor, batch_size: int, device: str,
+                           layout: torch.memory_format = torch.contiguous_format) -> None:
     """Replace running statistics by exact averages over ``images`` (training data)."""
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     saved = [m.momentum for m in norms]
@@ -71,20 +90,73 @@ def recalibrate_batch_norm(model: torch.nn.Module, images: torch.Tensor, batch_s
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size]
         if len(batch) > 1:
-            model(batch.to(device, non_blocking=True))
+            model(batch.to(device, non_blocking=True).contiguous(memory_format=layout))
     for norm, momentum in zip(norms, saved):
         norm.momentum = momentum
 
 
-@torch.no_grad()
+@dataclass(frozen=True)
+class Evaluation:
+    accuracy: float  # top-1, in [0, 1]
+    loss: float  # mean cross-entropy, no label smoothing
+
+
+@torch.inference_mode()
+def evaluate_with_loss(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
+                       device: str, layout: torch.memory_format = torch.contiguous_format) -> Evaluation:
+    """Top-1 accuracy and mean cross-entropy of ``model`` in eval mode."""
+    model.eval()
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    loss = torch.zeros((), dtype=torch.float64, device=device)
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size].to(device, non_blocking=True).contiguous(memory_format=layout)
+        target = labels[start : start + batch_size].to(device, non_blocking=True)
+        logits = model(batch)
+        correct += (logits.argmax(1) == target).sum()
+        loss += F.cross_entropy(logits.float(), target, reduction="sum")
+    return Evaluation(correct.item() / len(images), loss.item() / len(images))
+
+
 def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int, device: str) -> float:
     """Top-1 accuracy of ``model`` in eval mode."""
-    model.eval()
-    correct = 0
-    for start in range(0, len(images), batch_size):
-        batch = images[start : start + batch_size].to(device, non_blocking=True)
-        correct += (model(batch).argmax(1).cpu() == labels[start : start + batch_size]).sum().item()
-    return correct / len(images)
+    return evaluate_with_loss(model, images, labels, batch_size, device).accuracy
+
+
+def replicate_seed(run_seed: int, replicate: int) -> int:
+    """The training seed of measurement ``replicate`` (0, 1, ...) in a run seeded ``run_seed``.
+
+    Every command derives its seeds here, from these two numbers only: the candidate never
+    enters, so all candidates measured at one replicate share weights' random stream and
+    data order (see :func:`epoch_orders`).
+    """
+    return 1_000_003 * run_seed + 7919 * replicate + 7
+
+
+def epoch_orders(num_samples: int, seed: int) -> Iterator[torch.Tensor]:
+    """The training order of each epoch at ``seed``: a function of the seed alone, never
+    of the candidate, so that candidates trained at one seed see the same batches in the
+    same order (common random numbers: their differences are paired, not confounded with
+    data-order noise)."""
+    generator = torch.Generator().manual_seed(seed)
+    while True:
+        yield torch.randperm(num_samples, generator=generator)
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW with the multi-tensor (``foreach``) update: one kernel per parameter group
+    instead of one per tensor, the faster of PyTorch's implementations measured here."""
+    return torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay,
+                             foreach=True)
+
+
+def training_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor,
+                  labels: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """One optimisation step; returns the batch's mean loss as a tensor (no host sync)."""
+    loss = F.cross_entropy(model(images, labels), labels, label_smoothing=label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
 
 
 def train_and_evaluate(
@@ -98,14 +170,17 @@ def train_and_evaluate(
 ) -> TrainResult:
     """Train ``spec`` (built for the data's channels and classes) and return its accuracy.
 
-    ``report(epoch, accuracy)`` is called after every epoch; returning ``True`` stops
-    training there (pruning) and the result says ``pruned``. ``evaluate_on="test"`` is for benchmarks only: the search never
-    reads the test split.
+    ``seed`` fixes the initial weights and the data order (:func:`epoch_orders`); two
+    candidates trained at the same seed see the same batches. ``report(epoch, accuracy)``
+    is called after every epoch; returning ``True`` stops training there (pruning) and
+    the result says ``pruned``. ``evaluate_on="test"`` is for benchmarks only: the search
+    never reads the test split.
     """
     torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    model = build_model(spec, num_classes=data.num_classes, in_channels=data.in_channels).to(config.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    layout = memory_format(config)
+    model = build_model(spec, num_classes=data.num_classes, in_channels=data.in_channels)
+    model = model.to(config.device, memory_format=layout)
+    optimizer = make_optimizer(model, config)
     steps_per_epoch = math.ceil(len(data.train_x) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     warmup = max(1, int(total_steps * config.warmup_fraction))
@@ -121,29 +196,32 @@ def train_and_evaluate(
     if eval_x is None:
         raise ValueError("the data has no test split")
     start = time.perf_counter()
-    accuracy, loss_sum, seen = 0.0, 0.0, 0
+    measured, epoch_loss, loss_sum = Evaluation(0.0, float("nan")), float("nan"), 0.0
+    orders = epoch_orders(len(data.train_x), seed)
     for epoch in range(1, config.epochs + 1):
         model.train()
-        order = torch.randperm(len(data.train_x), generator=generator)
-        loss_sum, seen = 0.0, 0
+        order = next(orders)
+        # Summed on the device and read once an epoch: no host synchronisation per step.
+        total_loss = torch.zeros((), dtype=torch.float64, device=config.device)
+        seen = 0
         for first in range(0, len(order), config.batch_size):
             index = order[first : first + config.batch_size]
             if len(index) < 2:  # batch norm needs two samples per channel in training
                 continue
-            x = data.train_x[index].to(config.device, non_blocking=True)
+            x = data.train_x[index].to(config.device, non_blocking=True).contiguous(memory_format=layout)
             y = data.train_y[index].to(config.device, non_blocking=True)
-            loss = F.cross_entropy(model(x, y), y, label_smoothing=config.label_smoothing)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch}, sample {first}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            total_loss += training_step(model, optimizer, x, y, config.label_smoothing) * len(index)
             schedule.step()
-            loss_sum += loss.item() * len(index)
             seen += len(index)
+        epoch_loss = total_loss.item() / max(1, seen)
+        if not math.isfinite(epoch_loss):
+            raise TrainingDiverged(f"loss became {epoch_loss} in epoch {epoch}")
+        loss_sum += epoch_loss
         calibration = data.train_x[order[: config.calibration_samples]]
-        recalibrate_batch_norm(model, calibration, config.eval_batch_size, config.device)
-        accuracy = evaluate(model, eval_x, eval_y, config.eval_batch_size, config.device)
-        if report is not None and report(epoch, accuracy):
-            return TrainResult(accuracy, epoch, time.perf_counter() - start, loss_sum / max(1, seen), pruned=True)
-    return TrainResult(accuracy, config.epochs, time.perf_counter() - start, loss_sum / max(1, seen))
+        recalibrate_batch_norm(model, calibration, config.eval_batch_size, config.device, layout)
+        measured = evaluate_with_loss(model, eval_x, eval_y, config.eval_batch_size, config.device, layout)
+        if report is not None and report(epoch, measured.accuracy):
+            return TrainResult(measured.accuracy, epoch, time.perf_counter() - start, epoch_loss, pruned=True,
+                               training_loss_sum=loss_sum, validation_loss=measured.loss)
+    return TrainResult(measured.accuracy, config.epochs, time.perf_counter() - start, epoch_loss,
+                       training_loss_sum=loss_sum, validation_loss=measured.loss)

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from scaling.compound import Coefficients
-from scaling.intervals import percentile_interval
+from runners.statistics import percentile_interval
 
 MIN_SURROGATE_POINTS = 8  # 6 quadratic coefficients, and two residual degrees of freedom
 SURROGATE_LATTICE = 200  # the optimum is searched on a simplex lattice of step 1/200

@@ -18,7 +18,7 @@ import math
 import sys
 from pathlib import Path
 
-from runners.options import add_proxy_arguments, data_options, train_config
+from runners.options import ProxyDefaults, add_proxy_arguments, data_options, train_config
 from runners.results import TrialState
 from runners.run_dir import RUNS, default_run_dir
 from scaling.compound import RATIO_TOLERANCE
@@ -40,6 +40,9 @@ def _phis(text: str) -> tuple[float, ...]:
     if any(not math.isfinite(value) or value >= 1 for value in values):
         raise ValueError(f"law phis must be finite numbers < 1 (phi 0 and 1 are always evaluated), got {text!r}")
     return values
+
+# Smaller than the search's: a grid trains dozens of networks per run.
+GRID_PROXY = ProxyDefaults(epochs=1, batch_size=16, learning_rate=3e-3, max_train_samples=1024, max_val_samples=512)
 
 
 def build_parser() -> ArgumentParser:
@@ -72,7 +75,7 @@ def build_parser() -> ArgumentParser:
     grid.add_argument("--no-time-limit", action="store_true", help="evaluate the whole grid however long it takes")
     grid.add_argument("--bootstrap", type=non_negative_int, default=1000, help="bootstrap samples for intervals")
     add_proxy_arguments(parser, title="proxy training (the search's proxy; defaults sized for 2 CPU cores)",
-                        epochs=1, batch_size=16, learning_rate=3e-3, max_train_samples=1024, max_val_samples=512)
+                        defaults=GRID_PROXY)
     run = parser.add_argument_group("run")
     run.add_argument("--seed", type=int, default=0, help="seed of the data split, training and the bootstrap")
     run.add_argument("--out", type=Path, default=None,

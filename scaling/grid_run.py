@@ -33,7 +33,7 @@ import numpy as np
 from runners.data import DataOptions, Splits, prepare
 from runners.progress import progress_bar
 from runners.results import TrialState
-from runners.training import TrainConfig, train_and_evaluate
+from runners.training import TrainConfig, replicate_seed, train_and_evaluate
 from scaling.compound import Coefficients, ScaledNetwork, corrected_scale, simplex_grid
 from search_space import NetworkSpec, count_cost, scale_resolution, stages_summary
 from search_space.common.files import append_json_line, read_json_lines
@@ -161,7 +161,7 @@ class ProxyEvaluator:
         start = time.perf_counter()
         try:
             result = train_and_evaluate(network.spec, self.data_at(proxy_resolution), self.train,
-                                        seed=1_000_003 * task.seed + 7)
+                                        seed=replicate_seed(self.data_options.seed, task.seed))
             return dataclasses.replace(record, metric=result.accuracy, seconds=time.perf_counter() - start,
                                        finished_at=time.time())
         except KeyboardInterrupt:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from scaling.intervals import INTERVAL_LEVEL, percentile_interval
+from runners.statistics import INTERVAL_LEVEL, percentile_interval
 from search_space.common.errors import UserError
 
 HUBER_DELTA = 1e-3  # on log error, as in Hoffmann et al.

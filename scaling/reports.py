@@ -18,7 +18,7 @@ import numpy as np
 
 from scaling.coefficient_fit import CoefficientFit, GridPoint
 from scaling.compound import PAPER_COEFFICIENTS, Coefficients
-from scaling.intervals import INTERVAL_LEVEL
+from runners.statistics import INTERVAL_LEVEL
 from scaling.power_law import HeldOutPoint, LawFit, PowerLaw, Validation
 from search_space.common.errors import UserError
 from search_space.common.files import write_json

@@ -52,6 +52,48 @@ def plan_cost(plan: list[LayerPlan], height: int, width: int) -> tuple[Cost, int
     return total, height, width
 
 
+class FastTrainingConv2d(nn.Conv2d):
+    """``nn.Conv2d`` with two exact shortcuts in training, for the shapes proxies meet.
+
+    * A pointwise (1x1, stride 1, ungrouped) conv on NHWC memory is one matrix product.
+    * A "same"-padded stride-1 conv skips the kernel taps that only ever meet zero padding.
+      On a feature map smaller than the kernel (a 5x5 depthwise kernel on the 1x1 or 2x2
+      maps the last stages see at a 32x32 proxy resolution) the outer taps multiply
+      padding alone: their outputs and gradients are exactly zero. Cropping the kernel to
+      the ``2H - 1`` by ``2W - 1`` taps that can meet a pixel gives the same result sooner.
+
+    Evaluation and export take the plain path, so traced graphs, fvcore counts and
+    exported models stay shape-generic; the cost model counts the full kernel (the
+    paper's convention). ``benchmarks/foundation.py`` measures the gain.
+    """
+
+    def _conv_forward(self, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if self.training and self.stride == (1, 1) and self.dilation == (1, 1):
+            if self.kernel_size == (1, 1) and self.groups == 1 and input.is_contiguous(
+                    memory_format=torch.channels_last):
+                # NHWC rows times the weight: free views in and out, and BLAS's GEMM runs
+                # several times faster than the convolution backward on a proxy's small maps.
+                return F.linear(input.permute(0, 2, 3, 1), weight.flatten(1), bias).permute(0, 3, 1, 2)
+            cropped = self._live_taps(input, weight)
+            if cropped is not None:
+                return F.conv2d(input, cropped, bias, 1, (cropped.shape[-2] // 2, cropped.shape[-1] // 2), 1,
+                                self.groups)
+        return super()._conv_forward(input, weight, bias)
+
+    def _live_taps(self, input: torch.Tensor, weight: torch.Tensor) -> torch.Tensor | None:
+        """The centre of a "same"-padded odd kernel that can meet a pixel; ``None`` when
+        every tap can (or the padding is not "same")."""
+        kernel_height, kernel_width = self.kernel_size
+        if self.padding != (kernel_height // 2, kernel_width // 2) or kernel_height % 2 == 0 or kernel_width % 2 == 0:
+            return None
+        live_height = min(kernel_height, 2 * input.shape[-2] - 1)
+        live_width = min(kernel_width, 2 * input.shape[-1] - 1)
+        if (live_height, live_width) == (kernel_height, kernel_width):
+            return None
+        top, left = (kernel_height - live_height) // 2, (kernel_width - live_width) // 2
+        return weight[:, :, top : top + live_height, left : left + live_width]
+
+
 class ConvNormAct(nn.Module):
     """Bias-free ``kernel x kernel`` conv, batch norm, optional activation."""
 
@@ -65,7 +107,8 @@ class ConvNormAct(nn.Module):
         activation: str | None = "silu",
     ):
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel, stride, kernel // 2, groups=groups, bias=False)
+        self.conv = FastTrainingConv2d(in_channels, out_channels, kernel, stride, kernel // 2, groups=groups,
+                                       bias=False)
         self.norm = nn.BatchNorm2d(out_channels, eps=BATCH_NORM_EPS, momentum=BATCH_NORM_MOMENTUM)
         self.act = make_activation(activation)
 
@@ -121,9 +164,9 @@ class SqueezeExcitationLayer(nn.Module):
 
     def __init__(self, channels: int, squeeze_channels: int, activation: str = "silu"):
         super().__init__()
-        self.reduce = nn.Conv2d(channels, squeeze_channels, 1)
+        self.reduce = FastTrainingConv2d(channels, squeeze_channels, 1)
         self.act = make_activation(activation)
-        self.expand = nn.Conv2d(squeeze_channels, channels, 1)
+        self.expand = FastTrainingConv2d(squeeze_channels, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scale = F.adaptive_avg_pool2d(x, 1)

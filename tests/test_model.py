@@ -17,7 +17,7 @@ from search_space import (
     load_spec,
     set_trainable_layers,
 )
-from search_space.layers import CosineClassifier, DropPath, GhostModule, eca_kernel_size
+from search_space.layers import CosineClassifier, DropPath, FastTrainingConv2d, GhostModule, eca_kernel_size
 from tests.strategies import networks
 
 
@@ -201,3 +201,25 @@ def test_ghost_preset_is_v2s_with_ghost_blocks_eca_and_layer_scale():
     model = build_model(ghost)
     assert sum(isinstance(m, GhostModule) for m in model.modules()) > 0
     assert sum(m.gamma.numel() for n, m in model.named_modules() if n.endswith("layer_scale")) > 0
+
+
+@settings(deadline=None, max_examples=40)
+@given(kernel=st.sampled_from([1, 3, 5, 7]), depthwise=st.booleans(), height=st.integers(1, 6),
+       width=st.integers(1, 6), channels_last=st.booleans(), bias=st.booleans())
+def test_fast_training_conv_equals_the_plain_conv(kernel, depthwise, height, width, channels_last, bias):
+    """Its shortcuts (pointwise as a matrix product, taps that only meet padding skipped)
+    give the plain convolution's output and gradients."""
+    channels = 6
+    torch.manual_seed(0)
+    fast = FastTrainingConv2d(channels, channels, kernel, 1, kernel // 2, groups=channels if depthwise else 1,
+                              bias=bias).train()
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    images = torch.randn(3, channels, height, width).contiguous(memory_format=layout).requires_grad_()
+    output = fast(images)
+    expected = torch.nn.functional.conv2d(images, fast.weight, fast.bias, 1, kernel // 2, 1, fast.groups)
+    assert torch.allclose(output, expected, atol=1e-5)
+    upstream = torch.randn_like(output)
+    gradients = torch.autograd.grad(output, (images, fast.weight), upstream)
+    expected_gradients = torch.autograd.grad(expected, (images, fast.weight), upstream)
+    for actual, wanted in zip(gradients, expected_gradients):
+        assert torch.allclose(actual, wanted, atol=1e-5)

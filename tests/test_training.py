@@ -80,3 +80,91 @@ def test_zero_cost_scores_are_finite_and_deterministic(setup):
     assert set(scores) == set(SCORES)
     assert all(torch.isfinite(torch.tensor(v)) for v in scores.values())
     assert scores == zero_cost_scores(spec, data, batches=1, batch_size=16, seed=1)
+
+
+def _targets_seen(monkeypatch, spec, data, seed):
+    """The labels of every training batch, in order: they reveal the data order."""
+    seen = []
+    real = training.F.cross_entropy
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(torch.nn.functional, name)
+
+        @staticmethod
+        def cross_entropy(logits, target, **kwargs):
+            if torch.is_grad_enabled():
+                seen.append(target.clone())
+            return real(logits, target, **kwargs)
+
+    monkeypatch.setattr(training, "F", Spy())
+    train_and_evaluate(spec, data, TrainConfig(epochs=2, batch_size=16), seed=seed)
+    monkeypatch.undo()
+    return torch.cat(seen)
+
+
+def test_common_random_numbers_two_candidates_see_the_same_data_order(setup, tmp_path, monkeypatch):
+    data, spec = setup
+    other = load_space(_space_file(tmp_path)).sample(7)
+    assert other != spec
+    first = _targets_seen(monkeypatch, spec, data, seed=3)
+    assert torch.equal(first, _targets_seen(monkeypatch, other, data, seed=3))
+    assert not torch.equal(first, _targets_seen(monkeypatch, other, data, seed=4))
+
+
+def _space_file(tmp_path):
+    path = tmp_path / "space.yaml"
+    path.write_text(TINY_SPACE)
+    return path
+
+
+def test_replicate_seeds_differ_by_replicate_and_run_seed():
+    seeds = {training.replicate_seed(run, replicate) for run in range(30) for replicate in range(30)}
+    assert len(seeds) == 900
+
+
+def _model(spec, data, layout=torch.contiguous_format):
+    torch.manual_seed(0)
+    model = training.build_model(spec, num_classes=data.num_classes, in_channels=data.in_channels)
+    return model.to(memory_format=layout)
+
+
+def test_channels_last_gives_the_reference_step(setup):
+    """The NHWC layout changes the speed of a step, not its loss or gradients."""
+    data, spec = setup
+    images, labels = data.train_x[:32], data.train_y[:32]
+    outcomes = []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        model = _model(spec, data, layout)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # lr 0: the step leaves the gradients to compare
+        loss = training.training_step(model, optimizer, images.contiguous(memory_format=layout), labels)
+        outcomes.append((loss, [p.grad.clone() for p in model.parameters()]))
+    (loss, gradients), (fast_loss, fast_gradients) = outcomes
+    assert torch.allclose(fast_loss, loss, rtol=1e-5)
+    scale = max(float(gradient.abs().max()) for gradient in gradients)  # rounding noise is relative to it
+    for expected, actual in zip(gradients, fast_gradients):
+        assert torch.allclose(actual, expected, rtol=1e-3, atol=1e-5 * scale)
+
+
+def test_multi_tensor_adamw_gives_the_reference_update(setup):
+    data, spec = setup
+    config = TrainConfig(learning_rate=1e-2)
+    images, labels = data.train_x[:32], data.train_y[:32]
+    parameters = []
+    for optimizer_of in (lambda m: torch.optim.AdamW(m.parameters(), lr=config.learning_rate,
+                                                     weight_decay=config.weight_decay, foreach=False),
+                         lambda m: training.make_optimizer(m, config)):
+        model = _model(spec, data)
+        optimizer = optimizer_of(model)
+        for _ in range(2):
+            training.training_step(model, optimizer, images, labels)
+        parameters.append([p.detach().clone() for p in model.parameters()])
+    for expected, actual in zip(*parameters):
+        assert torch.allclose(actual, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_training_reports_the_ranking_signals(setup):
+    data, spec = setup
+    result = train_and_evaluate(spec, data, TrainConfig(epochs=2, batch_size=32))
+    assert result.training_loss_sum > result.train_loss > 0  # two epochs' mean losses summed
+    assert 0 < result.validation_loss < 10

@@ -1,0 +1,229 @@
+"""Proxy fidelity: how well short proxy trainings rank candidates against a long reference.
+
+    python benchmarks/fidelity.py panel                   # the fixed panel of candidates (once)
+    python benchmarks/fidelity.py reference [--device cuda]  # the long reference trainings (resumable)
+    python benchmarks/fidelity.py proxies [--configs default,epochs-4,...]  # proxy configurations (resumable)
+    python benchmarks/fidelity.py report                  # Kendall/Spearman with intervals, s/candidate, front
+
+Everything lands in ``benchmarks/fidelity/`` (``--dir``): ``panel.json`` (the candidates:
+the default space sampled with fixed seeds, projected into the 400M-MAC window at 224x224
+with 1 channel and 10 classes, and spread over it by MACs), ``reference.jsonl`` and
+``proxies.jsonl`` (one line per candidate, configuration and seed, appended as each
+finishes: a kill loses the training in flight only), ``fidelity.csv`` (the report's table).
+
+The reference recipe (``REFERENCE``): each candidate trained on 20,000 Fashion-MNIST
+training images for 6 epochs (120,000 images seen, 29x the default proxy's 4,096) at 64x64,
+where a stride-32 network's last stage still sees a 2x2 map, and scored on the 10,000-image
+test split. The proxies are scored on the validation split, as the search scores them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from runners.budget import project
+from runners.data import DataOptions, Splits, prepare
+from runners.options import SEARCH_PROXY, checked_device
+from runners.progress import progress_bar
+from runners.statistics import rank_agreement
+from runners.training import TrainConfig, replicate_seed, train_and_evaluate
+from runners.zero_cost import SCORES, zero_cost_scores
+from search_space import NetworkSpec, count_cost, load_space, spec_from_dict, spec_to_dict, stages_summary
+from search_space.common.files import append_json_line, read_json_lines, write_json
+from search_space.space import replace_fixed
+
+BUDGET = 400_000_000
+PANEL_SIZE = 24
+DIRECTORY = Path(__file__).parent / "fidelity"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One way to train and score the panel; ``signal`` names what ranks the candidates."""
+
+    name: str
+    resolution: tuple[int, int] = (32, 32)
+    epochs: int = SEARCH_PROXY.epochs
+    train_samples: int = SEARCH_PROXY.max_train_samples
+    batch_size: int = SEARCH_PROXY.batch_size
+    learning_rate: float = SEARCH_PROXY.learning_rate
+    seeds: int = 1
+    stem_stride: int | None = None  # None: the candidate's own
+    signals: tuple[str, ...] = ("accuracy", "training_loss_sum", "validation_loss")
+
+    @property
+    def images_seen(self) -> int:
+        return self.epochs * self.train_samples
+
+
+REFERENCE = Recipe("reference", resolution=(64, 64), epochs=6, train_samples=20_000, batch_size=128,
+                   learning_rate=5e-3, signals=("accuracy",))
+
+# The proxy configurations scored against the reference: one knob at a time from the default.
+PROXIES = {recipe.name: recipe for recipe in (
+    Recipe("default"),
+    Recipe("epochs-1", epochs=1),
+    Recipe("epochs-4", epochs=4),
+    Recipe("samples-1024", train_samples=1024),
+    Recipe("samples-4096", train_samples=4096),
+    Recipe("resolution-48", resolution=(48, 48)),  # the last stage of a stride-32 network at 2x2
+    Recipe("stem-stride-1", stem_stride=1),  # 32x32 input, stride-adapted stem: last stage at 2x2
+    Recipe("seeds-2", seeds=2),
+)}
+
+
+def build_panel(size: int = PANEL_SIZE, draws: int = 200) -> list[NetworkSpec]:
+    """``size`` candidates of the default space in the budget window, evenly spread by MACs."""
+    space = replace_fixed(load_space("default"), in_channels=1, num_classes=10)
+    projected = []
+    for seed in range(draws):
+        projection = project(space.sample(seed), BUDGET)
+        if projection.accepted:
+            projected.append((projection.macs, seed, projection.spec))
+    projected.sort(key=lambda item: item[0])
+    picks = np.linspace(0, len(projected) - 1, size).round().astype(int)
+    return [projected[index][2] for index in picks]
+
+
+def read_panel(directory: Path) -> list[NetworkSpec]:
+    path = directory / "panel.json"
+    if not path.is_file():
+        raise SystemExit(f"error: {path} is missing; run `python benchmarks/fidelity.py panel` first")
+    return [spec_from_dict(entry["spec"]) for entry in json.loads(path.read_text())]
+
+
+def adapted(spec: NetworkSpec, recipe: Recipe) -> NetworkSpec:
+    return spec if recipe.stem_stride is None else dataclasses.replace(spec, stem_stride=recipe.stem_stride)
+
+
+def run_recipe(recipe: Recipe, panel: list[NetworkSpec], log: Path, device: str, data_seed: int = 0) -> None:
+    """Train every (candidate, seed) of ``recipe`` not yet in ``log``, appending each result."""
+    done = {(row["recipe"], row["candidate"], row["seed"]) for row in read_json_lines(log)} if log.exists() else set()
+    pending = [(seed, index) for seed in range(recipe.seeds) for index in range(len(panel))
+               if (recipe.name, index, seed) not in done]
+    if not pending:
+        return
+    reference = recipe.name == REFERENCE.name
+    data = prepare(DataOptions(None, recipe.resolution, max_train_samples=recipe.train_samples,
+                               max_val_samples=SEARCH_PROXY.max_val_samples, seed=data_seed))
+    config = TrainConfig(epochs=recipe.epochs, batch_size=recipe.batch_size, learning_rate=recipe.learning_rate,
+                         device=device)
+    bar = progress_bar(len(pending), recipe.name, "training")
+    for seed, index in pending:
+        spec = adapted(panel[index], recipe)
+        result = train_and_evaluate(spec, data, config, seed=replicate_seed(data_seed, seed),
+                                    evaluate_on="test" if reference else "val")
+        append_json_line(log, {"recipe": recipe.name, "candidate": index, "seed": seed, "accuracy": result.accuracy,
+                               "training_loss_sum": result.training_loss_sum,
+                               "validation_loss": result.validation_loss, "seconds": result.seconds})
+        bar.update(1)
+    bar.close()
+
+
+def run_baselines(panel: list[NetworkSpec], log: Path, device: str) -> None:
+    """Zero-cost scores (on the default proxy's data), MACs and parameters of every candidate."""
+    done = {row["candidate"] for row in read_json_lines(log) if row["recipe"] == "baselines"} if log.exists() else set()
+    data: Splits | None = None
+    for index, spec in enumerate(panel):
+        if index in done:
+            continue
+        data = data or prepare(DataOptions(None, (32, 32), max_train_samples=SEARCH_PROXY.max_train_samples))
+        start = time.perf_counter()
+        scores = zero_cost_scores(spec, data, seed=replicate_seed(0, 0), device=device)
+        cost = count_cost(spec)
+        append_json_line(log, {"recipe": "baselines", "candidate": index, "seed": 0, **scores, "macs": cost.macs,
+                               "params": cost.params, "seconds": time.perf_counter() - start})
+
+
+# Higher is better for every ranking; losses are negated.
+SIGNAL_SIGN = {"accuracy": 1, "training_loss_sum": -1, "validation_loss": -1, "macs": 1, "params": 1,
+               **{score: 1 for score in SCORES}}
+
+
+def report(directory: Path, bootstrap: int = 2000) -> list[dict]:
+    """One row per (configuration, signal): agreement with the reference and seconds per candidate."""
+    reference_rows = [r for r in read_json_lines(directory / "reference.jsonl")]
+    panel_size = len(read_panel(directory))
+    reference = np.full(panel_size, np.nan)
+    for index in range(panel_size):
+        values = [r["accuracy"] for r in reference_rows if r["candidate"] == index]
+        reference[index] = np.mean(values) if values else np.nan
+    have = ~np.isnan(reference)
+    rows = []
+    proxy_rows = read_json_lines(directory / "proxies.jsonl") if (directory / "proxies.jsonl").exists() else []
+    recipes = dict.fromkeys(r["recipe"] for r in proxy_rows)
+    for name in recipes:
+        measured = [r for r in proxy_rows if r["recipe"] == name]
+        signals = PROXIES[name].signals if name in PROXIES else ("macs", "params", *SCORES)
+        for signal in signals:
+            values = np.full(panel_size, np.nan)
+            seconds = np.zeros(panel_size)
+            for index in range(panel_size):
+                at = [r for r in measured if r["candidate"] == index]
+                if at:
+                    values[index] = SIGNAL_SIGN[signal] * np.mean([r[signal] for r in at])
+                    seconds[index] = sum(r["seconds"] for r in at) if signal not in ("macs", "params") else 0.0
+            usable = have & ~np.isnan(values)
+            if usable.sum() < 3:
+                continue
+            agreement = rank_agreement(reference[usable], values[usable], bootstrap=bootstrap)
+            rows.append({"configuration": name, "signal": signal, "candidates": int(usable.sum()),
+                         "kendall": agreement.kendall.mean, "kendall_low": agreement.kendall.low,
+                         "kendall_high": agreement.kendall.high, "spearman": agreement.spearman.mean,
+                         "spearman_low": agreement.spearman.low, "spearman_high": agreement.spearman.high,
+                         "seconds_per_candidate": float(seconds[usable].mean())})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("step", choices=("panel", "reference", "proxies", "report"))
+    parser.add_argument("--dir", type=Path, default=DIRECTORY, help="where the panel and the logs live")
+    parser.add_argument("--configs", default=",".join(PROXIES), help="proxy configurations to run")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--panel-size", type=int, default=PANEL_SIZE)
+    args = parser.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    device = checked_device(args.device)
+    if args.step == "panel":
+        panel = build_panel(args.panel_size)
+        write_json(args.dir / "panel.json", [{"candidate": index, "macs": count_cost(spec).macs,
+                                              "params": count_cost(spec).params, "blocks": stages_summary(spec),
+                                              "spec": spec_to_dict(spec)} for index, spec in enumerate(panel)])
+        print(f"{len(panel)} candidates, {min(count_cost(s).macs for s in panel):,} to "
+              f"{max(count_cost(s).macs for s in panel):,} MACs: {args.dir / 'panel.json'}")
+    elif args.step == "reference":
+        run_recipe(REFERENCE, read_panel(args.dir), args.dir / "reference.jsonl", device)
+    elif args.step == "proxies":
+        panel = read_panel(args.dir)
+        run_baselines(panel, args.dir / "proxies.jsonl", device)
+        for name in args.configs.split(","):
+            if name not in PROXIES:
+                raise SystemExit(f"error: unknown configuration {name!r}; expected some of {', '.join(PROXIES)}")
+            run_recipe(PROXIES[name], panel, args.dir / "proxies.jsonl", device)
+    else:
+        import pandas as pd
+
+        rows = report(args.dir)
+        frame = pd.DataFrame(rows).sort_values("kendall", ascending=False)
+        frame.to_csv(args.dir / "fidelity.csv", index=False)
+        print(f"reference: {REFERENCE.images_seen:,} images seen per candidate "
+              f"({REFERENCE.images_seen / Recipe('default').images_seen:.0f}x the default proxy)")
+        print(f"{'configuration':16s} {'signal':18s} {'n':>3s} {'Kendall tau [95%]':>26s} {'Spearman [95%]':>26s} "
+              f"{'s/cand':>7s}")
+        for row in frame.to_dict("records"):
+            print(f"{row['configuration']:16s} {row['signal']:18s} {row['candidates']:3d} "
+                  f"{row['kendall']:+.3f} [{row['kendall_low']:+.3f}, {row['kendall_high']:+.3f}]   "
+                  f"{row['spearman']:+.3f} [{row['spearman_low']:+.3f}, {row['spearman_high']:+.3f}]   "
+                  f"{row['seconds_per_candidate']:7.1f}")
+
+
+if __name__ == "__main__":
+    main()

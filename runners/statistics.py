@@ -1,0 +1,150 @@
+"""The suite's statistics of noisy measurements, at one interval level for everything.
+
+Proxy scores are noisy: one candidate trained at two seeds differs by as much as two
+candidates do. Every output that names a winner therefore carries an interval, and the
+comparisons here are *paired*: the suite trains all candidates of one seed index with the
+same data order and initial random stream (:func:`runners.training.replicate_seed`), so
+the difference of two candidates at one seed cancels most of that seed's luck.
+
+* :func:`mean_interval` and :func:`paired_difference` use Student's t. At the 2-10 seeds
+  a proxy can afford, a percentile bootstrap of a mean covers far less than its nominal
+  level (with two values it can only return their range); t is exact for normal noise.
+* :func:`rank_agreement` (Kendall's tau-b and Spearman's rho between two rankings) has no
+  usable closed form for its interval, so it resamples candidates (percentile bootstrap).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+INTERVAL_LEVEL = 0.95  # every interval the suite reports (coefficients, laws, bands, seeds, rankings)
+
+
+def percentile_interval(samples, estimate: float, level: float = INTERVAL_LEVEL) -> tuple[float, float]:
+    """The central ``level`` of ``samples``, widened to include ``estimate`` (a skewed
+    bootstrap distribution can otherwise leave the estimate just outside).
+
+    >>> [round(bound, 6) for bound in percentile_interval(np.arange(101.0), 50.0)]
+    [2.5, 97.5]
+    """
+    low, high = np.quantile(np.asarray(samples, dtype=float), [(1 - level) / 2, (1 + level) / 2])
+    return float(min(low, estimate)), float(max(high, estimate))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean over ``n`` measurements and its ``level`` interval (infinite for one measurement)."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+    def excludes(self, value: float) -> bool:
+        return value < self.low or value > self.high
+
+    def to_json(self) -> dict:
+        finite = lambda value: value if math.isfinite(value) else None  # noqa: E731  (JSON has no inf)
+        return {"mean": self.mean, "low": finite(self.low), "high": finite(self.high), "n": self.n}
+
+    def __str__(self) -> str:
+        if self.n < 2:
+            return f"{self.mean:.4f} (1 seed, no interval)"
+        return f"{self.mean:.4f} +- {self.half_width:.4f} ({self.n} seeds)"
+
+
+def mean_interval(values: Sequence[float], level: float = INTERVAL_LEVEL) -> Estimate:
+    """Mean of ``values`` with its Student-t interval.
+
+    >>> estimate = mean_interval([1.0, 2.0, 3.0])
+    >>> estimate.mean, round(estimate.low, 3), round(estimate.high, 3)
+    (2.0, -0.484, 4.484)
+    """
+    array = np.asarray(values, dtype=float)
+    if array.size == 0:
+        raise ValueError("no measurements")
+    mean = float(array.mean())
+    if array.size < 2:
+        return Estimate(mean, -math.inf, math.inf, 1)
+    half = float(stats.t.ppf((1 + level) / 2, array.size - 1) * array.std(ddof=1) / math.sqrt(array.size))
+    return Estimate(mean, mean - half, mean + half, int(array.size))
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """``a - b`` over measurements paired by seed, and whether its interval excludes zero."""
+
+    difference: Estimate
+
+    @property
+    def separated(self) -> bool:
+        return self.difference.excludes(0.0)
+
+    @property
+    def verdict(self) -> str:
+        if not self.separated:
+            return "not separated"
+        return "first is higher" if self.difference.mean > 0 else "second is higher"
+
+    def to_json(self) -> dict:
+        return {**self.difference.to_json(), "separated": self.separated, "verdict": self.verdict}
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float], level: float = INTERVAL_LEVEL) -> PairedDifference:
+    """The mean of ``a[i] - b[i]`` with its Student-t interval: ``a`` and ``b`` are two
+    candidates' scores at the same seeds, in the same order."""
+    if len(a) != len(b):
+        raise ValueError(f"paired measurements need equal counts, got {len(a)} and {len(b)}")
+    return PairedDifference(mean_interval(np.asarray(a, dtype=float) - np.asarray(b, dtype=float), level))
+
+
+@dataclass(frozen=True)
+class RankAgreement:
+    """How well one ranking of candidates agrees with another (1: the same order)."""
+
+    kendall: Estimate  # Kendall's tau-b, its bootstrap interval; n is the number of candidates
+    spearman: Estimate
+
+    def to_json(self) -> dict:
+        return {"kendall": self.kendall.to_json(), "spearman": self.spearman.to_json()}
+
+
+def _correlations(reference: np.ndarray, candidate: np.ndarray) -> tuple[float, float]:
+    if np.ptp(reference) == 0 or np.ptp(candidate) == 0:
+        return 0.0, 0.0  # a constant ranking carries no order
+    return float(stats.kendalltau(reference, candidate).statistic), float(stats.spearmanr(reference, candidate).statistic)
+
+
+def rank_agreement(reference: Sequence[float], candidate: Sequence[float], *, bootstrap: int = 2000, seed: int = 0,
+                   level: float = INTERVAL_LEVEL) -> RankAgreement:
+    """Kendall's tau-b and Spearman's rho of ``candidate`` against ``reference`` (both:
+    higher is better, one value per candidate), with percentile-bootstrap intervals from
+    resampling the candidates.
+
+    >>> agreement = rank_agreement([1, 2, 3, 4, 5], [2, 1, 3, 4, 5], bootstrap=200)
+    >>> round(agreement.kendall.mean, 3), round(agreement.spearman.mean, 3)
+    (0.8, 0.9)
+    """
+    reference_array, candidate_array = np.asarray(reference, dtype=float), np.asarray(candidate, dtype=float)
+    if reference_array.shape != candidate_array.shape or reference_array.size < 3:
+        raise ValueError("rank agreement needs the same 3 or more candidates in both rankings")
+    kendall, spearman = _correlations(reference_array, candidate_array)
+    rng = np.random.default_rng(seed)
+    draws = np.array([_correlations(reference_array[index], candidate_array[index])
+                      for index in rng.integers(0, reference_array.size, (bootstrap, reference_array.size))])
+    n = int(reference_array.size)
+    return RankAgreement(Estimate(kendall, *percentile_interval(draws[:, 0], kendall, level), n),
+                         Estimate(spearman, *percentile_interval(draws[:, 1], spearman, level), n))
+
+
+__all__ = ["Estimate", "INTERVAL_LEVEL", "PairedDifference", "RankAgreement", "mean_interval", "paired_difference",
+           "percentile_interval", "rank_agreement"]

@@ -1,0 +1,84 @@
+"""python -m runners.evaluate: the search's proxy on given specs, seeds paired across specs."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from runners.evaluate import main
+from runners.search import main as search_main
+from search_space import load_space, write_spec_file
+from tests.commands import assert_one_line_error, call, spawn
+from tests.datasets import TINY_SPACE, write_npz
+
+FAST = ["--epochs", "1", "--batch-size", "32", "--max-train-samples", "96", "--max-val-samples", "48"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inputs")
+    (folder / "tiny.yaml").write_text(TINY_SPACE)
+    space = load_space(folder / "tiny.yaml")
+    return {
+        "npz": str(write_npz(folder / "d.npz", n=160, shape=(24, 72))),
+        "space": str(folder / "tiny.yaml"),
+        "a": str(write_spec_file(space.sample(1), folder / "a.yaml")),
+        "b": str(write_spec_file(space.sample(2), folder / "b.yaml")),
+    }
+
+
+def lines(outcome):
+    return [json.loads(line) for line in outcome.out.splitlines()]
+
+
+def test_json_lines_per_spec_and_seed(files, capsys):
+    outcome = call(main, [files["a"], files["b"], "--seeds", "2", "--json", "--quiet", "--data", files["npz"], *FAST],
+                   capsys)
+    assert outcome.code == 0, outcome.err
+    rows = lines(outcome)
+    assert [(row["spec"], row["seed"]) for row in rows] == [(files["a"], 0), (files["b"], 0), (files["a"], 1),
+                                                           (files["b"], 1)]
+    for row in rows:
+        assert 0 <= row["accuracy"] <= 1 and row["seconds"] > 0 and row["macs"] > 0
+    # Same spec, other seed: another measurement; same spec and seed again: the same one.
+    again = lines(call(main, [files["a"], "--json", "--quiet", "--data", files["npz"], *FAST], capsys))
+    assert again[0]["accuracy"] == rows[0]["accuracy"]
+
+
+def test_scores_a_spec_exactly_as_the_search_did(files, tmp_path, capsys):
+    """The search's record of a trained candidate and runners.evaluate of that candidate's
+    spec, with the same flags, are one measurement."""
+    out = tmp_path / "run"
+    flags = ["--data", files["npz"], *FAST, "--seed", "4"]
+    assert search_main(["--space", files["space"], "--budget-flops", "12M", "--trials", "1", "--no-pruning",
+                        "--out", str(out), "--quiet", *flags]) == 0
+    record = pd.read_csv(out / "results.csv").iloc[0]
+    assert record["state"] == "COMPLETE"
+    outcome = call(main, [out, "--json", "--quiet", *flags], capsys)
+    assert outcome.code == 0, outcome.err
+    measured = lines(outcome)[0]
+    assert measured["accuracy"] == pytest.approx(record["proxy_accuracy"])
+    assert measured["macs"] == record["macs"] and measured["blocks"] == record["spec"]
+
+
+def test_table_names_the_best_and_whether_it_is_separated(files, capsys):
+    outcome = call(main, [files["a"], files["b"], "--seeds", "2", "--quiet", "--data", files["npz"], *FAST], capsys)
+    assert outcome.code == 0, outcome.err
+    assert "95% interval" in outcome.out and "(2 seeds)" in outcome.out
+    assert "best: " in outcome.out and "separated from" in outcome.out
+
+
+@pytest.mark.parametrize("args, words", [
+    (["no-such-net"], "not a preset"),
+    (["efficientnet-b0", "--seeds", "0"], "--seeds"),
+    (["efficientnet-b0", "--seeds", "2.5"], "--seeds"),
+    (["efficientnet-b0", "--epochs", "-1"], "--epochs"),
+])
+def test_bad_input_is_one_line(args, words, files, capsys):
+    assert_one_line_error(call(main, [*args, "--data", files["npz"]], capsys), words)
+
+
+def test_smoke_subprocess(files):
+    outcome = spawn("runners.evaluate", files["a"], "--json", "--data", files["npz"], *FAST)
+    assert outcome.code == 0, outcome.err
+    assert json.loads(outcome.out.splitlines()[0])["spec"] == files["a"]

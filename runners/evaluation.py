@@ -16,6 +16,7 @@ from typing import Callable
 from runners.budget import REWARD_EXPONENT, project, reward
 from runners.data import Splits
 from runners.results import Objective, TrialRecord, TrialState
+from runners.statistics import SeedNoise, could_beat
 from runners.training import TrainConfig, replicate_seed, train_and_evaluate
 from runners.zero_cost import SCORES, zero_cost_scores
 from search_space import NetworkSpec, count_cost, spec_to_dict, stages_summary
@@ -32,14 +33,41 @@ class SearchSettings:
     zero_cost_batches: int = 2
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
+    seeds: int = 1  # seed replicates a contender may get (racing gives fewer to clear losers)
+
+
+def seed_scores(record: TrialRecord, settings: SearchSettings) -> list[float]:
+    """A record's score at each seed it was trained at: what the objective ranks by
+    (the reward of each seed's accuracy, or the accuracy itself)."""
+    if settings.objective.column == "proxy_accuracy":
+        return list(record.seed_accuracies)
+    return [reward(accuracy, record.macs, settings.budget, settings.reward_exponent)
+            for accuracy in record.seed_accuracies]
 
 
 class Evaluator:
-    """Scores candidates on ``data`` under ``settings``."""
+    """Scores candidates on ``data`` under ``settings``.
 
-    def __init__(self, settings: SearchSettings, data: Splits):
+    ``history`` returns the run's records so far; with ``settings.seeds > 1`` it feeds the
+    racing rule (:func:`runners.statistics.could_beat`): after each seed, a candidate that
+    cannot reach the incumbent's score any more gets no further seeds. Without it (Ray
+    workers that do not share the run directory) every candidate gets every seed.
+    """
+
+    def __init__(self, settings: SearchSettings, data: Splits,
+                 history: Callable[[], list[TrialRecord]] | None = None):
         self.settings = settings
         self.data = data
+        self.history = history
+
+    def _in_the_race(self, record: TrialRecord) -> bool:
+        if self.history is None or self.settings.objective.multi:
+            return True
+        records = self.history()
+        incumbent = self.settings.objective.best(records)
+        scores = lambda r: seed_scores(r, self.settings)  # noqa: E731
+        noise = SeedNoise.pooled([scores(r) for r in records if r.state is TrialState.COMPLETE])
+        return incumbent is None or could_beat(scores(record), scores(incumbent), noise)
 
     def evaluate(
         self,
@@ -93,8 +121,15 @@ class Evaluator:
                 result = train_and_evaluate(spec, self.data, settings.train, seed=trial_seed,
                                             report=epoch_report if report else None)
                 record.epochs = result.epochs
-                record.proxy_accuracy = result.accuracy
-                record.reward = reward(result.accuracy, cost.macs, settings.budget, settings.reward_exponent)
+                record.seed_accuracies = [result.accuracy]
+                for replicate in range(1, 1 if result.pruned else settings.seeds):
+                    if not self._in_the_race(record):
+                        break
+                    again = train_and_evaluate(spec, self.data, settings.train,
+                                               seed=replicate_seed(settings.seed, replicate))
+                    record.seed_accuracies.append(again.accuracy)
+                record.proxy_accuracy = sum(record.seed_accuracies) / len(record.seed_accuracies)
+                record.reward = reward(record.proxy_accuracy, cost.macs, settings.budget, settings.reward_exponent)
                 record.state = TrialState.PRUNED if result.pruned else TrialState.COMPLETE
         except KeyboardInterrupt:
             raise
@@ -107,4 +142,4 @@ class Evaluator:
         return record
 
 
-__all__ = ["Evaluator", "SCORES", "SearchSettings"]
+__all__ = ["Evaluator", "SCORES", "SearchSettings", "seed_scores"]

@@ -127,7 +127,8 @@ def objective_for(job: SearchJob, evaluator: Evaluator):
 
 def _worker(job: SearchJob, n_trials: int, timeout: float | None, worker: int = 0, data: Splits | None = None) -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures and rejections are in our own records
-    evaluator = Evaluator(job.settings, data if data is not None else load_job_data(job))
+    evaluator = Evaluator(job.settings, data if data is not None else load_job_data(job),
+                          history=lambda: read_records(job.run_dir))
     study = open_study(job, worker)
     study.optimize(objective_for(job, evaluator), n_trials=n_trials, timeout=timeout,
                    catch=(CandidateNotTrained,), gc_after_trial=True)

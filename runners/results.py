@@ -67,6 +67,7 @@ class TrialRecord:
     params_sampled: dict = field(default_factory=dict)
     spec_dict: dict = field(default_factory=dict)
     finished_at: float = 0.0
+    seed_accuracies: list[float] = field(default_factory=list)  # one per seed replicate; proxy_accuracy is their mean
 
     def __post_init__(self) -> None:
         self.state = TrialState(self.state)
@@ -165,7 +166,7 @@ def read_records(run_dir: Path) -> list[TrialRecord]:
     return [by_number[number] for number in sorted(by_number)]
 
 
-_NESTED = ("zero_cost", "params_sampled", "spec_dict")
+_NESTED = ("zero_cost", "params_sampled", "spec_dict", "seed_accuracies")
 
 
 def records_frame(records: list[TrialRecord]) -> pd.DataFrame:
@@ -175,9 +176,11 @@ def records_frame(records: list[TrialRecord]) -> pd.DataFrame:
         row = {key: value for key, value in record.to_json().items() if key not in _NESTED}
         row.update({f"zero_cost_{name}": value for name, value in record.zero_cost.items()})
         row["spec_json"] = json.dumps(record.spec_dict) if record.spec_dict else ""
+        row["seeds"] = len(record.seed_accuracies)
+        row["seed_accuracies"] = json.dumps(record.seed_accuracies)
         rows.append(row)
     columns = [f.name for f in fields(TrialRecord) if f.name not in _NESTED]
-    return pd.DataFrame(rows, columns=None if rows else columns + ["spec_json"])
+    return pd.DataFrame(rows, columns=None if rows else columns + ["spec_json", "seeds", "seed_accuracies"])
 
 
 def write_tables(run_dir: Path, records: list[TrialRecord], objective: Objective) -> TrialRecord | None:

@@ -36,7 +36,7 @@ from search_space.space import replace_fixed
 # Flags that define what a run directory means; resuming with other values is refused.
 RUN_IDENTITY = ("budget_flops", "objective", "reward_exponent", "space", "sampler", "startup_trials", "proxy",
                 "zero_cost_score", "data", "proxy_resolution", "epochs", "batch_size", "learning_rate",
-                "max_train_samples", "max_val_samples", "val_fraction", "seed", "backend")
+                "max_train_samples", "max_val_samples", "val_fraction", "seed", "backend", "seeds")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     scoring.add_argument("--zero-cost-score", choices=SCORES, default="naswot",
                          help="which zero-cost score ranks candidates with --proxy zero-cost")
     scoring.add_argument("--no-pruning", action="store_true", help="disable Hyperband/ASHA early stopping")
+    scoring.add_argument("--seeds", type=positive_int, default=1,
+                         help="seed replicates per candidate; racing stops a candidate's seeds once it cannot "
+                              "reach the incumbent (the Optuna backend; Ray gives every candidate all seeds)")
     add_proxy_arguments(parser, title="proxy training", defaults=SEARCH_PROXY)
     execution = parser.add_argument_group("execution")
     execution.add_argument("--backend", choices=("optuna", "ray"), default="optuna", help="who runs the trials")
@@ -96,7 +99,7 @@ def job_from_args(args: argparse.Namespace):
     run_dir = args.out or default_run_dir()
     settings = SearchSettings(budget=args.budget_flops, objective=Objective(args.objective, args.proxy),
                               reward_exponent=args.reward_exponent, zero_cost_score=args.zero_cost_score,
-                              seed=args.seed, train=train)
+                              seed=args.seed, seeds=args.seeds, train=train)
     job = SearchJob(run_dir=run_dir, space=space, settings=settings, data=options, sampler=args.sampler,
                     startup_trials=args.startup_trials, backend=args.backend,
                     storage_url=args.storage or f"sqlite:///{(run_dir / 'study.db').resolve()}",

@@ -108,6 +108,46 @@ def paired_difference(a: Sequence[float], b: Sequence[float], level: float = INT
 
 
 @dataclass(frozen=True)
+class SeedNoise:
+    """The standard deviation of one measurement across seeds, pooled over every candidate
+    measured at two or more seeds, with its degrees of freedom."""
+
+    std: float
+    degrees_of_freedom: int
+
+    @classmethod
+    def pooled(cls, measurements: Sequence[Sequence[float]]) -> "SeedNoise | None":
+        """``None`` until some candidate has two seeds."""
+        repeated = [np.asarray(values, dtype=float) for values in measurements if len(values) >= 2]
+        dof = sum(values.size - 1 for values in repeated)
+        if dof == 0:
+            return None
+        return cls(math.sqrt(sum(float(((values - values.mean()) ** 2).sum()) for values in repeated) / dof), dof)
+
+
+def could_beat(candidate: Sequence[float], incumbent: Sequence[float], noise: SeedNoise | None,
+               level: float = INTERVAL_LEVEL) -> bool:
+    """The racing rule: may ``candidate`` (its scores so far) still be at least as good as
+    ``incumbent``, given the run's seed noise? A candidate that cannot gets no more seeds.
+
+    Each mean is uncertain by ``noise.std / sqrt(n)``; the candidate stays in the race
+    while the one-sided ``level`` bound of its difference to the incumbent reaches zero.
+    Without a noise estimate yet, or an incumbent, every candidate stays (its seeds are
+    what the estimate is pooled from). Treating the two means as independent ignores the
+    positive correlation that common random numbers create, which errs towards more seeds.
+
+    >>> noise = SeedNoise(0.01, 20)
+    >>> could_beat([0.50], [0.80, 0.81, 0.79], noise), could_beat([0.795], [0.80, 0.81, 0.79], noise)
+    (False, True)
+    """
+    if noise is None or not incumbent or not candidate:
+        return True
+    gap = float(np.mean(candidate)) - float(np.mean(incumbent))
+    spread = noise.std * math.sqrt(1 / len(candidate) + 1 / len(incumbent))
+    return gap + float(stats.t.ppf(level, noise.degrees_of_freedom)) * spread >= 0
+
+
+@dataclass(frozen=True)
 class RankAgreement:
     """How well one ranking of candidates agrees with another (1: the same order)."""
 
@@ -146,5 +186,5 @@ def rank_agreement(reference: Sequence[float], candidate: Sequence[float], *, bo
                          Estimate(spearman, *percentile_interval(draws[:, 1], spearman, level), n))
 
 
-__all__ = ["Estimate", "INTERVAL_LEVEL", "PairedDifference", "RankAgreement", "mean_interval", "paired_difference",
-           "percentile_interval", "rank_agreement"]
+__all__ = ["Estimate", "INTERVAL_LEVEL", "PairedDifference", "RankAgreement", "SeedNoise", "could_beat", "mean_interval",
+           "paired_difference", "percentile_interval", "rank_agreement"]

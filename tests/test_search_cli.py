@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from runners import evaluation
-from runners.results import TrialState, read_records
+from runners.results import TrialRecord, TrialState, read_records
 from runners.search import main
 from search_space import count_cost, load_spec
 from tests.commands import assert_one_line_error, call, spawn
@@ -296,3 +296,53 @@ def test_resume_with_other_flags_is_refused(files, tmp_path, capsys):
     assert_one_line_error(call(main, ["--data", files["npz"], "--out", tmp_path / "other"], capsys),
                           "not a search run directory")
     assert json.loads((out / "config.json").read_text())["budget_flops"] == 12_000_000
+
+
+def test_racing_gives_extra_seeds_only_to_contenders(tmp_path, monkeypatch):
+    """A planted run: the incumbent scores 0.80 +- 0.01 over three seeds. A clear loser
+    (0.50) stops after its first seed; a contender (0.80) gets all three."""
+    from runners import evaluation
+    from runners.training import TrainResult
+    from search_space import count_cost, load_space
+    from tests.datasets import TINY_SPACE, load, write_npz
+
+    (tmp_path / "space.yaml").write_text(TINY_SPACE)
+    spec = load_space(tmp_path / "space.yaml").sample(0)
+    budget = count_cost(spec).macs
+    level = {}
+    calls = []
+
+    def planted(spec, data, config, *, seed, report=None, **kwargs):
+        calls.append(seed)
+        return TrainResult(level["accuracy"] + 0.001 * (len(calls) % 3), 2, 0.1, 1.0)
+
+    monkeypatch.setattr(evaluation, "train_and_evaluate", planted)
+    history = [TrialRecord(number=n, state=TrialState.COMPLETE, macs=budget, proxy_accuracy=0.8, reward=0.8,
+                           seed_accuracies=[0.80, 0.81, 0.79]) for n in range(4)]
+    data = load(write_npz(tmp_path / "d.npz", n=40, shape=(16, 16)))
+    evaluator = evaluation.Evaluator(evaluation.SearchSettings(budget=budget, seeds=3), data, history=lambda: history)
+    for accuracy, expected_seeds in ((0.50, 1), (0.80, 3)):
+        level["accuracy"] = accuracy
+        calls.clear()
+        record = evaluator.evaluate(10, spec, {})
+        assert record.state is TrialState.COMPLETE, record.failure_reason
+        assert len(record.seed_accuracies) == len(calls) == expected_seeds
+        assert record.proxy_accuracy == pytest.approx(sum(record.seed_accuracies) / expected_seeds)
+    # Without a history (a Ray worker elsewhere) every candidate gets every seed.
+    level["accuracy"], calls[:] = 0.50, []
+    evaluation.Evaluator(evaluation.SearchSettings(budget=budget, seeds=3), data).evaluate(11, spec, {})
+    assert len(calls) == 3
+
+
+def test_seeds_give_the_winner_an_interval_and_a_verdict(files, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert search(files, out, "--trials", "3", "--seeds", "2", "--no-pruning") == 0
+    printed = capsys.readouterr().out
+    assert "over seeds:" in printed and "(2 seeds)" in printed
+    assert "separated from the runner-up" in printed  # "separated" or "NOT separated"
+    frame = table(out)
+    assert (frame["seeds"] >= 1).all()
+    best = frame.sort_values("reward", ascending=False).iloc[0]
+    seed_accuracies = json.loads(best["seed_accuracies"])
+    assert best["seeds"] == len(seed_accuracies) == 2
+    assert best["proxy_accuracy"] == pytest.approx(sum(seed_accuracies) / 2)

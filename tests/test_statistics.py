@@ -84,3 +84,14 @@ def test_paired_difference_rarely_separates_pure_noise():
 def test_paired_difference_needs_equal_counts():
     with pytest.raises(ValueError, match="equal counts"):
         paired_difference([1.0, 2.0], [1.0])
+
+
+def test_pooled_seed_noise_and_the_racing_rule():
+    from runners.statistics import SeedNoise, could_beat
+
+    assert SeedNoise.pooled([[0.5], [0.7]]) is None  # no candidate with two seeds yet
+    noise = SeedNoise.pooled([[1.0, 3.0], [2.0, 4.0, 6.0], [9.0]])
+    assert noise.degrees_of_freedom == 3 and noise.std == pytest.approx(math.sqrt((2 + 8) / 3))
+    assert could_beat([0.1], [0.9, 0.9], None)  # without a noise estimate everyone races on
+    assert not could_beat([0.5], [0.80, 0.81, 0.79], SeedNoise(0.01, 30))
+    assert could_beat([0.5], [0.80, 0.81, 0.79], SeedNoise(0.5, 30))  # the same gap inside wide noise

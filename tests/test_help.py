@@ -3,12 +3,13 @@
 import pytest
 
 from analysis.dashboard import build_parser as dashboard_parser
+from runners.evaluate import build_parser as evaluate_parser
 from runners.search import build_parser as search_parser
 from scaling.fit import build_parser as fit_parser
 from search_space.__main__ import build_parser as describe_parser
 
-PARSERS = {"runners.search": search_parser, "scaling.fit": fit_parser, "analysis.dashboard": dashboard_parser,
-           "search_space": describe_parser}
+PARSERS = {"runners.search": search_parser, "runners.evaluate": evaluate_parser, "scaling.fit": fit_parser,
+           "analysis.dashboard": dashboard_parser, "search_space": describe_parser}
 
 
 @pytest.mark.parametrize("name", PARSERS)

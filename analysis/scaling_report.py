@@ -17,6 +17,9 @@ def scaling_sections(run_dir: Path) -> list[Section]:
     coefficients = read_coefficients(run_dir)
     if coefficients is not None and coefficients.points:
         sections.append(("Metric over the share simplex", share_simplex(coefficients)))
+    if coefficients is not None and coefficients.corner_comparisons:
+        sections.append(("Compound vs single-dimension scaling: paired by seed at phi = 1",
+                         "; ".join(comparison.describe() for comparison in coefficients.corner_comparisons)))
     grid = read_csv(run_dir / "grid.csv")
     if grid is not None and not grid.empty:
         fresh = coefficients.fresh_seeds if coefficients is not None else None

@@ -74,6 +74,9 @@ def build_parser() -> ArgumentParser:
                       help="stop starting grid evaluations after this long (90s, 20m, 2h); rerun to continue")
     grid.add_argument("--no-time-limit", action="store_true", help="evaluate the whole grid however long it takes")
     grid.add_argument("--bootstrap", type=non_negative_int, default=1000, help="bootstrap samples for intervals")
+    grid.add_argument("--comparison-seeds", type=positive_int, default=6,
+                      help="the most paired seeds the chosen direction and each single-dimension corner get "
+                           "until their difference at phi = 1 separates (within the time limit)")
     add_proxy_arguments(parser, title="proxy training (the search's proxy; defaults sized for 2 CPU cores)",
                         defaults=GRID_PROXY)
     run = parser.add_argument_group("run")
@@ -146,7 +149,7 @@ def results_command(args) -> int:
 def run_command(args) -> int:
     grid = GridOptions(mode=args.mode, step=args.step, seeds=args.seeds, law_phis=args.law_phis,
                        time_limit=None if args.no_time_limit else args.time_limit, bootstrap=args.bootstrap,
-                       seed=args.seed)
+                       seed=args.seed, comparison_seeds=args.comparison_seeds)
     train = train_config(args, calibration_samples=256)
     base_ref = args.base or default_base()
     base = load_spec(base_ref)

@@ -26,9 +26,12 @@ from runners.training import TrainConfig
 from scaling.coefficient_fit import CoefficientFit, fit_coefficients
 from scaling.compound import RATIO_TOLERANCE, Coefficients, corrected_scale, simplex_grid
 from scaling.family import FamilyMember, scaled_family, write_family
-from scaling.grid_run import Evaluation, ProxyEvaluator, base_task, grid_tasks, law_tasks, read_evaluations, run_tasks
+from runners.statistics import paired_difference
+from scaling.grid_run import (Evaluation, ProxyEvaluator, Task, base_task, grid_tasks, law_tasks, read_evaluations,
+                              run_tasks)
 from scaling.power_law import LawError, fit_power_law, validate_by_holdout
-from scaling.reports import CoefficientsReport, FreshSeeds, LawReport, write_coefficients, write_laws
+from scaling.reports import (CoefficientsReport, CornerComparison, FreshSeeds, LawReport, write_coefficients,
+                             write_laws)
 from search_space import NetworkSpec, spec_to_dict, write_spec_file
 from search_space.common.errors import UsageError
 from search_space.common.files import write_atomically
@@ -50,6 +53,7 @@ class GridOptions:
     time_limit: float | None = 18 * 60.0
     bootstrap: int = 1000
     seed: int = 0
+    comparison_seeds: int = 6  # the most seeds the chosen point and a corner get to separate
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -101,6 +105,66 @@ def fresh_seed_check(evaluations: list[Evaluation], chosen: Coefficients, grid_s
     selected = [e.metric for e in _at_phi_one(evaluations, chosen, "grid")]
     return FreshSeeds(tuple(e.seed for e in fresh), tuple(e.metric for e in fresh),
                       float(np.mean([e.metric for e in fresh])), float(np.mean(selected)) if selected else None)
+
+
+CORNERS = {name: shares for name, shares in MODES.items() if shares is not None}
+
+
+def metrics_by_seed(evaluations: list[Evaluation], coefficients: Coefficients) -> dict[int, float]:
+    """The metric of the phi = 1 network along ``coefficients`` at each seed it was trained at."""
+    return {e.seed: e.metric for e in evaluations if e.role in ("grid", "law") and e.phi == 1.0
+            and e.state is TrialState.COMPLETE and e.metric is not None and _along(e, coefficients)}
+
+
+def compare_with_corners(evaluations: list[Evaluation], chosen: Coefficients) -> tuple[CornerComparison, ...]:
+    """The chosen direction against each single-dimension corner, over the seeds both have."""
+    ours = metrics_by_seed(evaluations, chosen)
+    comparisons = []
+    for name, shares in CORNERS.items():
+        corner = Coefficients.from_shares(*shares)
+        if np.allclose(corner.shares, chosen.shares):
+            continue
+        theirs = metrics_by_seed(evaluations, corner)
+        seeds = tuple(sorted(set(ours) & set(theirs)))
+        if not seeds:
+            continue
+        difference = paired_difference([ours[s] for s in seeds], [theirs[s] for s in seeds]).difference
+        bounds = (difference.low, difference.high) if difference.n >= 2 else (None, None)
+        comparisons.append(CornerComparison(name, seeds, difference.mean, *bounds))
+    return tuple(comparisons)
+
+
+def comparison_tasks(base: NetworkSpec, evaluations: list[Evaluation], directions: list[Coefficients],
+                     seeds: int) -> list[Task]:
+    """phi = 1 tasks that give each direction seeds ``0..seeds-1`` (those it lacks)."""
+    tasks = []
+    for direction in directions:
+        have = metrics_by_seed(evaluations, direction)
+        missing = [seed for seed in range(seeds) if seed not in have]
+        tasks += [task for seed in missing for task in law_tasks(base, direction, (1.0,), 1, first_seed=seed)]
+    return tasks
+
+
+def race_corners(out: Path, base: NetworkSpec, chosen: Coefficients, evaluator: ProxyEvaluator, grid: GridOptions,
+                 deadline: float | None, quiet: bool) -> list[Evaluation]:
+    """Paired seeds for the chosen direction and every corner it is not yet separated from,
+    one seed more each round, until all separate, ``grid.comparison_seeds`` is reached or
+    the time is up."""
+    evaluations = read_evaluations(out)
+    seeds = grid.seeds
+    contenders = [Coefficients.from_shares(*shares) for shares in CORNERS.values()]
+    while True:
+        tasks = comparison_tasks(base, evaluations, [chosen, *contenders], seeds)
+        if tasks:
+            # The first round always runs: without shared seeds there is no comparison at all.
+            evaluations = run_tasks(out, tasks, evaluator, deadline=deadline, quiet=quiet,
+                                    required=len(tasks) if seeds == grid.seeds else 0,
+                                    description=f"compound vs corners, {seeds} seeds")
+        open_corners = {c.corner for c in compare_with_corners(evaluations, chosen) if not c.separated}
+        contenders = [Coefficients.from_shares(*CORNERS[name]) for name in open_corners]
+        if not contenders or seeds >= grid.comparison_seeds or (deadline is not None and time.monotonic() > deadline):
+            return evaluations
+        seeds += 1
 
 
 def _choose(grid: GridOptions, evaluations: list[Evaluation]) -> tuple[CoefficientFit | None, Coefficients]:
@@ -202,6 +266,8 @@ def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainCon
             # as the best of many noisy means, so it is biased upwards (winner's curse).
             members += law_tasks(base, chosen, (1.0,), grid.seeds, first_seed=grid.seeds)
         evaluations = run_tasks(out, members, evaluator, quiet=quiet, description="law members")
+        if corner is None:
+            evaluations = race_corners(out, base, chosen, evaluator, grid, deadline, quiet)
     except KeyboardInterrupt:
         log("interrupted: finished evaluations are saved; rerun the same command to continue")
         evaluations = read_evaluations(out)
@@ -218,7 +284,8 @@ def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainCon
     report = dataclasses.replace(
         report, fresh_seeds=fresh_seed_check(evaluations, chosen, grid.seeds) if corner is None else None,
         grid_complete=bool(corner is not None or len(frame) >= len(tasks) - grid.seeds),
-        grid_points_trained=int(trained_points))
+        grid_points_trained=int(trained_points),
+        corner_comparisons=compare_with_corners(evaluations, chosen) if corner is None else ())
     write_coefficients(out, report)
     law, law_note = _direction_law(evaluations, chosen, base, grid)
     laws = [law] if law else []

@@ -204,6 +204,47 @@ class FreshSeeds:
 
 
 @dataclass(frozen=True)
+class CornerComparison:
+    """The chosen coefficients against scaling one dimension only, at phi = 1, paired by
+    seed (both trained at the same seed indices, hence the same data order).
+
+    ``difference`` is the chosen network's metric minus the corner's, mean over ``seeds``;
+    ``low``/``high`` its 95% Student-t interval (``None`` with fewer than 2 seeds).
+    """
+
+    corner: str  # "depth", "width" or "resolution"
+    seeds: tuple[int, ...]
+    difference: float
+    low: float | None
+    high: float | None
+
+    @property
+    def separated(self) -> bool:
+        return self.low is not None and self.high is not None and (self.low > 0 or self.high < 0)
+
+    @property
+    def verdict(self) -> str:
+        if not self.separated:
+            return "not separated"
+        return "compound better" if self.difference > 0 else f"{self.corner} only better"
+
+    def to_json(self) -> dict:
+        return {"corner": self.corner, "seeds": list(self.seeds), "difference": self.difference, "low": self.low,
+                "high": self.high, "separated": self.separated, "verdict": self.verdict}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "CornerComparison":
+        bound = lambda value: None if value is None else float(value)  # noqa: E731
+        return cls(str(data["corner"]), tuple(int(s) for s in data["seeds"]), float(data["difference"]),
+                   bound(data.get("low")), bound(data.get("high")))
+
+    def describe(self) -> str:
+        interval = ("no interval" if self.low is None else f"95% interval [{self.low:+.4f}, {self.high:+.4f}]")
+        return (f"chosen vs {self.corner} only at phi = 1: {self.difference:+.4f} ({interval}, "
+                f"{len(self.seeds)} paired seeds): {self.verdict}")
+
+
+@dataclass(frozen=True)
 class CoefficientsReport:
     """The chosen alpha, beta, gamma and how they were chosen (``coefficients.json``)."""
 
@@ -220,6 +261,7 @@ class CoefficientsReport:
     fresh_seeds: FreshSeeds | None = None
     grid_complete: bool | None = None
     grid_points_trained: int | None = None
+    corner_comparisons: tuple[CornerComparison, ...] = ()
 
     @classmethod
     def of(cls, fit: CoefficientFit, realised_mac_ratio: float | None, base: str = "") -> "CoefficientsReport":
@@ -259,6 +301,7 @@ class CoefficientsReport:
             "paper": {name: getattr(PAPER_COEFFICIENTS, name) for name in NAMES},
             "fresh_seeds": None if self.fresh_seeds is None else dataclasses.asdict(self.fresh_seeds),
             "grid_complete": self.grid_complete, "grid_points_trained": self.grid_points_trained,
+            "corner_comparisons": [comparison.to_json() for comparison in self.corner_comparisons],
         }
 
     @classmethod
@@ -276,7 +319,8 @@ class CoefficientsReport:
             int(data.get("bootstrap_samples", 0)), str(data.get("note", "")),
             None if not fresh else FreshSeeds(tuple(fresh["seeds"]), tuple(float(m) for m in fresh["metrics"]),
                                               float(fresh["mean"]), fresh.get("grid_mean")),
-            data.get("grid_complete"), data.get("grid_points_trained"))
+            data.get("grid_complete"), data.get("grid_points_trained"),
+            tuple(CornerComparison.from_json(row) for row in data.get("corner_comparisons", [])))
 
     def summary(self) -> str:
         """Plain-text lines on the chosen coefficients (printed, and at the top of a page)."""
@@ -301,6 +345,7 @@ class CoefficientsReport:
             against = ("" if fresh.grid_mean is None else
                        f" (its grid mean {fresh.grid_mean:.4f} was picked as the best of many, so it reads high)")
             lines.append(f"chosen point on {len(fresh.metrics)} fresh seed(s): mean metric {fresh.mean:.4f}{against}")
+        lines += [comparison.describe() for comparison in self.corner_comparisons]
         if self.realised_mac_ratio:
             lines.append(f"realised MAC ratio at phi = 1: {self.realised_mac_ratio:.3f} (ideal 2)")
         if self.note:
@@ -324,5 +369,5 @@ def read_coefficients(run_dir: Path) -> CoefficientsReport | None:
         raise ReportError(f"{path}: not a coefficients file ({type(error).__name__}: {error})") from None
 
 
-__all__ = ["Band", "COEFFICIENTS_FILE", "CoefficientsReport", "FreshSeeds", "HeldOut", "LAWS_FILE", "LawReport",
+__all__ = ["Band", "COEFFICIENTS_FILE", "CoefficientsReport", "CornerComparison", "FreshSeeds", "HeldOut", "LAWS_FILE", "LawReport",
            "ReportError", "read_coefficients", "read_laws", "write_coefficients", "write_laws"]

@@ -147,7 +147,7 @@ def training_args(tmp_path, *extra):
     data = write_npz(tmp_path / "data.npz", n=96, classes=3, shape=(16, 16))
     return ["--base", str(tiny_base(tmp_path / "tiny.yaml")), "--data", str(data), "--step", "0.5", "--seeds", "2",
             "--law-phis=-1", "--epochs", "1", "--batch-size", "16", "--bootstrap", "50", "--quiet",
-            "--out", str(tmp_path / "run"), *extra]
+            "--comparison-seeds", "2", "--out", str(tmp_path / "run"), *extra]
 
 
 def test_training_run_writes_everything_and_resumes_without_retraining(tmp_path):
@@ -174,6 +174,14 @@ def test_training_run_writes_everything_and_resumes_without_retraining(tmp_path)
     assert coefficients["fresh_seeds"]["seeds"] == [2, 3] == [row["seed"] for row in fresh]
     assert coefficients["fresh_seeds"]["metrics"] == [row["metric"] for row in fresh]
     assert coefficients["grid_complete"] and coefficients["method"] in ("grid", "surrogate")
+    # The chosen direction against the corners it is not, paired over the seeds both have.
+    comparisons = coefficients["corner_comparisons"]
+    assert len(comparisons) in (2, 3) and all(c["seeds"] == [0, 1] for c in comparisons)
+    from analysis.dashboard import dashboard_sections
+
+    headings = [heading for heading, _ in dashboard_sections([run])]
+    verdicts = headings.index("run: Compound vs single-dimension scaling: paired by seed at phi = 1")
+    assert headings[verdicts + 1] == "run: Compound vs single-dimension scaling"  # next to the figure
     assert (run / "laws.json").exists() and load_spec(run / "base.yaml").name == "tiny"
     assert json.loads((run / "config.json").read_text())["kind"] == "scaling"
     family = pd.read_csv(run / "family.csv")

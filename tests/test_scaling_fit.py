@@ -234,3 +234,46 @@ def test_reference_b0_family_follows_the_paper_coefficients():
     family = scaled_family(load_spec("efficientnet-b0"), Coefficients(1.2, 1.1, 1.15), phis=(1, 2, 3))
     for member in family:
         assert abs(member.realised_ratio / member.ideal_ratio - 1) <= 0.05
+
+
+def _planted_evaluator(advantage: float, noise: float):
+    """Evaluations whose metric is a seed's luck (shared by every network: common random
+    numbers), ``advantage`` for the off-corner direction, and independent noise."""
+    import dataclasses as dc
+
+    from scaling.grid_run import Evaluation
+
+    luck = np.random.default_rng(5).normal(0, 0.05, 64)
+    rng = np.random.default_rng(6)
+
+    class Planted:
+        def evaluate(self, task):
+            corner = max(task.coefficients.shares) > 0.999
+            metric = 0.7 + luck[task.seed] + (0.0 if corner else advantage) + noise * rng.normal()
+            depth, width, resolution = task.coefficients.shares
+            return Evaluation(role=task.role, phi=task.phi, seed=task.seed, share_depth=depth, share_width=width,
+                              share_resolution=resolution, depth_mult=1.0, width_mult=1.0, resolution_mult=1.0,
+                              requested_depth=1.0, requested_width=1.0, requested_resolution=1.0, macs=1, params=1,
+                              realised_ratio=2.0, resolution="8x8", proxy_resolution="8x8", spec="", metric=metric)
+
+    return Planted()
+
+
+@pytest.mark.parametrize("advantage, separates", [(0.05, True), (0.0, False)])
+def test_corner_race_separates_a_planted_difference_and_not_pure_noise(tmp_path, advantage, separates):
+    from scaling.compound import Coefficients
+    from scaling.pipeline import GridOptions, compare_with_corners, race_corners
+    from search_space import load_spec
+
+    base = load_spec("efficientnet-b0")
+    chosen = Coefficients.from_shares(0.4, 0.3, 0.3)
+    grid = GridOptions(seeds=2, comparison_seeds=6, time_limit=None)
+    evaluations = race_corners(tmp_path, base, chosen, _planted_evaluator(advantage, 0.002), grid, None, quiet=True)
+    comparisons = compare_with_corners(evaluations, chosen)
+    assert [c.corner for c in comparisons] == ["depth", "width", "resolution"]
+    for comparison in comparisons:
+        assert comparison.separated == separates
+        if separates:
+            assert comparison.verdict == "compound better" and len(comparison.seeds) < 6  # stopped early
+        else:
+            assert comparison.verdict == "not separated" and len(comparison.seeds) == 6  # ran to the limit

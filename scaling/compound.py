@@ -60,9 +60,10 @@ class Coefficients:
         """The FLOP share of ``"depth"``, ``"width"`` or ``"resolution"``."""
         return self.shares[("depth", "width", "resolution").index(dimension)]
 
-    def multipliers(self, exponent: float) -> Multipliers:
-        """``alpha^e``, ``beta^e``, ``gamma^e``: member ``phi = e`` before rounding."""
-        return Multipliers(self.alpha**exponent, self.beta**exponent, self.gamma**exponent)
+    def multipliers(self, exponent: float, depth_rule: str = "per-stage") -> Multipliers:
+        """``alpha^e``, ``beta^e``, ``gamma^e``: member ``phi = e`` before rounding (by ``depth_rule``,
+        see :func:`search_space.scale`)."""
+        return Multipliers(self.alpha**exponent, self.beta**exponent, self.gamma**exponent, depth_rule)
 
     def exponent_of(self, multipliers: Multipliers) -> float:
         """The common exponent ``e`` of multipliers made by :meth:`multipliers`."""
@@ -131,16 +132,17 @@ def _network(base: NetworkSpec, reached: Reached) -> ScaledNetwork:
                          reached.macs / count_cost(base).macs, effective_multipliers(base, reached.spec))
 
 
-def compound_scale(base: NetworkSpec, coefficients: Coefficients, phi: float, exponent: float | None = None) -> ScaledNetwork:
+def compound_scale(base: NetworkSpec, coefficients: Coefficients, phi: float, exponent: float | None = None,
+                   depth_rule: str = "per-stage") -> ScaledNetwork:
     """``base`` scaled by ``alpha^e``, ``beta^e``, ``gamma^e`` with ``e = exponent`` or ``phi``,
     with the reference rounding; reports the realised MAC ratio to the base."""
-    multipliers = coefficients.multipliers(phi if exponent is None else exponent)
+    multipliers = coefficients.multipliers(phi if exponent is None else exponent, depth_rule)
     spec = multipliers.apply(base)
     return _network(base, Reached(multipliers, spec, count_cost(spec).macs, True))
 
 
 def corrected_scale(base: NetworkSpec, coefficients: Coefficients, phi: float = 1.0,
-                    tolerance: float = RATIO_TOLERANCE) -> ScaledNetwork:
+                    tolerance: float = RATIO_TOLERANCE, depth_rule: str = "per-stage") -> ScaledNetwork:
     """Like :func:`compound_scale`, but corrected for rounding so the realised MAC ratio
     lands within ``tolerance`` of ``flop_factor ** phi`` (2 at phi = 1) where possible.
     Negative ``phi`` shrinks the base (smaller members for fitting scaling laws).
@@ -152,12 +154,13 @@ def corrected_scale(base: NetworkSpec, coefficients: Coefficients, phi: float = 
     and at each rung one knob is bisected alone, among the dimensions with a positive share
     only (a width-only baseline stays width-only), finest first: resolution, width, depth.
     The first network within tolerance wins; otherwise the closest found is returned.
+    ``depth_rule`` rounds depth as :func:`search_space.scale` does.
     """
     if phi == 0:
-        return compound_scale(base, coefficients, 0.0)
+        return compound_scale(base, coefficients, 0.0, depth_rule=depth_rule)
     window = MacWindow.around(coefficients.flop_factor**phi * count_cost(base).macs, tolerance)
     low, high = (2.0 * phi - 1.0, 0.0) if phi < 0 else (0.0, 2.0 * phi + 1.0)
-    along = coefficients.multipliers
+    along = lambda exponent: coefficients.multipliers(exponent, depth_rule)  # noqa: E731
     common = reach_macs(base, window, [SearchLine(along, phi, phi), SearchLine(along, low, high)])
     if common.in_window:
         return _network(base, common)

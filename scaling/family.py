@@ -48,7 +48,7 @@ def _at_least(spec: NetworkSpec, floor: NetworkSpec) -> NetworkSpec:
 
 
 def scaled_family(base: NetworkSpec, coefficients: Coefficients, phis=FAMILY_PHIS,
-                  prefix: str | None = None) -> list[FamilyMember]:
+                  prefix: str | None = None, depth_rule: str = "per-stage") -> list[FamilyMember]:
     """Members ``phi`` in ``phis`` (increasing), named ``<prefix>-b<phi>`` (default: the base's name).
 
     >>> from search_space import load_spec
@@ -60,7 +60,7 @@ def scaled_family(base: NetworkSpec, coefficients: Coefficients, phis=FAMILY_PHI
     base_macs = count_cost(base).macs
     previous, members = base, []
     for phi in sorted(phis):
-        scaled = corrected_scale(base, coefficients, phi)
+        scaled = corrected_scale(base, coefficients, phi, depth_rule=depth_rule)
         spec = dataclasses.replace(_at_least(scaled.spec, previous), name=f"{prefix}-b{phi}")
         multipliers = effective_multipliers(base, spec)
         cost = count_cost(spec)

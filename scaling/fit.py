@@ -30,6 +30,7 @@ from search_space.common.cli import (ArgumentParser, checked, non_negative_int, 
                                      run_main)
 from search_space.common.errors import UsageError
 from search_space.common.units import parse_seconds
+from search_space.rules import DEPTH_RULES
 
 
 def _phis(text: str) -> tuple[float, ...]:
@@ -74,6 +75,10 @@ def build_parser() -> ArgumentParser:
                       help="stop starting grid evaluations after this long (90s, 20m, 2h); rerun to continue")
     grid.add_argument("--no-time-limit", action="store_true", help="evaluate the whole grid however long it takes")
     grid.add_argument("--bootstrap", type=non_negative_int, default=1000, help="bootstrap samples for intervals")
+    grid.add_argument("--depth-rule", choices=DEPTH_RULES, default="total",
+                      help="how a depth multiplier becomes repeats: 'total' scales the network's block count "
+                           "(a one-block-per-stage base can grow by one block), 'per-stage' is the reference "
+                           "ceil per stage (B1..B7 from B0); see BENCHMARKS.md")
     grid.add_argument("--comparison-seeds", type=positive_int, default=6,
                       help="the most paired seeds the chosen direction and each single-dimension corner get "
                            "until their difference at phi = 1 separates (within the time limit)")
@@ -140,7 +145,8 @@ def results_command(args) -> int:
     base, base_ref = _table_base(args)
     print(f"base: {base.name} ({base_ref})")
     out = _out_dir(args, "fit")
-    report = fit_grid_table(table, base, out, base_ref=base_ref, bootstrap=args.bootstrap, seed=args.seed)
+    report = fit_grid_table(table, base, out, base_ref=base_ref, bootstrap=args.bootstrap, seed=args.seed,
+                            depth_rule=args.depth_rule)
     print(report.summary())
     print(f"wrote {out}/coefficients.json, family.csv and specs/; dashboard: python -m analysis.dashboard {out}")
     return 0
@@ -149,7 +155,7 @@ def results_command(args) -> int:
 def run_command(args) -> int:
     grid = GridOptions(mode=args.mode, step=args.step, seeds=args.seeds, law_phis=args.law_phis,
                        time_limit=None if args.no_time_limit else args.time_limit, bootstrap=args.bootstrap,
-                       seed=args.seed, comparison_seeds=args.comparison_seeds)
+                       seed=args.seed, comparison_seeds=args.comparison_seeds, depth_rule=args.depth_rule)
     train = train_config(args, calibration_samples=256)
     base_ref = args.base or default_base()
     base = load_spec(base_ref)

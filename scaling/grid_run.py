@@ -109,13 +109,13 @@ def base_task(base: NetworkSpec, seed: int) -> Task:
     return Task("base", 0.0, Coefficients(1.0, 1.0, 1.0), seed, network)
 
 
-def grid_tasks(base: NetworkSpec, step: float, seeds: int) -> tuple[list[Task], int]:
+def grid_tasks(base: NetworkSpec, step: float, seeds: int, depth_rule: str = "per-stage") -> tuple[list[Task], int]:
     """The grid's tasks in space-filling order, and how many points were dropped because
     rounding made them the same network as an earlier point (training it again would only
     repeat that point's seeds; shallow bases collapse many points onto the depth-doubled one)."""
     tasks, seen, dropped = [], set(), 0
     for point in space_filling_order(simplex_grid(step)):
-        network = corrected_scale(base, point, 1.0)
+        network = corrected_scale(base, point, 1.0, depth_rule=depth_rule)
         if network.spec in seen:
             dropped += 1
             continue
@@ -124,10 +124,12 @@ def grid_tasks(base: NetworkSpec, step: float, seeds: int) -> tuple[list[Task], 
     return tasks, dropped
 
 
-def law_tasks(base: NetworkSpec, coefficients: Coefficients, phis, seeds: int, first_seed: int = 0) -> list[Task]:
+def law_tasks(base: NetworkSpec, coefficients: Coefficients, phis, seeds: int, first_seed: int = 0,
+              depth_rule: str = "per-stage") -> list[Task]:
     """Members along ``coefficients`` at each ``phi``, ``seeds`` seeds from ``first_seed``
     (seeds the grid did not use give an estimate free of the grid's selection)."""
-    return [Task("law", float(phi), coefficients, seed, corrected_scale(base, coefficients, float(phi)))
+    return [Task("law", float(phi), coefficients, seed,
+                 corrected_scale(base, coefficients, float(phi), depth_rule=depth_rule))
             for phi in phis for seed in range(first_seed, first_seed + seeds)]
 
 

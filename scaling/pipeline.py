@@ -54,6 +54,7 @@ class GridOptions:
     bootstrap: int = 1000
     seed: int = 0
     comparison_seeds: int = 6  # the most seeds the chosen point and a corner get to separate
+    depth_rule: str = "total"  # how depth multipliers become repeats (search_space.scale); see BENCHMARKS.md
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -135,13 +136,14 @@ def compare_with_corners(evaluations: list[Evaluation], chosen: Coefficients) ->
 
 
 def comparison_tasks(base: NetworkSpec, evaluations: list[Evaluation], directions: list[Coefficients],
-                     seeds: int) -> list[Task]:
+                     seeds: int, depth_rule: str) -> list[Task]:
     """phi = 1 tasks that give each direction seeds ``0..seeds-1`` (those it lacks)."""
     tasks = []
     for direction in directions:
         have = metrics_by_seed(evaluations, direction)
         missing = [seed for seed in range(seeds) if seed not in have]
-        tasks += [task for seed in missing for task in law_tasks(base, direction, (1.0,), 1, first_seed=seed)]
+        tasks += [task for seed in missing for task in law_tasks(base, direction, (1.0,), 1, first_seed=seed,
+                                                                       depth_rule=depth_rule)]
     return tasks
 
 
@@ -154,7 +156,7 @@ def race_corners(out: Path, base: NetworkSpec, chosen: Coefficients, evaluator: 
     seeds = grid.seeds
     contenders = [Coefficients.from_shares(*shares) for shares in CORNERS.values()]
     while True:
-        tasks = comparison_tasks(base, evaluations, [chosen, *contenders], seeds)
+        tasks = comparison_tasks(base, evaluations, [chosen, *contenders], seeds, grid.depth_rule)
         if tasks:
             # The first round always runs: without shared seeds there is no comparison at all.
             evaluations = run_tasks(out, tasks, evaluator, deadline=deadline, quiet=quiet,
@@ -190,7 +192,8 @@ def _direction_law(evaluations: list[Evaluation], chosen: Coefficients, base: Ne
     try:
         fit = fit_power_law(compute, error, bootstrap=grid.bootstrap, seed=grid.seed,
                             band_range=(float(compute.min()) if len(compute) else 1.0,
-                                        float(corrected_scale(base, chosen, 7.0).macs) * 1.2))
+                                        float(corrected_scale(base, chosen, 7.0, depth_rule=grid.depth_rule).macs)
+                                        * 1.2))
     except LawError as problem:
         return None, str(problem)
     return LawReport.of(fit, None, "macs", "proxy accuracy", "1 - proxy accuracy", compute, error,
@@ -198,9 +201,9 @@ def _direction_law(evaluations: list[Evaluation], chosen: Coefficients, base: Ne
 
 
 def write_family_outputs(out: Path, base: NetworkSpec, coefficients: Coefficients,
-                         law: LawReport | None) -> list[FamilyMember]:
+                         law: LawReport | None, depth_rule: str) -> list[FamilyMember]:
     """``specs/``, ``family.csv``: the family B1..B7 and, with a law, each member's predicted metric."""
-    members = scaled_family(base, coefficients)
+    members = scaled_family(base, coefficients, depth_rule=depth_rule)
     predictions = {}
     if law is not None:
         for member in members:
@@ -220,6 +223,7 @@ def _write_grid(out: Path, frame: pd.DataFrame) -> None:
 def identity(base: NetworkSpec, data: DataOptions, train: TrainConfig, grid: GridOptions) -> dict:
     """What defines a scaling run: resuming with any other value is refused (not the time limit)."""
     return {"base_spec": spec_to_dict(base), "mode": grid.mode, "step": grid.step, "seeds": grid.seeds,
+            "depth_rule": grid.depth_rule,
             "law_phis": list(grid.law_phis), **data.identity(), "epochs": train.epochs,
             "batch_size": train.batch_size, "learning_rate": train.learning_rate, "seed": grid.seed}
 
@@ -243,13 +247,13 @@ def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainCon
     corner = MODES[grid.mode]
     tasks = [base_task(base, seed) for seed in range(grid.seeds)]
     if corner is None:
-        points, duplicates = grid_tasks(base, grid.step, grid.seeds)
+        points, duplicates = grid_tasks(base, grid.step, grid.seeds, grid.depth_rule)
         tasks += points
         if duplicates:
             log(f"{duplicates} of {len(simplex_grid(grid.step))} grid points round to the same network as another "
                 "point and are trained once")
     else:
-        tasks += law_tasks(base, Coefficients.from_shares(*corner), (1.0,), grid.seeds)
+        tasks += law_tasks(base, Coefficients.from_shares(*corner), (1.0,), grid.seeds, depth_rule=grid.depth_rule)
     try:
         evaluations = run_tasks(out, tasks[: grid.seeds], evaluator, quiet=quiet, description="base")
         base_seconds = np.mean([e.seconds for e in evaluations if e.role == "base"] or [0.0])
@@ -260,11 +264,11 @@ def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainCon
                                 required=3 * grid.seeds, quiet=quiet,
                                 description="grid at phi=1" if corner is None else f"{grid.mode} at phi=1")
         fit, chosen = _choose(grid, evaluations)
-        members = law_tasks(base, chosen, grid.law_phis, grid.seeds)
+        members = law_tasks(base, chosen, grid.law_phis, grid.seeds, depth_rule=grid.depth_rule)
         if corner is None:
             # The chosen point again on seeds the grid never used: its grid mean was picked
             # as the best of many noisy means, so it is biased upwards (winner's curse).
-            members += law_tasks(base, chosen, (1.0,), grid.seeds, first_seed=grid.seeds)
+            members += law_tasks(base, chosen, (1.0,), grid.seeds, first_seed=grid.seeds, depth_rule=grid.depth_rule)
         evaluations = run_tasks(out, members, evaluator, quiet=quiet, description="law members")
         if corner is None:
             evaluations = race_corners(out, base, chosen, evaluator, grid, deadline, quiet)
@@ -276,7 +280,7 @@ def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainCon
     _write_grid(out, frame)
     off_target = frame.loc[(frame["realised_ratio"] / 2 - 1).abs() > RATIO_TOLERANCE,
                            ["share_depth", "share_width"]].drop_duplicates().shape[0]
-    realised = corrected_scale(base, chosen, 1.0).realised_ratio
+    realised = corrected_scale(base, chosen, 1.0, depth_rule=grid.depth_rule).realised_ratio
     described = f"{base.name} ({base_ref})" if base_ref else base.name
     report = (CoefficientsReport.of(fit, realised, described) if fit is not None
               else CoefficientsReport.fixed(grid.mode, chosen, realised, described))
@@ -290,22 +294,22 @@ def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainCon
     law, law_note = _direction_law(evaluations, chosen, base, grid)
     laws = [law] if law else []
     write_laws(out, laws, law_note)
-    family = write_family_outputs(out, base, chosen, law)
+    family = write_family_outputs(out, base, chosen, law, grid.depth_rule)
     return ScalingResult(report, laws, law_note, family, evaluations, frame, off_target, time.monotonic() - start)
 
 
 def fit_grid_table(table: pd.DataFrame, base: NetworkSpec, out: Path, *, base_ref: str = "", bootstrap: int = 1000,
-                   seed: int = 0) -> CoefficientsReport:
+                   seed: int = 0, depth_rule: str = "total") -> CoefficientsReport:
     """Coefficients and family of an existing grid table (no training)."""
     if len(table) < 2:
         raise UsageError(f"{len(table)} row; a grid needs at least 2 points to choose between")
     fit = fit_coefficients(table, bootstrap=bootstrap, seed=seed)
-    realised = corrected_scale(base, fit.chosen, 1.0).realised_ratio
+    realised = corrected_scale(base, fit.chosen, 1.0, depth_rule=depth_rule).realised_ratio
     report = CoefficientsReport.of(fit, realised, f"{base.name} ({base_ref})" if base_ref else base.name)
     out.mkdir(parents=True, exist_ok=True)
     write_spec_file(base, out / BASE_FILE)
     write_coefficients(out, report)
-    write_family_outputs(out, base, fit.chosen, None)
+    write_family_outputs(out, base, fit.chosen, None, depth_rule)
     return report
 
 

@@ -54,6 +54,32 @@ def round_repeats(repeats: int, depth_mult: float) -> int:
     return int(math.ceil(Fraction(repeats) * Fraction(depth_mult) - REPEATS_TOLERANCE))
 
 
+DEPTH_RULES = ("per-stage", "total")
+
+
+def distribute_repeats(repeats: tuple[int, ...], depth_mult: float) -> tuple[int, ...]:
+    """The "total" depth rule: scale the network's block count, not each stage's.
+
+    ``round(sum(repeats) * depth_mult)`` blocks (at least one per stage) are handed out one
+    at a time, each to the stage with the largest ``repeats[i] / (given[i] + 1/2)`` (the
+    Sainte-Lague priority; a tie goes to the later stage), starting from one block each.
+    So depth grows by single blocks: with one block in each of 7 stages, ``1.2`` gives 8
+    blocks where the per-stage ``ceil`` gives 14. The allocation at a larger multiplier
+    extends the one at a smaller (no stage ever loses a block as depth grows), and
+    ``depth_mult = 1`` gives ``repeats`` back.
+
+    >>> distribute_repeats((1, 1, 1, 1, 1, 1, 1), 1.2), distribute_repeats((1, 2, 2, 3, 3, 4, 1), 1.0)
+    ((1, 1, 1, 1, 1, 1, 2), (1, 2, 2, 3, 3, 4, 1))
+    """
+    exact = Fraction(sum(repeats)) * Fraction(depth_mult)
+    total = max(len(repeats), int(math.floor(exact + Fraction(1, 2) + REPEATS_TOLERANCE)))
+    given = [1] * len(repeats)
+    for _ in range(total - len(repeats)):
+        stage = max(range(len(repeats)), key=lambda i: (Fraction(repeats[i]) / (given[i] + Fraction(1, 2)), i))
+        given[stage] += 1
+    return tuple(given)
+
+
 def _check_multiplier(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise SpecError(name, f"must be a number > 0, got {value!r}")
@@ -67,10 +93,16 @@ def scale(
     *,
     dropout: float | None = None,
     name: str | None = None,
+    depth_rule: str = "per-stage",
 ) -> NetworkSpec:
     """Scale ``spec``: stem, every stage's width, the head width by ``width_mult``
-    (:func:`round_filters`), every stage's repeats by ``depth_mult`` (:func:`round_repeats`),
-    and set ``resolution`` (an int or ``(height, width)``; ``None`` keeps the base's).
+    (:func:`round_filters`), the repeats by ``depth_mult``, and set ``resolution`` (an int
+    or ``(height, width)``; ``None`` keeps the base's).
+
+    ``depth_rule="per-stage"`` rounds each stage's repeats up (:func:`round_repeats`, the
+    reference rule: the published B1..B7); ``"total"`` scales the block count of the whole
+    network and spreads it over the stages (:func:`distribute_repeats`), which lets a base
+    with one block per stage grow by less than 2x in depth.
 
     >>> from search_space import load_spec
     >>> b0 = load_spec("efficientnet-b0")
@@ -79,13 +111,15 @@ def scale(
     """
     _check_multiplier("width_mult", width_mult)
     _check_multiplier("depth_mult", depth_mult)
+    if depth_rule not in DEPTH_RULES:
+        raise SpecError("depth_rule", f"must be one of {', '.join(DEPTH_RULES)}, got {depth_rule!r}")
+    if depth_rule == "total":
+        repeats = distribute_repeats(tuple(stage.repeats for stage in spec.stages), depth_mult)
+    else:
+        repeats = tuple(round_repeats(stage.repeats, depth_mult) for stage in spec.stages)
     stages = tuple(
-        dataclasses.replace(
-            stage,
-            out_channels=round_filters(stage.out_channels, width_mult),
-            repeats=round_repeats(stage.repeats, depth_mult),
-        )
-        for stage in spec.stages
+        dataclasses.replace(stage, out_channels=round_filters(stage.out_channels, width_mult), repeats=count)
+        for stage, count in zip(spec.stages, repeats)
     )
     changes = dict(
         stem_channels=round_filters(spec.stem_channels, width_mult),
@@ -117,8 +151,9 @@ class Multipliers:
     depth: float = 1.0
     width: float = 1.0
     resolution: float = 1.0
+    depth_rule: str = "per-stage"  # see scale()
 
     def apply(self, spec: NetworkSpec) -> NetworkSpec:
         """``spec`` scaled by these multipliers with the reference rounding (:func:`scale`)."""
         resolution = None if self.resolution == 1.0 else scale_resolution(spec.resolution, self.resolution)
-        return scale(spec, self.width, self.depth, resolution)
+        return scale(spec, self.width, self.depth, resolution, depth_rule=self.depth_rule)

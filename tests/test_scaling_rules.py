@@ -8,7 +8,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from search_space import round_filters, round_repeats, scale
-from search_space.rules import REPEATS_TOLERANCE
+from scaling.compound import Coefficients, corrected_scale
+from search_space.rules import REPEATS_TOLERANCE, distribute_repeats
 from search_space import SpecError, count_cost, load_space, load_spec
 from tests.strategies import networks
 
@@ -105,3 +106,44 @@ def test_scale_keeps_everything_but_widths_repeats_and_resolution():
 def test_bad_multipliers(bad):
     with pytest.raises(SpecError, match="width_mult: must be a number > 0"):
         scale(load_spec("efficientnet-b0"), bad, 1.0)
+
+
+repeat_lists = st.lists(st.integers(1, 8), min_size=1, max_size=9).map(tuple)
+depths = st.floats(0.2, 6.0, allow_nan=False)
+
+
+@given(repeat_lists, depths)
+def test_total_depth_rule_hands_out_the_scaled_block_count(repeats, depth):
+    given_out = distribute_repeats(repeats, depth)
+    assert len(given_out) == len(repeats) and min(given_out) >= 1
+    scaled = Fraction(sum(repeats)) * Fraction(depth)  # the exact block count asked for
+    assert abs(sum(given_out) - scaled) <= Fraction(1, 2) + REPEATS_TOLERANCE or sum(given_out) == len(repeats) > scaled
+
+
+@given(repeat_lists, depths, depths)
+def test_total_depth_rule_never_takes_a_block_away_as_depth_grows(repeats, first, second):
+    smaller, larger = sorted((first, second))
+    assert all(a <= b for a, b in zip(distribute_repeats(repeats, smaller), distribute_repeats(repeats, larger)))
+    if smaller >= 1:
+        assert all(a >= r for a, r in zip(distribute_repeats(repeats, smaller), repeats))
+
+
+@given(repeat_lists)
+def test_total_depth_rule_at_one_is_the_identity(repeats):
+    assert distribute_repeats(repeats, 1.0) == repeats
+
+
+def test_a_one_block_per_stage_base_can_grow_by_less_than_double_with_the_total_rule():
+    b0 = load_spec("efficientnet-b0")
+    shallow = dataclasses.replace(b0, stages=tuple(dataclasses.replace(s, repeats=1) for s in b0.stages))
+    point = Coefficients.from_shares(0.3, 0.4, 0.3)
+    assert corrected_scale(shallow, point, 1.0, depth_rule="per-stage").effective[0] == 2.0  # ceil(1 * 1.x) = 2
+    total = corrected_scale(shallow, point, 1.0, depth_rule="total")
+    assert 1.0 < total.effective[0] < 2.0 and abs(total.realised_ratio - 2) <= 0.1
+    # The reference presets keep the reference rule.
+    assert scale(b0, 1.1, 1.2, 260, dropout=0.3, name="efficientnet-b2") == load_spec("efficientnet-b2")
+
+
+def test_unknown_depth_rule_names_the_field():
+    with pytest.raises(SpecError, match="depth_rule"):
+        scale(load_spec("efficientnet-b0"), depth_mult=1.2, depth_rule="nearest")

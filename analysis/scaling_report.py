@@ -26,10 +26,15 @@ def scaling_sections(run_dir: Path) -> list[Section]:
         sections.append(("Compound vs single-dimension scaling",
                          scaling_baselines(grid, list(fresh.metrics) if fresh else None)))
     family = read_csv(run_dir / "family.csv")
+    laws, note = read_laws(run_dir)
     if family is not None and not family.empty:
         sections.append(("Realised vs ideal MAC ratio", mac_ratio_by_phi(family)))
+        unhealthy = [law for law in laws if not law.healthy]
+        if unhealthy:
+            sections.append(("The family: no predicted metric",
+                             f"the law along the chosen direction failed its checks ({unhealthy[0].health}); "
+                             "its predictions are not extrapolated to the family"))
         sections.append(("The family", family_costs(family)))
-    laws, note = read_laws(run_dir)
     for law in laws:
         if not law.healthy:
             sections.append((f"Power law of {law.y} vs {law.x}: {law.health}",

@@ -175,6 +175,8 @@ def run_command(args) -> int:
         print("the time limit stopped the grid early: rerun the same command to evaluate more points")
     if result.laws:
         print(f"law along the chosen direction: {result.laws[0].describe('MACs')}")
+        if not result.laws[0].healthy:
+            print("the law failed its checks: family.csv has no predicted metric (it is not extrapolated)")
     else:
         print(f"no metric-vs-MACs law: {result.law_note}")
     print(f"dashboard: python -m analysis.dashboard {out}")

@@ -202,10 +202,11 @@ def _direction_law(evaluations: list[Evaluation], chosen: Coefficients, base: Ne
 
 def write_family_outputs(out: Path, base: NetworkSpec, coefficients: Coefficients,
                          law: LawReport | None, depth_rule: str) -> list[FamilyMember]:
-    """``specs/``, ``family.csv``: the family B1..B7 and, with a law, each member's predicted metric."""
+    """``specs/``, ``family.csv``: the family B1..B7 and, with a healthy law, each member's
+    predicted metric (a law that failed its checks is not extrapolated)."""
     members = scaled_family(base, coefficients, depth_rule=depth_rule)
     predictions = {}
-    if law is not None:
+    if law is not None and law.healthy:
         for member in members:
             metric = 1 - float(law.law.error(member.macs))
             band = law.band.at(member.macs)  # the band covers the family's MAC range (see _direction_law)

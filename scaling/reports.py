@@ -108,16 +108,32 @@ class LawReport:
     held_out: HeldOut | None = None
     held_out_note: str = ""
 
+    # A positive parameter whose interval spans more than this factor is not determined by the data.
+    MAX_INTERVAL_SPREAD = 1e4
+
+    @property
+    def undetermined(self) -> tuple[str, ...]:
+        """Parameters whose bootstrap interval spans more than ``MAX_INTERVAL_SPREAD`` (A's
+        reached 1e39 on a newcomer's default run: the data cannot pin it down)."""
+        return tuple(name for name, (low, high) in self.intervals.items()
+                     if not (math.isfinite(low) and math.isfinite(high))
+                     or (low > 0 and high / low > self.MAX_INTERVAL_SPREAD))
+
     @property
     def healthy(self) -> bool:
-        """The optimiser converged and no parameter sits on a bound of its search box."""
-        return self.converged and not self.on_bound
+        """The optimiser converged, no parameter sits on a bound of its search box, and every
+        parameter's interval is determined by the data."""
+        return self.converged and not self.on_bound and not self.undetermined
 
     @property
     def health(self) -> str:
         if self.healthy:
             return "healthy"
-        return "CHECK: not converged" if not self.converged else "CHECK: on a bound of " + ", ".join(self.on_bound)
+        if not self.converged:
+            return "CHECK: not converged"
+        if self.on_bound:
+            return "CHECK: on a bound of " + ", ".join(self.on_bound)
+        return "CHECK: interval of " + ", ".join(self.undetermined) + " spans orders of magnitude"
 
     def describe(self, compute_name: str | None = None) -> str:
         """``error = E + A * C^(-a) (healthy)``, or what the optimiser check found."""

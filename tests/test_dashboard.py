@@ -251,3 +251,33 @@ def test_dashboard_renders_in_headless_chromium_without_console_errors(runs, tmp
     assert errors == []
     assert all(not url.startswith(("http:", "https:")) for url in state["resources"]), state["resources"]
     assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_law_whose_interval_spans_orders_of_magnitude_is_unhealthy_and_not_extrapolated(runs, tmp_path):
+    from scaling.compound import Coefficients
+    from scaling.pipeline import write_family_outputs
+
+    damaged = tmp_path / "wide"
+    shutil.copytree(runs["law"], damaged)
+    laws = json.loads((damaged / "laws.json").read_text())
+    laws["laws"][0]["intervals"]["A"] = [0.01, 1e39]
+    (damaged / "laws.json").write_text(json.dumps(laws))
+    law = read_laws(damaged)[0][0]
+    assert not law.healthy and law.health == "CHECK: interval of A spans orders of magnitude"
+    headings = [heading for heading, _ in dashboard_sections([damaged])]
+    assert any("CHECK: interval of A" in heading for heading in headings)
+    # The family written with that law carries no prediction; with the healthy law it does.
+    healthy = read_laws(runs["law"])[0][0]
+    for chosen_law, predicted in ((law, False), (healthy, True)):
+        out = tmp_path / f"family-{predicted}"
+        write_family_outputs(out, load_spec("efficientnet-b0"), Coefficients(1.2, 1.1, 1.15), chosen_law, "total")
+        family = pd.read_csv(out / "family.csv")
+        assert family["predicted_metric"].notna().all() == predicted
+        assert family["predicted_metric"].isna().all() != predicted
+    # A scaling run with that law says so right above its family figure.
+    scaling = tmp_path / "scaling"
+    shutil.copytree(runs["scaling"], scaling)
+    shutil.copy(damaged / "laws.json", scaling / "laws.json")
+    headings = [heading for heading, _ in dashboard_sections([scaling])]
+    note = headings.index("scaling: The family: no predicted metric")
+    assert headings[note + 1] == "scaling: The family"

@@ -42,7 +42,9 @@ def test_arbitrary_specs_train_one_step(spec):
     loss = torch.nn.functional.cross_entropy(model(x, target), target)
     loss.backward()
     assert torch.isfinite(loss)
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    # Every parameter is reached by the backward pass with a finite gradient. (Not "some
+    # gradient is non-zero": a 1-channel head behind ReLU or dropout can be dead on a batch.)
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
 
 
 @pytest.mark.parametrize("name", ["efficientnet-b0", "efficientnetv2-s", "ghost-efficientnetv2"])

@@ -37,11 +37,12 @@ def read_config(run_dir: Path) -> dict:
     return config
 
 
-def claim_run_dir(run_dir: Path, identity: dict, kind: str) -> bool:
+def claim_run_dir(run_dir: Path, identity: dict, kind: str, predating: dict | None = None) -> bool:
     """Create ``run_dir`` with ``config.json`` = ``identity`` and ``kind``, or check that an
     existing one holds the same kind of run with the same identity. True when resuming.
 
-    A key an older run directory lacks is not a difference (it predates the flag).
+    A key an older run directory lacks predates its flag: it is compared with the value the
+    code had before the flag existed (``predating``), or not at all when none is given.
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
@@ -50,6 +51,7 @@ def claim_run_dir(run_dir: Path, identity: dict, kind: str) -> bool:
     if (run_dir / CONFIG).exists():
         if saved.get("kind", kind) != kind:
             raise UsageError(f"{run_dir} holds a {saved['kind']} run, not a {kind} run: choose another --out")
+        saved = {**(predating or {}), **saved}
         differing = [key for key in identity if key in saved and saved[key] != identity[key]]
         if differing:
             key = differing[0]

@@ -239,7 +239,9 @@ def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainCon
     start = time.monotonic()
     probe = prepare(data)
     base = dataclasses.replace(base, in_channels=probe.in_channels, num_classes=probe.num_classes)
-    resuming = claim_run_dir(out, {**identity(base, data, train, grid), "base_ref": base_ref}, "scaling")
+    # Runs made before --depth-rule existed used the reference per-stage rule.
+    resuming = claim_run_dir(out, {**identity(base, data, train, grid), "base_ref": base_ref}, "scaling",
+                             predating={"depth_rule": "per-stage"})
     write_spec_file(base, out / BASE_FILE)
     log(f"{'resuming' if resuming else 'starting'} scaling run in {out}: base {base.name} ({base_ref or 'given'}), "
         f"mode {grid.mode}, proxy at {'x'.join(map(str, probe.resolution))} on {probe.source}")

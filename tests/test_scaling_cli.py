@@ -210,3 +210,14 @@ def test_resuming_with_other_flags_or_another_command_is_refused(tmp_path, capsy
     from runners.search import main as search
     outcome = call(search, ["--data", tmp_path / "data.npz", "--out", tmp_path / "run"], capsys)
     assert_one_line_error(outcome, "holds a scaling run, not a search run")
+
+
+def test_a_run_from_before_the_depth_rule_resumes_only_with_its_rule(tmp_path, capsys):
+    args = training_args(tmp_path, "--law-phis=")
+    assert main(args + ["--time-limit", "1s", "--depth-rule", "per-stage"]) == 0
+    config_path = tmp_path / "run" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["depth_rule"]  # as a run directory written before the flag existed
+    config_path.write_text(json.dumps(config))
+    assert_one_line_error(call(main, args + ["--time-limit", "1s"], capsys), "--depth-rule 'per-stage', not 'total'")
+    assert call(main, args + ["--time-limit", "1s", "--depth-rule", "per-stage"], capsys).code == 0

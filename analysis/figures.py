@@ -84,9 +84,14 @@ def macs_vs_accuracy(frame: pd.DataFrame, budget: float | None = None) -> go.Fig
     figure.add_trace(go.Scatter(x=megamacs[front], y=done["proxy_accuracy"][front], mode="lines+markers",
                                 line={"shape": "hv"}, name="Pareto front"))
     if budget:
-        figure.add_vrect(x0=WINDOW_LOW * budget / 1e6, x1=budget / 1e6, fillcolor="green", opacity=0.1, line_width=0,
+        low, high = WINDOW_LOW * budget / 1e6, budget / 1e6
+        figure.add_vrect(x0=low, x1=high, fillcolor="green", opacity=0.1, line_width=0,
                          annotation_text="budget window", annotation_position="top left")
-        figure.add_vline(x=budget / 1e6, line_dash="dash", line_color="green")
+        figure.add_vline(x=high, line_dash="dash", line_color="green")
+        # Every trained candidate sits inside the window: without a margin the shading would
+        # fill the whole axis and say nothing.
+        span = high - low
+        figure.update_xaxes(range=[min([low - span, *megamacs]), max([high + 0.5 * span, *megamacs])])
     figure.update_layout(title="MACs vs proxy accuracy", xaxis_title="MACs (millions, at the spec's resolution)",
                          yaxis_title="proxy accuracy")
     return figure
@@ -108,7 +113,9 @@ def stage_choice_frequencies(frame: pd.DataFrame, top_fraction: float = 0.25,
     done = objective.scored(frame)
     column = objective.column
     top = done.nlargest(max(1, int(round(len(done) * top_fraction))), column) if len(done) else done
-    figure = make_subplots(rows=len(CHOICE_FIELDS), cols=1, subplot_titles=CHOICE_FIELDS, vertical_spacing=0.04)
+    # Room between rows for the rotated "stage N: value" ticks, so they never run into the
+    # next row's title.
+    figure = make_subplots(rows=len(CHOICE_FIELDS), cols=1, subplot_titles=CHOICE_FIELDS, vertical_spacing=0.09)
     for group, subset, color in (("all trials", done, "#9aa5b1"), (f"top {top_fraction:.0%}", top, "#1f77b4")):
         rows = _stage_choices(subset)
         for position, name in enumerate(CHOICE_FIELDS, start=1):
@@ -119,7 +126,8 @@ def stage_choice_frequencies(frame: pd.DataFrame, top_fraction: float = 0.25,
                 x=[f"stage {s}: {v}" for s, v in keys], y=[counts[k] / stages[k[0]] for k in keys],
                 name=group, marker_color=color, showlegend=position == 1, legendgroup=group), row=position, col=1)
     figure.update_yaxes(title_text="frequency", range=[0, 1])
-    figure.update_layout(title="Per-stage choices: top trials vs all", barmode="group", height=260 * len(CHOICE_FIELDS))
+    figure.update_xaxes(tickangle=-45, tickfont={"size": 10})
+    figure.update_layout(title="Per-stage choices: top trials vs all", barmode="group", height=360 * len(CHOICE_FIELDS))
     return figure
 
 
@@ -132,13 +140,39 @@ def parameter_importances(importances: dict[str, float]) -> go.Figure:
     return figure
 
 
-def parallel_coordinates(params: pd.DataFrame, objective: pd.Series, label: str = "reward") -> go.Figure:
-    """One line per complete trial through its sampled parameters, coloured by the objective.
+PARALLEL_AXES = 8  # more axes than this is a thicket no one can read (a 7-stage space samples 43 parameters)
+
+
+def most_important(params: pd.DataFrame, objective: pd.Series, importances: dict[str, float] | None = None,
+                   count: int = PARALLEL_AXES) -> list[str]:
+    """The ``count`` parameters that matter most: by Optuna's importances when given, else
+    by the absolute Spearman correlation of each parameter (categories by their codes) with
+    the objective."""
+    if importances:
+        ranked = sorted((name for name in params.columns if name in importances), key=lambda n: -importances[n])
+    else:
+        def strength(name: str) -> float:
+            values = params[name]
+            numeric = pd.to_numeric(values, errors="coerce")
+            codes = numeric if numeric.notna().all() else values.astype(str).astype("category").cat.codes
+            correlation = pd.Series(codes.to_numpy(), dtype=float).corr(
+                pd.Series(objective.to_numpy(), dtype=float), method="spearman")
+            return 0.0 if pd.isna(correlation) else abs(float(correlation))
+
+        ranked = sorted(params.columns, key=lambda name: -strength(name))
+    return ranked[:count]
+
+
+def parallel_coordinates(params: pd.DataFrame, objective: pd.Series, label: str = "reward",
+                         importances: dict[str, float] | None = None, max_axes: int = PARALLEL_AXES) -> go.Figure:
+    """One line per complete trial through its most important parameters (at most
+    ``max_axes``, see :func:`most_important`), coloured by the objective.
 
     Categorical parameters become evenly spaced ticks named by their values.
     """
+    shown = most_important(params, objective, importances, max_axes)
     dimensions = []
-    for name in params.columns:
+    for name in shown:
         values = params[name]
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.notna().all():
@@ -151,7 +185,9 @@ def parallel_coordinates(params: pd.DataFrame, objective: pd.Series, label: str 
     dimensions.append({"label": label, "values": objective.tolist()})
     figure = go.Figure(go.Parcoords(line={"color": objective.tolist(), "colorscale": "Viridis", "showscale": True,
                                           "colorbar": {"title": label}}, dimensions=dimensions))
-    figure.update_layout(title="Parallel coordinates of the sampled parameters")
+    title = (f"Parallel coordinates: the {len(shown)} most important of {params.shape[1]} parameters"
+             if len(shown) < params.shape[1] else "Parallel coordinates of the sampled parameters")
+    figure.update_layout(title=title)
     return figure
 
 

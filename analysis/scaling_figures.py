@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from runners.statistics import mean_interval
 from scaling.compound import PAPER_COEFFICIENTS
 from scaling.reports import CoefficientsReport, LawReport
 
@@ -146,13 +147,24 @@ def scaling_baselines(grid: pd.DataFrame, fresh_metrics: list[float] | None = No
     corners = {"depth only": (1.0, 0.0, 0.0), "width only": (0.0, 1.0, 0.0), "resolution only": (0.0, 0.0, 1.0)}
     groups = {name: point for name, point in corners.items() if point in means.index}
     groups["compound: grid best, on the seeds that chose it"] = means.idxmax()
-    boxes = {name: keyed.loc[keyed["point"] == point, "metric"] for name, point in groups.items()}
+    seeds = {name: keyed.loc[keyed["point"] == point, "metric"] for name, point in groups.items()}
     if fresh_metrics:
-        boxes["compound: chosen point, fresh seeds"] = pd.Series(fresh_metrics, dtype=float)
-    for name, values in boxes.items():
-        figure.add_trace(go.Box(y=values, name=name, boxpoints="all", jitter=0.3))
-    figure.update_layout(title="Compound vs single-dimension scaling at phi = 1 (same MACs)",
-                         yaxis_title="proxy accuracy", showlegend=False)
+        seeds["compound: chosen point, fresh seeds"] = pd.Series(fresh_metrics, dtype=float)
+    # Each seed as a point and the mean with its 95% t interval: boxes drawn from 2 seeds
+    # suggest quartiles that do not exist.
+    for name, values in seeds.items():
+        figure.add_trace(go.Scatter(x=[name] * len(values), y=list(values), mode="markers", name=name,
+                                    marker={"size": 8, "opacity": 0.6}, hovertemplate="%{y:.4f}"))
+    estimates = {name: mean_interval(values) for name, values in seeds.items() if len(values)}
+    figure.add_trace(go.Scatter(
+        x=list(estimates), y=[e.mean for e in estimates.values()], mode="markers", name="mean, 95% interval",
+        marker={"symbol": "line-ew-open", "size": 28, "line": {"width": 3}, "color": "black"},
+        error_y={"type": "data", "symmetric": False,
+                 "array": [e.high - e.mean if e.n > 1 else 0 for e in estimates.values()],
+                 "arrayminus": [e.mean - e.low if e.n > 1 else 0 for e in estimates.values()]},
+        text=[str(e) for e in estimates.values()], hovertemplate="%{text}"))
+    figure.update_layout(title="Compound vs single-dimension scaling at phi = 1 (same MACs): seeds, mean and 95% "
+                               "interval", yaxis_title="proxy accuracy", showlegend=False)
     return figure
 
 

@@ -93,8 +93,9 @@ def search_sections(path: Path) -> list[Section]:
                      if isinstance(importances, dict) else importances))
     params = run.params.loc[done.index].dropna(axis=1, how="any")
     varied = [c for c in params.columns if params[c].astype(str).nunique() > 1]
-    sections.append(("Parallel coordinates", parallel_coordinates(params[varied], done[column], column)
-                     if varied else "no parameter varied among the complete trials"))
+    sections.append(("Parallel coordinates", parallel_coordinates(
+        params[varied], done[column], column, importances if isinstance(importances, dict) else None)
+        if varied else "no parameter varied among the complete trials"))
     best_path = path / "best.yaml"
     if best_path.exists():
         try:

@@ -56,15 +56,31 @@ def test_search_figures_carry_every_complete_trial(runs):
     assert list(scatter.data[0].x) == pytest.approx(list(run.frame["macs"] / 1e6))
     assert "MACs (millions" in scatter.layout.xaxis.title.text
     assert any(shape.x0 == pytest.approx(400) for shape in scatter.layout.shapes)  # the budget line
+    low, high = scatter.layout.xaxis.range  # the window (360-400) is a band inside the axis, not all of it
+    assert low <= 320 and high >= 420 and low <= min(scatter.data[0].x) and high >= max(scatter.data[0].x)
 
 
 def test_parallel_coordinates_encodes_categories_and_objective():
     params = pd.DataFrame({"block": ["MBConv", "FusedMBConv", "MBConv"], "kernel": [3, 5, 7]})
     figure = parallel_coordinates(params, pd.Series([0.1, 0.5, 0.3]), "reward")
     dimensions = figure.data[0].dimensions
-    assert [d.label for d in dimensions] == ["block", "kernel", "reward"]
-    assert list(dimensions[0].ticktext) == ["FusedMBConv", "MBConv"] and list(dimensions[0].values) == [1, 0, 1]
-    assert list(dimensions[1].values) == [3, 5, 7]
+    assert sorted(d.label for d in dimensions[:2]) == ["block", "kernel"] and dimensions[2].label == "reward"
+    block = next(d for d in dimensions if d.label == "block")
+    assert list(block.ticktext) == ["FusedMBConv", "MBConv"] and list(block.values) == [1, 0, 1]
+    assert list(next(d for d in dimensions if d.label == "kernel").values) == [3, 5, 7]
+
+
+def test_parallel_coordinates_keeps_the_most_important_parameters():
+    rng = np.random.default_rng(0)
+    params = pd.DataFrame({f"stage{i}.kernel": rng.choice([3, 5, 7], 40) for i in range(1, 21)})
+    objective = pd.Series(params["stage4.kernel"] * 0.1 + params["stage9.kernel"] * 0.05 + rng.normal(0, 0.01, 40))
+    figure = parallel_coordinates(params, objective, "reward", max_axes=3)
+    labels = [d.label for d in figure.data[0].dimensions]
+    assert len(labels) == 4 and labels[:2] == ["stage4.kernel", "stage9.kernel"] and labels[-1] == "reward"
+    assert "3 most important of 20" in figure.layout.title.text
+    importances = {name: 0.0 for name in params.columns} | {"stage17.kernel": 0.9, "stage2.kernel": 0.1}
+    chosen = parallel_coordinates(params, objective, "reward", importances=importances, max_axes=2)
+    assert [d.label for d in chosen.data[0].dimensions] == ["stage17.kernel", "stage2.kernel", "reward"]
 
 
 def test_network_stages_sums_to_the_cost_model():
@@ -98,11 +114,15 @@ def test_scaling_figures_from_a_fit(runs):
                          "share_resolution": [0.0, 0.0, 0.0, 0.0], "metric": [0.5, 0.6, 0.4, 0.7]})
     baselines = scaling_baselines(grid)
     assert [trace.name for trace in baselines.data] == ["depth only", "width only",
-                                                        "compound: grid best, on the seeds that chose it"]
+                                                        "compound: grid best, on the seeds that chose it",
+                                                        "mean, 95% interval"]
     assert list(baselines.data[0].y) == [0.5, 0.6] and list(baselines.data[2].y) == [0.7]
+    means = baselines.data[-1]  # every seed is a point; each group's mean carries its t interval
+    assert list(means.y) == pytest.approx([0.55, 0.4, 0.7])
+    assert means.error_y.array[0] == pytest.approx(12.706 * 0.05, rel=1e-3) and means.error_y.array[2] == 0
     with_fresh = scaling_baselines(grid, [0.55, 0.65])
-    assert with_fresh.data[-1].name == "compound: chosen point, fresh seeds"
-    assert list(with_fresh.data[-1].y) == [0.55, 0.65]
+    assert with_fresh.data[-2].name == "compound: chosen point, fresh seeds"
+    assert list(with_fresh.data[-2].y) == [0.55, 0.65]
 
 
 def test_power_law_figure_marks_held_out_points(runs):

@@ -151,13 +151,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dashboard(args) -> int:
+    kinds = [run_kind(path) for path in args.runs]  # what the user named is checked before where the page goes
     out = args.out or default_output(args.runs)
     if out.exists() and out.is_dir():
         raise UsageError(f"--out {out}: is a directory; name the HTML file to write")
     if not out.parent.is_dir():
         raise UsageError(f"--out {out}: directory {out.parent} does not exist")
     sections = dashboard_sections(args.runs)
-    summary = "\n".join(f"{path}: {run_kind(path)} run" for path in args.runs)
+    summary = "\n".join(f"{path}: {kind} run" for path, kind in zip(args.runs, kinds))
     write_report(out, args.title, sections, summary)
     figures = sum(isinstance(content, go.Figure) for _, content in sections)
     print(f"wrote {out} ({figures} figures, {len(sections) - figures} notes)")

@@ -15,6 +15,8 @@ import dataclasses
 import gzip
 import os
 import struct
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,8 +109,9 @@ def read_idx(path: Path) -> np.ndarray:
     try:
         with opener(path, "rb") as handle:
             data = handle.read()
-    except (OSError, EOFError) as error:
-        raise DataError(f"{path}: cannot read IDX file ({error})") from None
+    except (OSError, EOFError, zlib.error) as error:
+        reason = "corrupt compressed data" if isinstance(error, zlib.error) else str(error)
+        raise DataError(f"{path}: cannot read IDX file ({reason})") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise DataError(f"{path}: not an unsigned-byte IDX file")
     ndim = data[3]
@@ -152,8 +155,10 @@ def read_npz(path: Path) -> tuple[ArrayData, ArrayData | None]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: cannot read as .npz ({error})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        # A truncated or corrupt archive fails in the zip reader, the decompressor or numpy's
+        # header parser; every one of them means the same to the user.
+        raise DataError(f"{path}: cannot read as .npz ({type(error).__name__}: {str(error)[:120]})") from None
     missing = [name for name in ("x", "y") if name not in arrays]
     if missing:
         raise DataError(f"{path}: missing array(s) {', '.join(missing)}; expected x (N x H x W or N x C x H x W) and y (N)")
@@ -233,6 +238,8 @@ def _checked(data: ArrayData, where: str) -> tuple[torch.Tensor, torch.Tensor]:
         raise DataError(f"{where}: labels must have shape ({len(images)},) to match the images, got {labels.shape}")
     if len(images) == 0:
         raise DataError(f"{where}: no samples")
+    if min(images.shape[1:]) == 0:
+        raise DataError(f"{where}: images have an empty axis, shape {images.shape}")
     if not np.issubdtype(images.dtype, np.number) or np.issubdtype(images.dtype, np.complexfloating):
         raise DataError(f"{where}: images must be real numbers, got dtype {images.dtype}")
     if not np.isfinite(images).all():

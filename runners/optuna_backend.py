@@ -100,6 +100,20 @@ def recover_interrupted(study: optuna.Study, job: SearchJob) -> int:
     return requeued
 
 
+def check_storage_url(url: str) -> None:
+    """One line when ``--storage`` is no database URL SQLAlchemy can open here (an unknown
+    scheme, a missing driver), before any run directory or study exists."""
+    import sqlalchemy
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        sqlalchemy.create_engine(url).dispose()  # resolves the dialect and imports its driver; does not connect
+    except (ArgumentError, NoSuchModuleError, ValueError) as error:
+        raise UsageError(f"--storage {url}: not a database URL SQLAlchemy can use ({str(error).splitlines()[0]})") from None
+    except ImportError as error:
+        raise UsageError(f"--storage {url}: its database driver is not installed ({error.name or error})") from None
+
+
 def objective_for(job: SearchJob, evaluator: Evaluator):
     goal = job.settings.objective
 

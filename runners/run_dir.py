@@ -7,11 +7,11 @@ both match, so results of different settings never mix.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 
 from search_space.common.errors import UsageError
+from search_space.common.documents import DocumentError, read_json
 from search_space.common.files import write_json
 
 RUNS = Path("runs")
@@ -29,9 +29,9 @@ def read_config(run_dir: Path) -> dict:
     if not path.exists():
         return {}
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise UsageError(f"{path}: not a readable JSON run configuration") from None
+        config = read_json(path)
+    except DocumentError as error:
+        raise UsageError(f"not a readable run configuration: {error}") from None
     if not isinstance(config, dict):
         raise UsageError(f"{path}: expected a JSON object, found {type(config).__name__}")
     return config

@@ -107,6 +107,8 @@ def job_from_args(args: argparse.Namespace):
                     ray_address=args.ray_address)
     if args.sampler == "grid":
         optuna_backend.make_sampler(job)  # refuses spaces too large to enumerate, before training
+    if args.storage:
+        optuna_backend.check_storage_url(args.storage)
     resuming = claim_run_dir(run_dir, _identity(args), "search")
     return job, data, resuming
 

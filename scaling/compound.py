@@ -77,12 +77,18 @@ class Coefficients:
 PAPER_COEFFICIENTS = Coefficients(alpha=1.2, beta=1.1, gamma=1.15)  # EfficientNet section 3.3
 
 
+MIN_STEP = 0.01
+
+
 def simplex_grid(step: float = 0.1) -> list[Coefficients]:
     """Every point of the share simplex on a grid of ``step`` (which must divide 1).
 
     >>> len(simplex_grid(0.1)), len(simplex_grid(0.5))
     (66, 6)
     """
+    if not MIN_STEP <= step <= 1:
+        # Finer than 1/100 is over 5,000 points, each a trained network: no grid anyone runs.
+        raise UsageError(f"--step must be between {MIN_STEP} and 1, got {step}")
     divisions = round(1 / step)
     if divisions < 1 or not math.isclose(divisions * step, 1.0, rel_tol=1e-9):
         raise UsageError(f"--step must divide 1 evenly (0.1, 0.125, 0.25, ...), got {step}")

@@ -9,7 +9,6 @@ file format has one owner and a damaged file is one :class:`ReportError` line.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from scaling.compound import PAPER_COEFFICIENTS, Coefficients
 from runners.statistics import INTERVAL_LEVEL
 from scaling.power_law import HeldOutPoint, LawFit, PowerLaw, Validation
 from search_space.common.errors import UserError
+from search_space.common.documents import DocumentError, read_json
 from search_space.common.files import write_json
 
 COEFFICIENTS_FILE = "coefficients.json"
@@ -189,9 +189,9 @@ def write_laws(run_dir: Path, laws: list[LawReport], note: str = "") -> None:
 
 def _load_json(path: Path) -> object:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise ReportError(f"{path}: not readable JSON") from None
+        return read_json(path)
+    except DocumentError as error:
+        raise ReportError(str(error)) from None
 
 
 def read_laws(run_dir: Path) -> tuple[list[LawReport], str]:

@@ -33,19 +33,31 @@ _TOKEN = re.compile(r"^(noskip|eca|act|se|ls|r|k|s|e|i|o|c|g|f)(.*)$")
 _REQUIRED = ("r", "k", "s", "e", "i", "o")
 
 
+# ASCII only: str.isdigit, int and float also accept superscripts, other scripts' digits,
+# underscores and "inf", none of which belongs in a block string.
+_INTEGER = re.compile(r"[0-9]+")
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+|[0-9]+(\.[0-9]*)?[eE]-?[0-9]+")
+
+
 def _parse_int(text: str, key: str, token: str) -> int:
-    if not text.isdigit():
+    if not _INTEGER.fullmatch(text):
         raise SpecError("", f"block string option {token!r}: '{key}' needs an integer")
     return int(text)
 
 
+def _parse_decimal(text: str, key: str) -> float:
+    if not _DECIMAL.fullmatch(text):
+        raise SpecError("", f"option '{key}{text}': '{key}' needs a decimal number like 0.25")
+    return float(text)
+
+
 def _parse_stride(text: str) -> int:
     # V1 strings give a stride per axis ("s22"); both must agree since specs use square strides.
-    if len(text) == 2 and text.isdigit():
+    if len(text) == 2 and _INTEGER.fullmatch(text):
         if text[0] != text[1]:
             raise SpecError("", f"block string option 's{text}': strides must be equal on both axes")
         return int(text[0])
-    if text.isdigit():
+    if _INTEGER.fullmatch(text):
         return int(text)
     raise SpecError("", f"block string option 's{text}': stride must be like s2 or s22")
 
@@ -87,11 +99,11 @@ def decode_stage(text: str) -> tuple[StageSpec, int]:
     attention = None
     try:
         if "se" in options:
-            attention = SqueezeExcitation(float(options["se"]))
+            attention = SqueezeExcitation(_parse_decimal(options["se"], "se"))
         elif "eca" in options:
             kernel = options["eca"]
             attention = EfficientChannelAttention(_parse_int(kernel, "eca", "eca" + kernel) if kernel else None)
-        layer_scale = float(options["ls"]) if "ls" in options else None
+        layer_scale = _parse_decimal(options["ls"], "ls") if "ls" in options else None
     except ValueError as error:  # SpecError is a ValueError too
         raise SpecError("", f"block string {text!r}: {error}") from None
 

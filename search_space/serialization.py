@@ -22,6 +22,7 @@ from typing import Any, Mapping
 import yaml
 
 from search_space.block_string import decode_stage
+from search_space.common.documents import DocumentError, parse_json, parse_yaml, read_json, read_yaml
 from search_space.spec import NetworkSpec, SpecError, StageSpec, format_attention, parse_attention
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
@@ -117,11 +118,11 @@ def to_yaml(spec: NetworkSpec) -> str:
     return yaml.safe_dump(spec_to_dict(spec), sort_keys=False, default_flow_style=None, width=200)
 
 
-def from_yaml(text: str) -> NetworkSpec:
+def from_yaml(text: str, source: str = "spec") -> NetworkSpec:
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise SpecError("", f"not valid YAML: {str(error).splitlines()[0]}") from None
+        data = parse_yaml(text, source)
+    except DocumentError as error:
+        raise SpecError("", str(error)) from None
     return spec_from_dict(data)
 
 
@@ -129,11 +130,11 @@ def to_json(spec: NetworkSpec) -> str:
     return json.dumps(spec_to_dict(spec), indent=2)
 
 
-def from_json(text: str) -> NetworkSpec:
+def from_json(text: str, source: str = "spec") -> NetworkSpec:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SpecError("", f"not valid JSON: {error}") from None
+        data = parse_json(text, source)
+    except DocumentError as error:
+        raise SpecError("", str(error)) from None
     return spec_from_dict(data)
 
 
@@ -143,11 +144,11 @@ def read_spec_file(path: str | Path) -> NetworkSpec:
     if path.suffix.lower() not in SPEC_SUFFIXES:
         raise SpecError("", f"{path}: a spec file must end in {', '.join(SPEC_SUFFIXES)}")
     try:
-        text = path.read_text()
-    except OSError as error:
-        raise SpecError("", f"{path}: cannot read ({error.strerror})") from None
+        data = read_json(path) if path.suffix.lower() == ".json" else read_yaml(path)
+    except DocumentError as error:
+        raise SpecError("", str(error)) from None
     try:
-        return from_json(text) if path.suffix.lower() == ".json" else from_yaml(text)
+        return spec_from_dict(data)
     except SpecError as error:
         raise SpecError("", f"{path}: {error}") from None
 

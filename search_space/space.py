@@ -31,9 +31,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-import yaml
-
 from search_space.spec import NetworkSpec, SpecError, StageSpec, parse_attention
+from search_space.common.documents import DocumentError, parse_yaml, read_text
 
 
 @dataclass(frozen=True)
@@ -168,12 +167,21 @@ def _as_choices(value: Any, path: str) -> tuple[Any, ...]:
     return choices
 
 
+# Block counts beyond this are no search space anywhere in this family (EfficientNet-B7's
+# deepest stage has 18); the bound keeps a typo like 1000000000 from being materialised.
+MAX_RANGE_HIGH = 256
+
+
 def _as_range(value: Any, path: str) -> IntRange:
     if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= MAX_RANGE_HIGH:
+            raise SpecError(path, f"must be between 1 and {MAX_RANGE_HIGH}, got {value}")
         return IntRange(value, value)
     if isinstance(value, Mapping) and set(value) == {"low", "high"}:
         low, high = value["low"], value["high"]
         if all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) and 1 <= low <= high:
+            if high > MAX_RANGE_HIGH:
+                raise SpecError(path, f"high must be at most {MAX_RANGE_HIGH}, got {high}")
             return IntRange(low, high)
         raise SpecError(path, f"needs integers 1 <= low <= high, got low={low!r}, high={high!r}")
     raise SpecError(path, f"must be an integer or {{low: L, high: H}}, got {value!r}")
@@ -287,15 +295,17 @@ def load_space(ref: str | Path = DEFAULT_SPACE) -> SearchSpace:
         source = "default"
     else:
         path = Path(ref)
+        if not path.exists():
+            raise SpecError("", f"{ref!s}: not the default space and no such file")
         try:
-            text = path.read_text()
-        except OSError as error:
-            raise SpecError("", f"{ref!s}: not the default space and cannot read it as a file ({error.strerror})") from None
+            text = read_text(path)
+        except DocumentError as error:
+            raise SpecError("", str(error)) from None
         source = str(path)
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise SpecError("", f"{source}: not valid YAML: {str(error).splitlines()[0]}") from None
+        data = parse_yaml(text, source)
+    except DocumentError as error:
+        raise SpecError("", str(error)) from None
     try:
         return space_from_dict(data)
     except SpecError as error:

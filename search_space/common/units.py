@@ -24,7 +24,10 @@ def parse_macs(text: str) -> int:
     if not match:
         raise ValueError(f"expected a MAC count like 400M, 1.2G or 4e8, got {text!r}")
     mantissa, exponent, unit = match.groups()
-    value = float(mantissa) * 10.0 ** int(exponent or 0) * _UNITS[unit.lower()]
+    try:
+        value = float(mantissa) * 10.0 ** int(exponent or 0) * _UNITS[unit.lower()]
+    except OverflowError:
+        value = math.inf
     if not math.isfinite(value):
         raise ValueError(f"a MAC count must be a finite number, got {text!r}")
     if value < 1:

@@ -1,0 +1,62 @@
+"""Reading text documents (YAML, JSON) with every decoder failure turned into one line.
+
+Readers of user files call these instead of ``Path.read_text`` / ``yaml.safe_load`` /
+``json.loads`` directly, so a file that is missing, a directory, not UTF-8, not valid
+YAML or JSON, or nested deeper than the parser's recursion allows is a
+:class:`DocumentError` naming the file and the reason, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from search_space.common.errors import UserError
+
+
+class DocumentError(UserError):
+    """A text document that cannot be read or parsed."""
+
+
+def read_text(path: str | Path) -> str:
+    """The file's text (UTF-8)."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DocumentError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except OSError as error:
+        raise DocumentError(f"{path}: cannot read ({error.strerror or error})") from None
+
+
+def parse_yaml(text: str, source: str) -> object:
+    """``yaml.safe_load(text)``; ``source`` names the document in the error."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise DocumentError(f"{source}: not valid YAML: {str(error).splitlines()[0]}") from None
+    except RecursionError:
+        raise DocumentError(f"{source}: not valid YAML: nested too deeply") from None
+
+
+def parse_json(text: str, source: str) -> object:
+    """``json.loads(text)``; ``source`` names the document in the error."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DocumentError(f"{source}: not valid JSON: {error}") from None
+    except RecursionError:
+        raise DocumentError(f"{source}: not valid JSON: nested too deeply") from None
+
+
+def read_yaml(path: str | Path) -> object:
+    return parse_yaml(read_text(path), str(path))
+
+
+def read_json(path: str | Path) -> object:
+    return parse_json(read_text(path), str(path))
+
+
+__all__ = ["DocumentError", "parse_json", "parse_yaml", "read_json", "read_text", "read_yaml"]

@@ -1,0 +1,145 @@
+"""Bad input of every kind ends in one line and exit code 2: the findings of issue 12 and
+fuzz tests of the readers (only the project's own error type may escape them)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zipfile
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analysis.dashboard import main as dashboard
+from runners.data import DataError, read_idx, read_npz
+from runners.search import main as search
+from scaling.fit import main as fit
+from search_space import SpecError, load_space, read_spec_file
+from search_space.__main__ import main as describe
+from search_space.block_string import decode_stage
+from search_space.common.documents import DocumentError, parse_json, parse_yaml
+from tests.commands import assert_one_line_error, call
+from tests.datasets import TINY_SPACE, write_npz
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "latin1.yaml").write_bytes("name: caf\xe9\n".encode("latin-1"))
+    (tmp_path / "deep.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    good = write_npz(tmp_path / "good.npz", n=40, shape=(16, 16))
+    (tmp_path / "truncated.npz").write_bytes(good.read_bytes()[:200])
+    np.savez(tmp_path / "flat.npz", x=np.zeros((10, 0, 8), np.float32), y=np.arange(10) % 2)
+    idx = tmp_path / "idx"
+    idx.mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (idx / name).write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage body")
+    (tmp_path / "huge.yaml").write_text(TINY_SPACE.replace("repeats: 1,", "repeats: {low: 1, high: 1000000000},"))
+    (tmp_path / "a-file").write_text("x")
+    return tmp_path
+
+
+CASES = [
+    (describe, ["describe", "{latin1.yaml}"], "not UTF-8 text"),
+    (describe, ["describe", "{deep.yaml}"], "nested too deeply"),
+    (describe, ["sample", "{huge.yaml}"], "high must be at most 256"),
+    (search, ["--space", "{latin1.yaml}"], "not UTF-8 text"),
+    (search, ["--data", "{truncated.npz}"], "cannot read as .npz"),
+    (search, ["--data", "{flat.npz}"], "empty axis"),
+    (search, ["--data", "{idx}"], "corrupt compressed data"),
+    (search, ["--budget-flops", "1e400"], "finite"),
+    (search, ["--data", "{good.npz}", "--out", "{a-file}"], "not a directory"),
+    (fit, ["--step", "1e-9"], "--step must be between"),
+    (fit, ["--device", "tpu0", "--data", "{good.npz}"], "--device tpu0"),
+    (dashboard, ["{a-file}"], "not a directory"),
+]
+
+
+@pytest.mark.parametrize("main, args, words", CASES, ids=[" ".join(args) for _, args, _ in CASES])
+def test_each_finding_is_one_line_and_exit_2(main, args, words, files, capsys):
+    filled = [files / arg[1:-1] if arg.startswith("{") else arg for arg in args]  # "{name}": a file made above
+    assert_one_line_error(call(main, filled, capsys), words)
+
+
+def test_a_bogus_storage_url_is_refused_before_the_run_directory_exists(files, capsys):
+    out = files / "run"
+    outcome = call(search, ["--data", files / "good.npz", "--storage", "bogus://x", "--out", out], capsys)
+    assert_one_line_error(outcome, "--storage bogus://x")
+    assert not out.exists()
+
+
+# --- fuzzing the readers ------------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_block_string_decoder_raises_only_spec_errors(text):
+    try:
+        stage, in_channels = decode_stage(text)
+    except SpecError:
+        return
+    assert isinstance(in_channels, int) and isinstance(stage.kernel, int) and isinstance(stage.repeats, int)
+    assert text.isascii()  # digits of other scripts or superscripts never decode
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.text(max_size=200), st.binary(max_size=200).map(lambda b: b.decode("latin-1"))))
+def test_document_parsers_raise_only_document_errors(text):
+    for parse in (parse_yaml, parse_json):
+        try:
+            parse(text, "fuzz")
+        except DocumentError:
+            pass
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from(["spec.yaml", "spec.json", "space.yaml"]))
+def test_spec_and_space_files_of_random_bytes_raise_only_spec_errors(tmp_path_factory, content, name):
+    path = tmp_path_factory.mktemp("fuzz") / name
+    path.write_bytes(content)
+    with pytest.raises(SpecError):
+        load_space(path) if name.startswith("space") else read_spec_file(path)
+
+
+def _npz_bytes() -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, x=np.zeros((6, 8, 8), np.float32), y=np.arange(6) % 2)
+    return buffer.getvalue()
+
+
+NPZ = _npz_bytes()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, len(NPZ)), st.integers(0, len(NPZ) - 1), st.integers(0, 255))
+def test_damaged_npz_files_raise_only_data_errors(tmp_path_factory, cut, where, byte):
+    damaged = bytearray(NPZ[:cut] if cut < len(NPZ) else NPZ)
+    if where < len(damaged):
+        damaged[where] = byte
+    path = tmp_path_factory.mktemp("fuzz") / "damaged.npz"
+    path.write_bytes(bytes(damaged))
+    try:
+        read_npz(path)
+    except DataError:
+        pass
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.binary(max_size=200), st.booleans())
+def test_damaged_idx_files_raise_only_data_errors(tmp_path_factory, body, compressed):
+    folder = tmp_path_factory.mktemp("fuzz")
+    path = folder / ("images.idx.gz" if compressed else "images.idx")
+    header = b"\x00\x00\x08\x03" + (2).to_bytes(4, "big") + (3).to_bytes(4, "big") + (3).to_bytes(4, "big")
+    payload = header + body
+    path.write_bytes(gzip.compress(payload)[: max(10, len(body))] if compressed else payload)
+    try:
+        read_idx(path)
+    except DataError:
+        pass
+
+
+def test_zip_errors_are_the_kind_the_npz_reader_knows():
+    # The fuzz above relies on truncated archives raising BadZipFile; keep that assumption visible.
+    with pytest.raises(zipfile.BadZipFile):
+        zipfile.ZipFile(io.BytesIO(NPZ[:100]))

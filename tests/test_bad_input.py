@@ -125,14 +125,23 @@ def test_damaged_npz_files_raise_only_data_errors(tmp_path_factory, cut, where, 
         pass
 
 
-@settings(max_examples=80, deadline=None)
-@given(st.binary(max_size=200), st.booleans())
-def test_damaged_idx_files_raise_only_data_errors(tmp_path_factory, body, compressed):
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(min_size=1, max_size=200), st.sampled_from(["plain", "gzip, one byte changed", "gzip, garbage body"]),
+       st.integers(0, 10_000), st.integers(0, 255), st.integers(0, 10_000))
+def test_damaged_idx_files_raise_only_data_errors(tmp_path_factory, body, kind, where, byte, cut):
     folder = tmp_path_factory.mktemp("fuzz")
-    path = folder / ("images.idx.gz" if compressed else "images.idx")
+    path = folder / ("images.idx" if kind == "plain" else "images.idx.gz")
     header = b"\x00\x00\x08\x03" + (2).to_bytes(4, "big") + (3).to_bytes(4, "big") + (3).to_bytes(4, "big")
-    payload = header + body
-    path.write_bytes(gzip.compress(payload)[: max(10, len(body))] if compressed else payload)
+    if kind == "gzip, garbage body":  # a valid gzip header before a body that is no deflate stream
+        content = bytearray(GZIP_HEADER + body)
+    else:
+        content = bytearray(gzip.compress(header + body) if kind.startswith("gzip") else header + body)
+        content[where % len(content)] = byte
+        content = content[: max(1, cut % (len(content) + 1))]
+    path.write_bytes(bytes(content))
     try:
         read_idx(path)
     except DataError:

@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from search_space import spec_from_dict, write_spec_file
-from search_space.common.files import append_json_line, read_json_lines, write_atomically
+from search_space.common.files import append_json_line, write_atomically
+from search_space.common.rows import read_rows, row_to
 
 TRIALS_LOG = "trials.jsonl"
 
@@ -74,9 +75,9 @@ class TrialRecord:
 
     @classmethod
     def from_json(cls, row: dict) -> "TrialRecord":
-        """A record from one log line (unknown keys ignored, old interrupted markers read)."""
-        known = {f.name for f in fields(cls)}
-        record = cls(**{key: value for key, value in row.items() if key in known})
+        """A record from one log line (unknown keys ignored, old interrupted markers read);
+        :class:`~search_space.common.rows.RowError` for a line of the wrong shape."""
+        record = row_to(cls, row)
         if record.state is TrialState.FAIL and record.failure_reason.startswith(_LEGACY_INTERRUPTED_PREFIX):
             record.state = TrialState.INTERRUPTED
         return record
@@ -160,8 +161,7 @@ def read_records(run_dir: Path) -> list[TrialRecord]:
     A torn last line (the process died mid-write) is skipped.
     """
     by_number: dict[int, TrialRecord] = {}
-    for row in read_json_lines(run_dir / TRIALS_LOG):
-        record = TrialRecord.from_json(row)
+    for record in read_rows(run_dir / TRIALS_LOG, TrialRecord.from_json):
         by_number[record.number] = record
     return [by_number[number] for number in sorted(by_number)]
 

@@ -36,7 +36,8 @@ from runners.results import TrialState
 from runners.training import TrainConfig, replicate_seed, train_and_evaluate
 from scaling.compound import Coefficients, ScaledNetwork, corrected_scale, simplex_grid
 from search_space import NetworkSpec, count_cost, scale_resolution, stages_summary
-from search_space.common.files import append_json_line, read_json_lines
+from search_space.common.files import append_json_line
+from search_space.common.rows import read_rows, row_to
 
 EVALUATIONS_LOG = "evaluations.jsonl"
 
@@ -175,10 +176,8 @@ class ProxyEvaluator:
 
 
 def read_evaluations(run_dir: Path) -> list[Evaluation]:
-    known = {f.name for f in dataclasses.fields(Evaluation)}
     latest: dict[tuple, Evaluation] = {}
-    for row in read_json_lines(run_dir / EVALUATIONS_LOG):
-        evaluation = Evaluation(**{key: value for key, value in row.items() if key in known})
+    for evaluation in read_rows(run_dir / EVALUATIONS_LOG, lambda row: row_to(Evaluation, row)):
         latest[evaluation.key] = evaluation  # a rerun of the same task: the last line wins
     return list(latest.values())
 

@@ -152,3 +152,35 @@ def test_zip_errors_are_the_kind_the_npz_reader_knows():
     # The fuzz above relies on truncated archives raising BadZipFile; keep that assumption visible.
     with pytest.raises(zipfile.BadZipFile):
         zipfile.ZipFile(io.BytesIO(NPZ[:100]))
+
+
+@pytest.mark.parametrize("log, line, words", [
+    ("trials.jsonl", '{"number": "x", "state": "COMPLETE"}', "record 1: field number is 'x'"),
+    ("trials.jsonl", '{"number": 0, "state": "BOGUS"}', "field state is 'BOGUS'"),
+    ("trials.jsonl", '[1, 2]', "expected a JSON object"),
+    ("trials.jsonl", '{"number": 0, "state": "COMPLETE", "macs": true}', "field macs is True"),
+    ("evaluations.jsonl", '{"role": 5}', "field role is 5"),
+])
+def test_a_damaged_log_line_is_one_line_naming_the_record_and_field(tmp_path, log, line, words, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / log).write_text(line + "\n")
+    if log == "trials.jsonl":
+        (run / "config.json").write_text('{"kind": "search"}')
+    assert_one_line_error(call(dashboard, [run], capsys), f"{run / log}: record 1", words)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(["number", "state", "macs", "proxy_accuracy", "reward", "spec_dict",
+                                        "seed_accuracies", "epochs", "failure_reason"]),
+                       st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5),
+                                 st.lists(st.floats(), max_size=3), st.sampled_from(["COMPLETE", "PRUNED"]))))
+def test_trial_records_of_any_shape_raise_only_row_errors(row):
+    from runners.results import TrialRecord
+    from search_space.common.rows import RowError
+
+    try:
+        record = TrialRecord.from_json(row)
+    except RowError:
+        return
+    assert isinstance(record.number, int) and not isinstance(record.number, bool)

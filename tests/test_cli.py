@@ -39,7 +39,7 @@ def test_describe_file(tmp_path, capsys):
     (["describe", "efficientnet-b0", "--resolution", "big"], "expected N or HxW"),
     (["describe", "efficientnet-b0", "--num-classes", "0"], "--num-classes: expected a positive integer"),
     (["describe"], "the following arguments are required: spec"),
-    (["sample", "missing.yaml"], "cannot read it as a file"),
+    (["sample", "missing.yaml"], "no such file"),
     (["frobnicate"], "invalid choice"),
 ])
 def test_user_mistakes_get_one_line_and_exit_2(args, words, capsys):

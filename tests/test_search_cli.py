@@ -251,7 +251,7 @@ def test_image_folder_data(files, tmp_path):
     (["--proxy-resolution", "0x5"], "expected N or HxW"),
     (["--data", "/nonexistent/data.npz"], "no such file or directory"),
     (["--device", "banana"], "--device"),
-    (["--space", "/nonexistent/space.yaml"], "cannot read it as a file"),
+    (["--space", "/nonexistent/space.yaml"], "no such file"),
     (["--objective", "loss"], "invalid choice: 'loss'"),
     (["--val-fraction", "1.5"], "--val-fraction must be between 0 and 1"),
 ] + ([(["--device", "cuda"], "CUDA is not available")] if not __import__("torch").cuda.is_available() else []))

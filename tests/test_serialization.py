@@ -90,7 +90,7 @@ def test_extensions_decode():
     ("rx_k3_s11_e1_i32_o16", "'r' needs an integer"),
     ("r1_k3_s11_e1_i32_o16_se0.25_eca", "choose one of se and eca"),
     ("r1_k3_s11_e1_i32_o16_c2", "'c' must be c0"),
-    ("r1_k3_s11_e1_i32_o16_seX", "could not convert"),
+    ("r1_k3_s11_e1_i32_o16_seX", "needs a decimal number"),
     ("r1_k3_s11_e1_i32_o16_acttanh", "activation: must be one of"),
 ])
 def test_bad_block_strings(text, words):

@@ -49,11 +49,12 @@ def append_json_line(path: Path, row: dict) -> None:
         os.close(descriptor)
 
 
-def read_json_lines(path: Path) -> list[dict]:
-    """Every complete JSON-object line of a log written by :func:`append_json_line`.
+def read_json_lines(path: Path) -> list:
+    """Every complete JSON line of a log written by :func:`append_json_line`.
 
-    A torn last line (the process died mid-write), or any line that is not a JSON object,
-    is skipped: a log is read for what it can still tell.
+    A line that does not parse (a torn last line: the process died mid-write) is skipped, so
+    a log is read for what it can still tell; a line that parses to something other than the
+    object its reader expects is that reader's to refuse (:func:`search_space.common.rows.read_rows`).
     """
     path = Path(path)
     if not path.exists():
@@ -61,11 +62,9 @@ def read_json_lines(path: Path) -> list[dict]:
     rows = []
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
+            rows.append(json.loads(line))
+        except (json.JSONDecodeError, RecursionError):
             continue
-        if isinstance(row, dict):
-            rows.append(row)
     return rows
 
 

@@ -35,6 +35,9 @@ INSTALL_HINT = (
 )
 
 
+MAX_CLASSES = 100_000  # ImageNet-21k has 21,841
+
+
 class DataError(UserError):
     """Unusable data: a missing file, a wrong shape, labels out of range."""
 
@@ -276,6 +279,11 @@ def prepare(options: DataOptions, num_classes: int | None = None) -> Splits:
     if num_classes is not None and int(y.max()) >= num_classes:
         raise DataError(f"{source}: label {int(y.max())} is out of range 0..{num_classes - 1} for {num_classes} classes")
     num_classes = num_classes or int(y.max()) + 1
+    if num_classes > MAX_CLASSES:
+        # Otherwise the classifier alone outgrows any budget, and the user would read that
+        # the budget is too small rather than that the labels are wrong.
+        raise DataError(f"{source}: labels go up to {int(y.max())}, i.e. {num_classes:,} classes (at most "
+                        f"{MAX_CLASSES:,}): is y the label column?")
     if num_classes < 2:
         raise DataError(f"{source}: need at least 2 classes, labels are all {int(y.max())}")
     test_x = test_y = None

@@ -28,7 +28,8 @@ from runners.results import Objective, read_records
 from runners.run_dir import claim_run_dir, default_run_dir
 from runners.search_run import run_search, summarize
 from search_space import load_space
-from search_space.common.cli import ArgumentParser, checked, finite_float, positive_float, positive_int, run_main
+from search_space.common.cli import (ArgumentParser, checked, finite_float, integer, positive_float, positive_int,
+                                     run_main)
 from search_space.common.errors import UsageError
 from search_space.common.units import format_macs, parse_macs
 from search_space.space import replace_fixed
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="Optuna storage URL; when not given, SQLite in the run directory")
     execution.add_argument("--ray-address", default=None,
                            help="join an existing Ray cluster; when not given, start a local Ray")
-    execution.add_argument("--seed", type=int, default=0, help="seed of the sampler, the data split and training")
+    execution.add_argument("--seed", type=integer, default=0, help="seed of the sampler, the data split and training")
     execution.add_argument("--out", type=Path, default=None, help="run directory; when not given, runs/<timestamp>")
     execution.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser

@@ -32,6 +32,7 @@ import pandas as pd
 
 from scaling.compound import Coefficients
 from runners.statistics import percentile_interval
+from search_space.common.errors import UsageError
 
 MIN_SURROGATE_POINTS = 8  # 6 quadratic coefficients, and two residual degrees of freedom
 SURROGATE_LATTICE = 200  # the optimum is searched on a simplex lattice of step 1/200
@@ -185,6 +186,11 @@ def fit_coefficients(table: pd.DataFrame, *, bootstrap: int = 1000, seed: int = 
     order = np.lexsort((metric, keys[:, 2], keys[:, 1], keys[:, 0]))
     keys, metric = keys[order], metric[order]
     unique, means, counts, mean_ranks, squares, best_ranks = _aggregate(keys, metric, _ranks(metric))
+    if len(unique) < 2:
+        # Rows, not points, were counted before: one point repeated fits nothing, and its
+        # bootstrap intervals would have zero width.
+        raise UsageError(f"the table holds {len(unique)} distinct grid point(s) in {len(metric)} rows; "
+                         "coefficients need at least 2 points to choose between")
     best = _best_index(mean_ranks, best_ranks)
     surrogate = _fit_surrogate(unique, means, counts, squares)
     method = "surrogate" if surrogate is not None and surrogate.adequate else "grid"

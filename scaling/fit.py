@@ -26,7 +26,7 @@ from scaling.pipeline import MODES, GridOptions, fit_grid_table, fit_law_table, 
 from scaling.reports import LAWS_FILE, write_laws
 from scaling.tables import GRID_COLUMNS, read_grid_table, read_table
 from search_space import NetworkSpec, load_spec
-from search_space.common.cli import (ArgumentParser, checked, non_negative_int, positive_float, positive_int,
+from search_space.common.cli import (ArgumentParser, checked, integer, non_negative_int, positive_float, positive_int,
                                      run_main)
 from search_space.common.errors import UsageError
 from search_space.common.units import parse_seconds
@@ -85,7 +85,7 @@ def build_parser() -> ArgumentParser:
     add_proxy_arguments(parser, title="proxy training (the search's proxy; defaults sized for 2 CPU cores)",
                         defaults=GRID_PROXY)
     run = parser.add_argument_group("run")
-    run.add_argument("--seed", type=int, default=0, help="seed of the data split, training and the bootstrap")
+    run.add_argument("--seed", type=integer, default=0, help="seed of the data split, training and the bootstrap")
     run.add_argument("--out", type=Path, default=None,
                      help="run directory; when not given, runs/scaling-<timestamp>")
     run.add_argument("--quiet", action="store_true", help="no progress bars")

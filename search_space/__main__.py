@@ -11,7 +11,7 @@ import dataclasses
 import json
 import sys
 
-from search_space.common.cli import ArgumentParser, checked, positive_int, run_main
+from search_space.common.cli import ArgumentParser, checked, integer, positive_int, run_main
 from search_space.common.units import format_macs, parse_resolution
 from search_space.block_string import encode_stage
 from search_space.cost_model import CostReport, count_cost
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     describe.set_defaults(run=_describe)
     sample = commands.add_parser("sample", help="print a random spec from a search space")
     sample.add_argument("space", nargs="?", default="default", help="'default' or a space YAML file")
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--seed", type=integer, default=0)
     sample.add_argument("--format", choices=("yaml", "json"), default="yaml")
     sample.set_defaults(run=_sample)
     return parser

@@ -184,3 +184,50 @@ def test_trial_records_of_any_shape_raise_only_row_errors(row):
     except RowError:
         return
     assert isinstance(record.number, int) and not isinstance(record.number, bool)
+
+
+def _numeric_flags():
+    """(command, flag) for every flag of every CLI whose value is a number."""
+    from runners.evaluate import build_parser as evaluate_parser
+    from runners.search import build_parser as search_parser
+    from scaling.fit import build_parser as fit_parser
+
+    from search_space.common import cli
+
+    numeric = {cli.integer, cli.positive_int, cli.non_negative_int, cli.finite_float, cli.positive_float, int, float}
+    for name, parser in (("search", search_parser()), ("evaluate", evaluate_parser()), ("fit", fit_parser())):
+        for action in parser._actions:
+            if action.option_strings and (action.type in numeric or getattr(action.type, "__name__", "") in (
+                    "parse_macs", "parse_seconds")):
+                yield name, action.option_strings[0]
+
+
+MAINS = {"search": search, "fit": fit}
+
+
+@pytest.mark.parametrize("command, flag", list(_numeric_flags()))
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e400", "-1", "2.5.1", "0x10", "١٢"])
+def test_numeric_flags_refuse_nonsense_in_one_line(command, flag, value, capsys):
+    from runners.evaluate import main as evaluate
+
+    if value == "-1" and flag in ("--seed", "--reward-exponent"):
+        return  # a negative seed or exponent is meaningful
+    main = {**MAINS, "evaluate": evaluate}[command]
+    args = ["efficientnet-b0"] if command == "evaluate" else []
+    outcome = call(main, [*args, f"{flag}={value}", "--data", "/nonexistent"], capsys)
+    assert_one_line_error(outcome, flag)
+
+
+def test_a_table_of_one_grid_point_in_many_rows_fits_nothing(tmp_path, capsys):
+    rows = ["depth_mult,width_mult,resolution_mult,macs,metric,seed"]
+    rows += [f"1.2,1.1,1.15,800000000,{0.6 + 0.01 * seed},{seed}" for seed in range(12)]
+    (tmp_path / "grid.csv").write_text("\n".join(rows) + "\n")
+    outcome = call(fit, ["--results", tmp_path / "grid.csv", "--base", "efficientnet-b0", "--out", tmp_path / "fit"],
+                   capsys)
+    assert_one_line_error(outcome, "1 distinct grid point(s) in 12 rows")
+
+
+def test_labels_that_imply_a_million_classes_are_named_as_such(tmp_path, capsys):
+    np.savez(tmp_path / "labels.npz", x=np.zeros((4, 8, 8), np.float32), y=np.array([0, 1, 2, 10**6]))
+    outcome = call(search, ["--data", tmp_path / "labels.npz"], capsys)
+    assert_one_line_error(outcome, "1,000,001 classes", "is y the label column?")

@@ -54,27 +54,37 @@ def run_main(command: Callable[[], int]) -> int:
         return USAGE_ERROR
 
 
-def _integer_at_least(minimum: int, description: str):
+def _ascii(text: str) -> str:
+    """``int`` and ``float`` also read other scripts' digits ("١٢" is 12); a flag does not."""
+    if not str(text).isascii():
+        raise ValueError(f"not an ASCII number: {text!r}")
+    return text
+
+
+def _integer_at_least(minimum: int | None, description: str):
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value = int(_ascii(text))
         except ValueError:
-            value = minimum - 1
-        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}") from None
+        if minimum is not None and value < minimum:
             raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}")
         return value
     parse.__name__ = description
     return parse
 
 
+integer = _integer_at_least(None, "an integer")
 positive_int = _integer_at_least(1, "a positive integer")
 non_negative_int = _integer_at_least(0, "an integer >= 0")
+
+
 
 
 def finite_float(text: str) -> float:
     """Any finite number (``nan`` and ``inf`` are refused)."""
     try:
-        value = float(text)
+        value = float(_ascii(text))
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
@@ -85,7 +95,7 @@ def finite_float(text: str) -> float:
 def positive_float(text: str) -> float:
     """A finite number > 0."""
     try:
-        value = float(text)
+        value = float(_ascii(text))
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
@@ -104,5 +114,5 @@ def checked(parse):
     return convert
 
 
-__all__ = ["ArgumentParser", "HelpFormatter", "checked", "finite_float", "non_negative_int", "positive_float",
-           "positive_int", "run_main"]
+__all__ = ["ArgumentParser", "HelpFormatter", "checked", "finite_float", "integer", "non_negative_int",
+           "positive_float", "positive_int", "run_main"]

@@ -10,7 +10,7 @@ import math
 import re
 
 _UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
-_AMOUNT = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?\s*([kmgt]?)\s*$", re.IGNORECASE)
+_AMOUNT = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?\s*([kmgt]?)\s*$", re.IGNORECASE | re.ASCII)
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
@@ -70,6 +70,8 @@ def parse_seconds(text: str) -> float:
     (1200.0, 90.0, 5400.0)
     """
     value = str(text).strip().lower()
+    if not value.isascii():
+        raise ValueError(f"expected a duration like 90, 90s, 20m or 1.5h, got {text!r}")
     factor = _DURATION_UNITS.get(value[-1:], None)
     number = value[:-1] if factor else value
     try:

@@ -63,7 +63,7 @@ def dashboard_sections(paths: list[Path]) -> list[Section]:
             searches[path.name] = run
             budget = format_macs(run.budget) if run.budget else "unknown"
             sections.append((f"Search run {path.name}", f"{len(run.frame)} trials finished; objective "
-                             f"{run.objective.kind} ({run.objective.label}), budget {budget} MACs"))
+                             f"{run.objective.kind} ({run.objective.label}), budget {budget} MACs. {run.winner()}"))
             sections += [(f"{path.name}: {heading}", content) for heading, content in search_sections(path)]
         else:
             coefficients = read_coefficients(path)

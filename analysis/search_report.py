@@ -11,7 +11,9 @@ import pandas as pd
 from analysis.figures import (macs_vs_accuracy, network_stages, parallel_coordinates, parameter_importances,
                               search_history, stage_choice_frequencies)
 from analysis.report import Section
-from runners.results import Objective, read_records, records_frame
+from runners.evaluation import SearchSettings
+from runners.results import Objective, TrialRecord, read_records, records_frame
+from runners.search_run import winner_verdict
 from runners.run_dir import read_config
 from search_space import SpecError, count_cost, encode_stage, read_spec_file
 
@@ -22,6 +24,16 @@ class SearchRun:
     config: dict
     frame: pd.DataFrame  # results table, one row per trial
     params: pd.DataFrame  # sampled parameters of each trial, indexed like ``frame``
+    records: tuple[TrialRecord, ...] = ()
+
+    def winner(self) -> str:
+        """The best trial's score with its interval over seeds and whether it is separated
+        from the runner-up (what the search's summary prints)."""
+        best = self.objective.best(list(self.records))
+        if best is None:
+            return "no trial completed yet"
+        verdict = winner_verdict(SearchSettings.from_config(self.config), list(self.records), best)
+        return f"best: trial {best.number}. {verdict.strip()}"
 
     @property
     def objective(self) -> Objective:
@@ -37,7 +49,7 @@ def load_search_run(path: Path) -> SearchRun:
     records = read_records(path)
     frame = records_frame(records)
     params = pd.DataFrame([record.params_sampled for record in records])
-    return SearchRun(path, config, frame, params)
+    return SearchRun(path, config, frame, params, tuple(records))
 
 
 def best_network_parts(spec) -> pd.DataFrame:

@@ -35,6 +35,13 @@ class SearchSettings:
     seed: int = 0
     seeds: int = 1  # seed replicates a contender may get (racing gives fewer to clear losers)
 
+    @classmethod
+    def from_config(cls, config: dict) -> "SearchSettings":
+        """What a run directory's ``config.json`` says about scoring (for readers of the run)."""
+        return cls(budget=int(config.get("budget_flops") or 1), objective=Objective.from_config(config),
+                   reward_exponent=float(config.get("reward_exponent", REWARD_EXPONENT)),
+                   seed=int(config.get("seed", 0)), seeds=int(config.get("seeds", 1)))
+
 
 def seed_scores(record: TrialRecord, settings: SearchSettings) -> list[float]:
     """A record's score at each seed it was trained at: what the objective ranks by

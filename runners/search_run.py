@@ -7,12 +7,11 @@ one, whatever made it (a test, a notebook, the command line).
 from __future__ import annotations
 
 import threading
-import time
 
 from runners import optuna_backend
 from runners.budget import budget_window
 from runners.data import Splits
-from runners.evaluation import seed_scores
+from runners.evaluation import SearchSettings, seed_scores
 from runners.job import SearchJob
 from runners.progress import progress_bar
 from runners.results import TrialRecord, TrialState, read_records, write_tables
@@ -69,22 +68,22 @@ def run_search(job: SearchJob, trials: int, data: Splits, quiet: bool = False) -
     return records
 
 
-def winner_verdict(job: SearchJob, records: list[TrialRecord], best: TrialRecord) -> str:
+def winner_verdict(settings: SearchSettings, records: list[TrialRecord], best: TrialRecord) -> str:
     """The winner's mean and interval over seeds, and whether it is separated from the
     runner-up (the paired interval of their difference, over the seeds both have)."""
-    objective = job.settings.objective
+    objective = settings.objective
     if objective.proxy != "train":
         return "      (zero-cost scores: one deterministic measurement, no interval)"
-    scores = seed_scores(best, job.settings)
+    scores = seed_scores(best, settings)
     if len(scores) < 2:
-        return (f"      one seed: no interval, and the runner-up may be as good (proxy seed noise is about "
-                f"0.07 accuracy on Fashion-MNIST); --seeds 3 or more measures it")
+        return ("      one seed: no interval, and the runner-up may be as good (proxy seed noise is about "
+                "0.07 accuracy on Fashion-MNIST); --seeds 3 or more measures it")
     line = f"      {objective.label} over seeds: {mean_interval(scores)}"
     others = [r for r in records if r is not best and r.state is TrialState.COMPLETE and r.seed_accuracies]
     runner_up = objective.best(others)
     if runner_up is None:
         return line
-    theirs = seed_scores(runner_up, job.settings)
+    theirs = seed_scores(runner_up, settings)
     shared = min(len(scores), len(theirs))
     if shared < 2:
         return line + f"; the runner-up (trial {runner_up.number}) has {len(theirs)} seed: not compared"
@@ -122,7 +121,7 @@ def summarize(job: SearchJob, records: list[TrialRecord], elapsed: float, starte
             f"{'score' if objective.proxy == 'zero-cost' else 'reward'} {best.reward:.4f}, "
             f"{format_macs(best.macs)} MACs, {best.params:,} params ({best.projection})",
             f"      {best.spec}",
-            winner_verdict(job, records, best),
+            winner_verdict(job.settings, records, best),
             f"best spec: {job.run_dir / 'best.yaml'}",
             f"dashboard: python -m analysis.dashboard {job.run_dir}",
         ]

@@ -301,3 +301,11 @@ def test_a_law_whose_interval_spans_orders_of_magnitude_is_unhealthy_and_not_ext
     headings = [heading for heading, _ in dashboard_sections([scaling])]
     note = headings.index("scaling: The family: no predicted metric")
     assert headings[note + 1] == "scaling: The family"
+
+
+def test_the_search_header_names_the_winner_with_its_seed_verdict(runs):
+    headings = dict(dashboard_sections([runs["tpe"]]))
+    header = headings[f"Search run {runs['tpe'].name}"]
+    best = load_search_run(runs["tpe"])
+    number = best.objective.best(list(best.records)).number
+    assert f"best: trial {number}." in header and "one seed: no interval" in header

@@ -231,3 +231,54 @@ def test_labels_that_imply_a_million_classes_are_named_as_such(tmp_path, capsys)
     np.savez(tmp_path / "labels.npz", x=np.zeros((4, 8, 8), np.float32), y=np.array([0, 1, 2, 10**6]))
     outcome = call(search, ["--data", tmp_path / "labels.npz"], capsys)
     assert_one_line_error(outcome, "1,000,001 classes", "is y the label column?")
+
+
+json_values = st.one_of(st.none(), st.booleans(), st.integers(-3, 3000), st.floats(allow_nan=True, allow_infinity=True),
+                        st.text(max_size=8), st.lists(st.integers(0, 300), max_size=3),
+                        st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
+NETWORK_FIELDS = ["stem_channels", "head_channels", "resolution", "in_channels", "num_classes", "stem_stride", "dropout",
+                  "drop_path_rate", "classifier", "cosine_scale", "cosine_margin", "name"]
+STAGE_FIELDS = ["block", "repeats", "kernel", "stride", "expansion", "out_channels", "attention", "activation", "skip",
+                "layer_scale"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_a_mutated_spec_is_refused_or_builds_runs_and_costs_in_integers(data):
+    import dataclasses
+
+    import torch
+
+    from search_space import build_model, count_cost, spec_from_dict, spec_to_dict
+    from tests.strategies import networks
+
+    spec = data.draw(networks())
+    raw = spec_to_dict(dataclasses.replace(spec, resolution=(32, 40)))
+    if data.draw(st.booleans()):
+        raw[data.draw(st.sampled_from(NETWORK_FIELDS))] = data.draw(json_values)
+    else:
+        stage = data.draw(st.integers(0, len(raw["stages"]) - 1))
+        raw["stages"][stage][data.draw(st.sampled_from(STAGE_FIELDS))] = data.draw(json_values)
+    try:
+        mutated = spec_from_dict(raw)
+    except SpecError:
+        return
+    cost = count_cost(mutated)
+    assert type(cost.macs) is int and type(cost.params) is int
+    if max(mutated.resolution) <= 64 and mutated.num_classes <= 1000:
+        model = build_model(mutated).eval()
+        with torch.no_grad():
+            output = model(torch.randn(1, mutated.in_channels, *mutated.resolution))
+        assert output.shape == (1, mutated.num_classes)
+
+
+def test_a_float_stride_can_neither_exist_nor_leak_into_the_cost_cache():
+    import dataclasses
+
+    from search_space import count_cost, load_spec
+
+    b0 = load_spec("efficientnet-b0")
+    with pytest.raises(SpecError, match="stride"):
+        dataclasses.replace(b0, stages=(dataclasses.replace(b0.stages[0], stride=2.0), *b0.stages[1:]))
+    cost = count_cost(b0)
+    assert type(cost.macs) is int and cost.macs_by_op["conv"] == 384_534_752  # the paper's 0.39B

@@ -309,3 +309,41 @@ def test_the_search_header_names_the_winner_with_its_seed_verdict(runs):
     best = load_search_run(runs["tpe"])
     number = best.objective.best(list(best.records)).number
     assert f"best: trial {number}." in header and "one seed: no interval" in header
+
+
+DAMAGES = {
+    "coefficients not JSON": ("scaling", "coefficients.json", "{not json"),
+    "coefficients a list": ("scaling", "coefficients.json", "[1, 2, 3]"),
+    "coefficients binary": ("scaling", "coefficients.json", b"\xff\xfe\x00\x01"),
+    "family empty": ("scaling", "family.csv", ""),
+    "family header only": ("scaling", "family.csv", "phi,macs\n"),
+    "family ragged": ("scaling", "family.csv", 'a,b\n1\n2,3,4,5\n"x'),
+    "family binary": ("scaling", "family.csv", b"\xff\xfe\x00\x01"),
+    "laws missing keys": ("law", "laws.json", '{"laws": [{"x": "macs"}]}'),
+    "laws a list": ("law", "laws.json", "[1]"),
+    "laws wrong types": ("law", "laws.json", '{"laws": [{"x": 1, "y": 2, "error": 3, "E": "a", "data": 5}]}'),
+    "laws deep": ("law", "laws.json", "[" * 100_000 + "]" * 100_000),
+    "trials wrong shape": ("tpe", "trials.jsonl", '{"number": "x", "state": 5}\n[1, 2]\n'),
+    "trials unknown state": ("tpe", "trials.jsonl", '{"number": 0, "state": "BOGUS"}\n'),
+    "trials wrong field types": ("tpe", "trials.jsonl", '{"number": 0, "state": "COMPLETE", "macs": "many"}\n'),
+    "trials binary": ("tpe", "trials.jsonl", b"\xff\xfe\x00\x01\n"),
+    "config binary": ("tpe", "config.json", b"\xff\xfe\x00\x01"),
+    "config a list": ("tpe", "config.json", "[1]"),
+    "best.yaml not a spec": ("tpe", "best.yaml", "stages: 5\n"),
+    "evaluations wrong shape": ("scaling", "evaluations.jsonl", '{"role": 5}\n'),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_run_file_is_a_note_or_one_line_never_a_traceback(runs, tmp_path, damage, capsys):
+    run, name, content = DAMAGES[damage]
+    damaged = tmp_path / "damaged"
+    shutil.copytree(runs[run], damaged)
+    target = damaged / name
+    target.write_bytes(content) if isinstance(content, bytes) else target.write_text(content)
+    outcome = call(main, [damaged], capsys)
+    if outcome.code == 2:
+        assert_one_line_error(outcome, str(damaged))
+    else:
+        assert outcome.code == 0 and "Traceback" not in outcome.err
+        assert (damaged / "dashboard.html").is_file()

@@ -189,8 +189,9 @@ def read_image_folder(directory: Path) -> tuple[ArrayData, None]:
             try:
                 with Image.open(file) as image:
                     array = np.asarray(image.convert("L") if image.mode in ("L", "1", "I;16", "I") else image.convert("RGB"))
-            except OSError as error:
-                raise DataError(f"{file}: cannot read image ({error})") from None
+            except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
+                # Pillow reports damaged files through all of these (SyntaxError for some PNG chunks).
+                raise DataError(f"{file}: cannot read image ({type(error).__name__}: {str(error)[:100]})") from None
             images.append(array if array.ndim == 3 else array[..., None])
             labels.append(label)
     shapes = {image.shape for image in images}

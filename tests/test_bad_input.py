@@ -284,3 +284,43 @@ def test_a_float_stride_can_neither_exist_nor_leak_into_the_cost_cache():
         dataclasses.replace(b0, stages=(dataclasses.replace(b0.stages[0], stride=2.0), *b0.stages[1:]))
     cost = count_cost(b0)
     assert type(cost.macs) is int and cost.macs_by_op["conv"] == 384_534_752  # the paper's 0.39B
+
+
+def _png_bytes() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8), mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+PNG = _png_bytes()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, len(PNG)), st.integers(0, len(PNG) - 1), st.integers(0, 255))
+def test_damaged_images_in_a_class_folder_raise_only_data_errors(tmp_path_factory, cut, where, byte):
+    from runners.data import read_image_folder
+
+    folder = tmp_path_factory.mktemp("images")
+    damaged = bytearray(PNG)
+    damaged[where] = byte
+    for name in ("cat", "dog"):
+        (folder / name).mkdir()
+        (folder / name / "good.png").write_bytes(PNG)
+    (folder / "dog" / "damaged.png").write_bytes(bytes(damaged[:cut]))
+    try:
+        read_image_folder(folder)
+    except DataError:
+        pass
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.binary(max_size=300))
+def test_results_tables_of_random_bytes_raise_only_table_errors(tmp_path_factory, content):
+    from scaling.tables import GRID_COLUMNS, TableError, read_table
+
+    path = tmp_path_factory.mktemp("tables") / "grid.csv"
+    path.write_bytes(content)
+    with pytest.raises(TableError):
+        read_table(path, GRID_COLUMNS)

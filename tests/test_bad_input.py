@@ -324,3 +324,14 @@ def test_results_tables_of_random_bytes_raise_only_table_errors(tmp_path_factory
     path.write_bytes(content)
     with pytest.raises(TableError):
         read_table(path, GRID_COLUMNS)
+
+
+@pytest.mark.parametrize("args", [["describe", "efficientnet-b0", "--resolution"], ["describe", "efficientnet-b0",
+                                  "--in-channels"], ["describe", "efficientnet-b0", "--num-classes"],
+                                  ["sample", "default", "--seed"]])
+@pytest.mark.parametrize("value", [v for v in NONSENSE if v != "-1"] + ["0", "12x", "x12", "3x0"])
+def test_search_space_command_flags_refuse_nonsense_in_one_line(args, value, capsys):
+    if args[-1] == "--seed" and value == "0":
+        value = "0.5"  # 0 is a fine seed
+    *command, flag = args
+    assert_one_line_error(call(describe, [*command, f"{flag}={value}"], capsys), flag)

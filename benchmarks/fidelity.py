@@ -22,8 +22,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +183,45 @@ def report(directory: Path, bootstrap: int = 2000) -> list[dict]:
     return rows
 
 
+def front(rows: list[dict]) -> list[dict]:
+    """The rows no other row beats on both Kendall tau (higher) and seconds per candidate (lower)."""
+    return [row for row in rows if not any(
+        other["kendall"] >= row["kendall"] and other["seconds_per_candidate"] <= row["seconds_per_candidate"]
+        and (other["kendall"] > row["kendall"] or other["seconds_per_candidate"] < row["seconds_per_candidate"])
+        for other in rows)]
+
+
+def plot(rows: list[dict], directory: Path) -> str:
+    """Kendall tau (95% interval) against seconds per candidate: ``front.html``, and
+    ``front.png`` when kaleido can render it."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    for signal in dict.fromkeys(row["signal"] for row in rows):
+        chosen = [row for row in rows if row["signal"] == signal]
+        figure.add_trace(go.Scatter(
+            x=[max(row["seconds_per_candidate"], 0.05) for row in chosen], y=[row["kendall"] for row in chosen],
+            mode="markers+text", name=signal, textposition="top center",
+            text=[row["signal"] if row["configuration"] == "baselines" else row["configuration"] for row in chosen],
+            error_y={"type": "data", "symmetric": False, "array": [row["kendall_high"] - row["kendall"] for row in chosen],
+                     "arrayminus": [row["kendall"] - row["kendall_low"] for row in chosen]}))
+    slowest = max(max(row["seconds_per_candidate"] for row in rows), 20.0) * 2
+    figure.add_hline(y=0.6, line_dash="dash", annotation_text="target tau 0.6")
+    # A vertical line as a trace: shapes on a log axis take log10 coordinates.
+    figure.add_trace(go.Scatter(x=[20, 20], y=[-1, 1], mode="lines", line={"dash": "dash", "color": "gray"},
+                                name="20 s per candidate"))
+    figure.update_layout(title="Proxy fidelity: Kendall tau against the reference vs seconds per candidate (2 CPU cores)",
+                         xaxis={"title": "seconds per candidate (log; baselines drawn at 0.05)", "type": "log",
+                                "range": [math.log10(0.03), math.log10(slowest)]},
+                         yaxis_title="Kendall tau (95% bootstrap interval)", width=1100, height=650)
+    figure.write_html(directory / "front.html", include_plotlyjs="cdn")
+    try:
+        figure.write_image(directory / "front.png")
+        return f"{directory / 'front.html'} and front.png"
+    except Exception as error:  # kaleido or a browser missing: the HTML is still there
+        return f"{directory / 'front.html'} (no PNG: {type(error).__name__})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("step", choices=("panel", "reference", "proxies", "report"))
@@ -189,6 +229,7 @@ def main() -> None:
     parser.add_argument("--configs", default=",".join(PROXIES), help="proxy configurations to run")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--panel-size", type=int, default=PANEL_SIZE)
+    parser.add_argument("--bootstrap", type=int, default=2000, help="report: bootstrap samples per interval")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     device = checked_device(args.device)
@@ -211,7 +252,7 @@ def main() -> None:
     else:
         import pandas as pd
 
-        rows = report(args.dir)
+        rows = report(args.dir, args.bootstrap)
         frame = pd.DataFrame(rows).sort_values("kendall", ascending=False)
         frame.to_csv(args.dir / "fidelity.csv", index=False)
         print(f"reference: {REFERENCE.images_seen:,} images seen per candidate "
@@ -223,6 +264,11 @@ def main() -> None:
                   f"{row['kendall']:+.3f} [{row['kendall_low']:+.3f}, {row['kendall_high']:+.3f}]   "
                   f"{row['spearman']:+.3f} [{row['spearman_low']:+.3f}, {row['spearman_high']:+.3f}]   "
                   f"{row['seconds_per_candidate']:7.1f}")
+        if rows:
+            print("front (no other row has both a higher tau and fewer seconds): " + ", ".join(
+                f"{row['configuration']}/{row['signal']}" for row in
+                sorted(front(rows), key=lambda row: row["seconds_per_candidate"])))
+            print(f"plot: {plot(rows, args.dir)}")
 
 
 if __name__ == "__main__":

@@ -183,6 +183,27 @@ def report(directory: Path, bootstrap: int = 2000) -> list[dict]:
     return rows
 
 
+def reproducibility(directory: Path, bootstrap: int = 2000) -> list[str]:
+    """For every configuration with two or more seeds: Kendall tau between its rankings at
+    seed 0 and seed 1, and the mean absolute accuracy change between the two. No proxy can
+    agree with the reference much better than with itself."""
+    rows = read_json_lines(directory / "proxies.jsonl") if (directory / "proxies.jsonl").exists() else []
+    lines = []
+    for name in dict.fromkeys(r["recipe"] for r in rows):
+        by_seed = {seed: {r["candidate"]: r["accuracy"] for r in rows if r["recipe"] == name and r["seed"] == seed}
+                   for seed in (0, 1)}
+        shared = sorted(set(by_seed[0]) & set(by_seed[1]))
+        if len(shared) < 3:
+            continue
+        first, second = [by_seed[0][c] for c in shared], [by_seed[1][c] for c in shared]
+        agreement = rank_agreement(first, second, bootstrap=bootstrap).kendall
+        change = float(np.mean(np.abs(np.subtract(first, second))))
+        lines.append(f"{name}: seed 0 vs seed 1 over {len(shared)} candidates: Kendall {agreement.mean:+.3f} "
+                     f"[{agreement.low:+.3f}, {agreement.high:+.3f}], mean |accuracy change| {change:.3f} "
+                     f"(panel accuracies {min(first):.3f}-{max(first):.3f})")
+    return lines
+
+
 def front(rows: list[dict]) -> list[dict]:
     """The rows no other row beats on both Kendall tau (higher) and seconds per candidate (lower)."""
     return [row for row in rows if not any(
@@ -252,7 +273,14 @@ def main() -> None:
     else:
         import pandas as pd
 
+        for line in reproducibility(args.dir, args.bootstrap):
+            print(line)
         rows = report(args.dir, args.bootstrap)
+        if not rows:
+            print(f"no agreement with the reference yet: it has "
+                  f"{len(read_json_lines(args.dir / 'reference.jsonl')) if (args.dir / 'reference.jsonl').exists() else 0}"
+                  f" of {len(read_panel(args.dir))} candidates (3 needed); run `python benchmarks/fidelity.py reference`")
+            return
         frame = pd.DataFrame(rows).sort_values("kendall", ascending=False)
         frame.to_csv(args.dir / "fidelity.csv", index=False)
         print(f"reference: {REFERENCE.images_seen:,} images seen per candidate "

@@ -31,24 +31,23 @@ def read_text(path: str | Path) -> str:
         raise DocumentError(f"{path}: cannot read ({error.strerror or error})") from None
 
 
+def _parse(text: str, source: str, language: str, load, syntax_error: type[Exception]) -> object:
+    try:
+        return load(text)
+    except syntax_error as error:
+        raise DocumentError(f"{source}: not valid {language}: {str(error).splitlines()[0]}") from None
+    except RecursionError:
+        raise DocumentError(f"{source}: not valid {language}: nested too deeply") from None
+
+
 def parse_yaml(text: str, source: str) -> object:
     """``yaml.safe_load(text)``; ``source`` names the document in the error."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise DocumentError(f"{source}: not valid YAML: {str(error).splitlines()[0]}") from None
-    except RecursionError:
-        raise DocumentError(f"{source}: not valid YAML: nested too deeply") from None
+    return _parse(text, source, "YAML", yaml.safe_load, yaml.YAMLError)
 
 
 def parse_json(text: str, source: str) -> object:
     """``json.loads(text)``; ``source`` names the document in the error."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise DocumentError(f"{source}: not valid JSON: {error}") from None
-    except RecursionError:
-        raise DocumentError(f"{source}: not valid JSON: nested too deeply") from None
+    return _parse(text, source, "JSON", json.loads, json.JSONDecodeError)
 
 
 def read_yaml(path: str | Path) -> object:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 
 from analysis.report import Section, read_csv
 from analysis.scaling_figures import family_costs, mac_ratio_by_phi, power_law_fit, scaling_baselines, share_simplex
@@ -17,9 +16,10 @@ def scaling_sections(run_dir: Path) -> list[Section]:
     coefficients = read_coefficients(run_dir)
     if coefficients is not None and coefficients.points:
         sections.append(("Metric over the share simplex", share_simplex(coefficients)))
-    if coefficients is not None and coefficients.corner_comparisons:
+    if coefficients is not None and (coefficients.corner_comparisons or coefficients.runner_up):
+        comparisons = ([coefficients.runner_up] if coefficients.runner_up else []) + list(coefficients.corner_comparisons)
         sections.append(("Compound vs single-dimension scaling: paired by seed at phi = 1",
-                         "; ".join(comparison.describe() for comparison in coefficients.corner_comparisons)))
+                         "; ".join(comparison.describe() for comparison in comparisons)))
     grid = read_csv(run_dir / "grid.csv")
     if grid is not None and not grid.empty:
         fresh = coefficients.fresh_seeds if coefficients is not None else None

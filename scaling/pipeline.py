@@ -30,7 +30,7 @@ from runners.statistics import paired_difference
 from scaling.grid_run import (Evaluation, ProxyEvaluator, Task, base_task, grid_tasks, law_tasks, read_evaluations,
                               run_tasks)
 from scaling.power_law import LawError, fit_power_law, validate_by_holdout
-from scaling.reports import (CoefficientsReport, CornerComparison, FreshSeeds, LawReport, write_coefficients,
+from scaling.reports import (CoefficientsReport, FreshSeeds, LawReport, SeedPairedComparison, write_coefficients,
                              write_laws)
 from search_space import NetworkSpec, spec_to_dict, write_spec_file
 from search_space.common.errors import UsageError
@@ -111,13 +111,35 @@ def fresh_seed_check(evaluations: list[Evaluation], chosen: Coefficients, grid_s
 CORNERS = {name: shares for name, shares in MODES.items() if shares is not None}
 
 
+def _paired(winner: str, ours: dict[int, float], against: str, theirs: dict[int, float]) -> SeedPairedComparison | None:
+    seeds = tuple(sorted(set(ours) & set(theirs)))
+    if not seeds:
+        return None
+    difference = paired_difference([ours[s] for s in seeds], [theirs[s] for s in seeds]).difference
+    bounds = (difference.low, difference.high) if difference.n >= 2 else (None, None)
+    return SeedPairedComparison(winner, against, seeds, difference.mean, *bounds)
+
+
+def compare_best_with_runner_up(evaluations: list[Evaluation]) -> SeedPairedComparison | None:
+    """The grid point with the highest mean metric against the second highest, paired by seed."""
+    points: dict[tuple[float, float, float], dict[int, float]] = {}
+    for e in evaluations:
+        if e.role == "grid" and e.state is TrialState.COMPLETE and e.metric is not None:
+            points.setdefault((e.share_depth, e.share_width, e.share_resolution), {})[e.seed] = e.metric
+    ranked = sorted(points, key=lambda point: -float(np.mean(list(points[point].values()))))
+    if len(ranked) < 2:
+        return None
+    shares = "/".join(f"{share:.2f}" for share in ranked[1])
+    return _paired("grid best", points[ranked[0]], f"grid runner-up (shares d/w/r {shares})", points[ranked[1]])
+
+
 def metrics_by_seed(evaluations: list[Evaluation], coefficients: Coefficients) -> dict[int, float]:
     """The metric of the phi = 1 network along ``coefficients`` at each seed it was trained at."""
     return {e.seed: e.metric for e in evaluations if e.role in ("grid", "law") and e.phi == 1.0
             and e.state is TrialState.COMPLETE and e.metric is not None and _along(e, coefficients)}
 
 
-def compare_with_corners(evaluations: list[Evaluation], chosen: Coefficients) -> tuple[CornerComparison, ...]:
+def compare_with_corners(evaluations: list[Evaluation], chosen: Coefficients) -> tuple[SeedPairedComparison, ...]:
     """The chosen direction against each single-dimension corner, over the seeds both have."""
     ours = metrics_by_seed(evaluations, chosen)
     comparisons = []
@@ -125,13 +147,9 @@ def compare_with_corners(evaluations: list[Evaluation], chosen: Coefficients) ->
         corner = Coefficients.from_shares(*shares)
         if np.allclose(corner.shares, chosen.shares):
             continue
-        theirs = metrics_by_seed(evaluations, corner)
-        seeds = tuple(sorted(set(ours) & set(theirs)))
-        if not seeds:
-            continue
-        difference = paired_difference([ours[s] for s in seeds], [theirs[s] for s in seeds]).difference
-        bounds = (difference.low, difference.high) if difference.n >= 2 else (None, None)
-        comparisons.append(CornerComparison(name, seeds, difference.mean, *bounds))
+        comparison = _paired("chosen", ours, f"{name} only", metrics_by_seed(evaluations, corner))
+        if comparison is not None:
+            comparisons.append(comparison)
     return tuple(comparisons)
 
 
@@ -162,7 +180,8 @@ def race_corners(out: Path, base: NetworkSpec, chosen: Coefficients, evaluator: 
             evaluations = run_tasks(out, tasks, evaluator, deadline=deadline, quiet=quiet,
                                     required=len(tasks) if seeds == grid.seeds else 0,
                                     description=f"compound vs corners, {seeds} seeds")
-        open_corners = {c.corner for c in compare_with_corners(evaluations, chosen) if not c.separated}
+        open_corners = {c.against.removesuffix(" only") for c in compare_with_corners(evaluations, chosen)
+                        if not c.separated}
         contenders = [Coefficients.from_shares(*CORNERS[name]) for name in open_corners]
         if not contenders or seeds >= grid.comparison_seeds or (deadline is not None and time.monotonic() > deadline):
             return evaluations
@@ -292,7 +311,8 @@ def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainCon
         report, fresh_seeds=fresh_seed_check(evaluations, chosen, grid.seeds) if corner is None else None,
         grid_complete=bool(corner is not None or len(frame) >= len(tasks) - grid.seeds),
         grid_points_trained=int(trained_points),
-        corner_comparisons=compare_with_corners(evaluations, chosen) if corner is None else ())
+        corner_comparisons=compare_with_corners(evaluations, chosen) if corner is None else (),
+        runner_up=compare_best_with_runner_up(evaluations) if corner is None else None)
     write_coefficients(out, report)
     law, law_note = _direction_law(evaluations, chosen, base, grid)
     laws = [law] if law else []

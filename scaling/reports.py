@@ -220,15 +220,17 @@ class FreshSeeds:
 
 
 @dataclass(frozen=True)
-class CornerComparison:
-    """The chosen coefficients against scaling one dimension only, at phi = 1, paired by
-    seed (both trained at the same seed indices, hence the same data order).
+class SeedPairedComparison:
+    """A winner against one alternative at phi = 1, paired by seed (both trained at the same
+    seed indices, hence the same data order): the chosen direction against scaling one
+    dimension only, or the grid's best point against its runner-up.
 
-    ``difference`` is the chosen network's metric minus the corner's, mean over ``seeds``;
+    ``difference`` is the winner's metric minus the alternative's, mean over ``seeds``;
     ``low``/``high`` its 95% Student-t interval (``None`` with fewer than 2 seeds).
     """
 
-    corner: str  # "depth", "width" or "resolution"
+    winner: str  # "chosen" or "grid best"
+    against: str  # "depth only", "width only", "resolution only", "grid runner-up (shares ...)"
     seeds: tuple[int, ...]
     difference: float
     low: float | None
@@ -242,21 +244,22 @@ class CornerComparison:
     def verdict(self) -> str:
         if not self.separated:
             return "not separated"
-        return "compound better" if self.difference > 0 else f"{self.corner} only better"
+        return f"{self.winner} better" if self.difference > 0 else f"{self.against} better"
 
     def to_json(self) -> dict:
-        return {"corner": self.corner, "seeds": list(self.seeds), "difference": self.difference, "low": self.low,
-                "high": self.high, "separated": self.separated, "verdict": self.verdict}
+        return {"winner": self.winner, "against": self.against, "seeds": list(self.seeds),
+                "difference": self.difference, "low": self.low, "high": self.high, "separated": self.separated,
+                "verdict": self.verdict}
 
     @classmethod
-    def from_json(cls, data: dict) -> "CornerComparison":
+    def from_json(cls, data: dict) -> "SeedPairedComparison":
         bound = lambda value: None if value is None else float(value)  # noqa: E731
-        return cls(str(data["corner"]), tuple(int(s) for s in data["seeds"]), float(data["difference"]),
-                   bound(data.get("low")), bound(data.get("high")))
+        return cls(str(data["winner"]), str(data["against"]), tuple(int(s) for s in data["seeds"]),
+                   float(data["difference"]), bound(data.get("low")), bound(data.get("high")))
 
     def describe(self) -> str:
         interval = ("no interval" if self.low is None else f"95% interval [{self.low:+.4f}, {self.high:+.4f}]")
-        return (f"chosen vs {self.corner} only at phi = 1: {self.difference:+.4f} ({interval}, "
+        return (f"{self.winner} vs {self.against} at phi = 1: {self.difference:+.4f} ({interval}, "
                 f"{len(self.seeds)} paired seeds): {self.verdict}")
 
 
@@ -277,7 +280,8 @@ class CoefficientsReport:
     fresh_seeds: FreshSeeds | None = None
     grid_complete: bool | None = None
     grid_points_trained: int | None = None
-    corner_comparisons: tuple[CornerComparison, ...] = ()
+    corner_comparisons: tuple[SeedPairedComparison, ...] = ()
+    runner_up: SeedPairedComparison | None = None  # the grid's best point against its second best
 
     @classmethod
     def of(cls, fit: CoefficientFit, realised_mac_ratio: float | None, base: str = "") -> "CoefficientsReport":
@@ -318,6 +322,7 @@ class CoefficientsReport:
             "fresh_seeds": None if self.fresh_seeds is None else dataclasses.asdict(self.fresh_seeds),
             "grid_complete": self.grid_complete, "grid_points_trained": self.grid_points_trained,
             "corner_comparisons": [comparison.to_json() for comparison in self.corner_comparisons],
+            "runner_up": None if self.runner_up is None else self.runner_up.to_json(),
         }
 
     @classmethod
@@ -336,7 +341,8 @@ class CoefficientsReport:
             None if not fresh else FreshSeeds(tuple(fresh["seeds"]), tuple(float(m) for m in fresh["metrics"]),
                                               float(fresh["mean"]), fresh.get("grid_mean")),
             data.get("grid_complete"), data.get("grid_points_trained"),
-            tuple(CornerComparison.from_json(row) for row in data.get("corner_comparisons", [])))
+            tuple(SeedPairedComparison.from_json(row) for row in data.get("corner_comparisons", [])),
+            SeedPairedComparison.from_json(data["runner_up"]) if data.get("runner_up") else None)
 
     def summary(self) -> str:
         """Plain-text lines on the chosen coefficients (printed, and at the top of a page)."""
@@ -361,6 +367,8 @@ class CoefficientsReport:
             against = ("" if fresh.grid_mean is None else
                        f" (its grid mean {fresh.grid_mean:.4f} was picked as the best of many, so it reads high)")
             lines.append(f"chosen point on {len(fresh.metrics)} fresh seed(s): mean metric {fresh.mean:.4f}{against}")
+        if self.runner_up is not None:
+            lines.append(self.runner_up.describe())
         lines += [comparison.describe() for comparison in self.corner_comparisons]
         if self.realised_mac_ratio:
             lines.append(f"realised MAC ratio at phi = 1: {self.realised_mac_ratio:.3f} (ideal 2)")
@@ -385,5 +393,5 @@ def read_coefficients(run_dir: Path) -> CoefficientsReport | None:
         raise ReportError(f"{path}: not a coefficients file ({type(error).__name__}: {error})") from None
 
 
-__all__ = ["Band", "COEFFICIENTS_FILE", "CoefficientsReport", "CornerComparison", "FreshSeeds", "HeldOut", "LAWS_FILE", "LawReport",
+__all__ = ["Band", "COEFFICIENTS_FILE", "CoefficientsReport", "SeedPairedComparison", "FreshSeeds", "HeldOut", "LAWS_FILE", "LawReport",
            "ReportError", "read_coefficients", "read_laws", "write_coefficients", "write_laws"]

@@ -177,6 +177,7 @@ def test_training_run_writes_everything_and_resumes_without_retraining(tmp_path)
     # The chosen direction against the corners it is not, paired over the seeds both have.
     comparisons = coefficients["corner_comparisons"]
     assert len(comparisons) in (2, 3) and all(c["seeds"] == [0, 1] for c in comparisons)
+    assert coefficients["runner_up"]["winner"] == "grid best" and coefficients["runner_up"]["seeds"] == [0, 1]
     from analysis.dashboard import dashboard_sections
 
     headings = [heading for heading, _ in dashboard_sections([run])]

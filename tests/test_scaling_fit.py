@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -270,10 +271,31 @@ def test_corner_race_separates_a_planted_difference_and_not_pure_noise(tmp_path,
     grid = GridOptions(seeds=2, comparison_seeds=6, time_limit=None)
     evaluations = race_corners(tmp_path, base, chosen, _planted_evaluator(advantage, 0.002), grid, None, quiet=True)
     comparisons = compare_with_corners(evaluations, chosen)
-    assert [c.corner for c in comparisons] == ["depth", "width", "resolution"]
+    assert [c.against for c in comparisons] == ["depth only", "width only", "resolution only"]
     for comparison in comparisons:
         assert comparison.separated == separates
         if separates:
-            assert comparison.verdict == "compound better" and len(comparison.seeds) < 6  # stopped early
+            assert comparison.verdict == "chosen better" and len(comparison.seeds) < 6  # stopped early
         else:
             assert comparison.verdict == "not separated" and len(comparison.seeds) == 6  # ran to the limit
+
+
+@pytest.mark.parametrize("advantage, separates", [(0.05, True), (0.0, False)])
+def test_grid_best_against_its_runner_up_is_paired_by_seed(advantage, separates):
+    from scaling.compound import simplex_grid
+    from scaling.grid_run import Task
+    from scaling.pipeline import compare_best_with_runner_up
+
+    planted = _planted_evaluator(0.0, 0.002)
+    points = [p for p in simplex_grid(0.5) if max(p.shares) < 0.999][:2]  # two off-corner points
+    evaluations = []
+    for index, point in enumerate(points):
+        for seed in range(5):
+            evaluation = planted.evaluate(Task("grid", 1.0, point, seed, None))
+            if index == 0:
+                evaluation = dataclasses.replace(evaluation, metric=evaluation.metric + advantage)
+            evaluations.append(evaluation)
+    comparison = compare_best_with_runner_up(evaluations)
+    assert comparison.seeds == (0, 1, 2, 3, 4) and comparison.winner == "grid best"
+    assert comparison.separated == separates
+    assert comparison.verdict == ("grid best better" if separates else "not separated")

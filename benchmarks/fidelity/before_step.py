@@ -1,5 +1,7 @@
 """The default proxy on the fidelity panel with the code before the faster step: check out c5c09a8 into /tmp/old, then run this (it puts /tmp/old first on sys.path)."""
-import json, sys, time
+import json
+import sys
+
 sys.path.insert(0, "/tmp/old")
 from runners.data import DataOptions, prepare
 from runners.training import TrainConfig, train_and_evaluate

@@ -157,6 +157,8 @@ def _dashboard(args) -> int:
         raise UsageError(f"--out {out}: is a directory; name the HTML file to write")
     if not out.parent.is_dir():
         raise UsageError(f"--out {out}: directory {out.parent} does not exist")
+    if args.png is not None and args.png.exists() and not args.png.is_dir():
+        raise UsageError(f"--png {args.png}: exists and is not a directory")
     sections = dashboard_sections(args.runs)
     summary = "\n".join(f"{path}: {kind} run" for path, kind in zip(args.runs, kinds))
     write_report(out, args.title, sections, summary)

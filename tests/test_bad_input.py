@@ -335,3 +335,28 @@ def test_search_space_command_flags_refuse_nonsense_in_one_line(args, value, cap
         value = "0.5"  # 0 is a fine seed
     *command, flag = args
     assert_one_line_error(call(describe, [*command, f"{flag}={value}"], capsys), flag)
+
+
+@pytest.mark.parametrize("flag, target, words", [
+    ("--out", "", "is a directory"),
+    ("--out", "missing/page.html", "does not exist"),
+    ("--out", "a-file/page.html", "does not exist"),
+    ("--png", "a-file", "exists and is not a directory"),
+])
+def test_dashboard_output_flags_are_checked_before_any_work(files, flag, target, words, capsys):
+    from tests.runs import make_search_run
+
+    run = make_search_run(files / "run", trials=3, seed=0)
+    value = files / target if target else run
+    outcome = call(dashboard, [run, f"{flag}={value}"], capsys)
+    assert_one_line_error(outcome, flag, words)
+    assert not (run / "dashboard.html").exists()
+
+
+def test_a_dashboard_title_is_text_not_markup(files, capsys):
+    from tests.runs import make_search_run
+
+    run = make_search_run(files / "run", trials=3, seed=0)
+    assert call(dashboard, [run, "--title", "<script>alert(1)</script>"], capsys).code == 0
+    page = (run / "dashboard.html").read_text()
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page

@@ -3,6 +3,7 @@
     python benchmarks/fidelity.py panel                   # the fixed panel of candidates (once)
     python benchmarks/fidelity.py reference [--device cuda]  # the long reference trainings (resumable)
     python benchmarks/fidelity.py proxies [--configs default,epochs-4,...]  # proxy configurations (resumable)
+    python benchmarks/fidelity.py reproducibility --configs epochs-4  # seed 1 of a one-seed configuration
     python benchmarks/fidelity.py report                  # Kendall/Spearman with intervals, s/candidate, front
 
 Everything lands in ``benchmarks/fidelity/`` (``--dir``): ``panel.json`` (the candidates:
@@ -104,10 +105,12 @@ def adapted(spec: NetworkSpec, recipe: Recipe) -> NetworkSpec:
     return spec if recipe.stem_stride is None else dataclasses.replace(spec, stem_stride=recipe.stem_stride)
 
 
-def run_recipe(recipe: Recipe, panel: list[NetworkSpec], log: Path, device: str, data_seed: int = 0) -> None:
-    """Train every (candidate, seed) of ``recipe`` not yet in ``log``, appending each result."""
+def run_recipe(recipe: Recipe, panel: list[NetworkSpec], log: Path, device: str, data_seed: int = 0,
+               seeds: range | None = None) -> None:
+    """Train every (candidate, seed) of ``recipe`` not yet in ``log``, appending each result.
+    ``seeds``: the recipe's own seeds by default; ``range(1, 2)`` measures its reproducibility."""
     done = {(row["recipe"], row["candidate"], row["seed"]) for row in read_json_lines(log)} if log.exists() else set()
-    pending = [(seed, index) for seed in range(recipe.seeds) for index in range(len(panel))
+    pending = [(seed, index) for seed in (seeds or range(recipe.seeds)) for index in range(len(panel))
                if (recipe.name, index, seed) not in done]
     if not pending:
         return
@@ -161,7 +164,9 @@ def report(directory: Path, bootstrap: int = 2000) -> list[dict]:
     proxy_rows = read_json_lines(directory / "proxies.jsonl") if (directory / "proxies.jsonl").exists() else []
     recipes = dict.fromkeys(r["recipe"] for r in proxy_rows)
     for name in recipes:
-        measured = [r for r in proxy_rows if r["recipe"] == name]
+        # A recipe's own seeds only: extra seeds measured for its reproducibility do not count.
+        own_seeds = PROXIES[name].seeds if name in PROXIES else 1
+        measured = [r for r in proxy_rows if r["recipe"] == name and r["seed"] < own_seeds]
         signals = PROXIES[name].signals if name in PROXIES else ("macs", "params", *SCORES)
         for signal in signals:
             values = np.full(panel_size, np.nan)
@@ -189,7 +194,7 @@ def reproducibility(directory: Path, bootstrap: int = 2000) -> list[str]:
     agree with the reference much better than with itself."""
     rows = read_json_lines(directory / "proxies.jsonl") if (directory / "proxies.jsonl").exists() else []
     lines = []
-    for name in dict.fromkeys(r["recipe"] for r in rows):
+    for name in dict.fromkeys(r["recipe"] for r in rows if "accuracy" in r):
         by_seed = {seed: {r["candidate"]: r["accuracy"] for r in rows if r["recipe"] == name and r["seed"] == seed}
                    for seed in (0, 1)}
         shared = sorted(set(by_seed[0]) & set(by_seed[1]))
@@ -245,7 +250,7 @@ def plot(rows: list[dict], directory: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("step", choices=("panel", "reference", "proxies", "report"))
+    parser.add_argument("step", choices=("panel", "reference", "proxies", "reproducibility", "report"))
     parser.add_argument("--dir", type=Path, default=DIRECTORY, help="where the panel and the logs live")
     parser.add_argument("--configs", default=",".join(PROXIES), help="proxy configurations to run")
     parser.add_argument("--device", default="auto")
@@ -270,6 +275,12 @@ def main() -> None:
             if name not in PROXIES:
                 raise SystemExit(f"error: unknown configuration {name!r}; expected some of {', '.join(PROXIES)}")
             run_recipe(PROXIES[name], panel, args.dir / "proxies.jsonl", device)
+    elif args.step == "reproducibility":
+        panel = read_panel(args.dir)
+        for name in args.configs.split(","):
+            if name not in PROXIES:
+                raise SystemExit(f"error: unknown configuration {name!r}; expected some of {', '.join(PROXIES)}")
+            run_recipe(PROXIES[name], panel, args.dir / "proxies.jsonl", device, seeds=range(1, 2))
     else:
         import pandas as pd
 

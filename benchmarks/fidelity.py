@@ -78,6 +78,7 @@ PROXIES = {recipe.name: recipe for recipe in (
     Recipe("resolution-48", resolution=(48, 48)),  # the last stage of a stride-32 network at 2x2
     Recipe("stem-stride-1", stem_stride=1),  # 32x32 input, stride-adapted stem: last stage at 2x2
     Recipe("seeds-2", seeds=2),
+    Recipe("lr-3e-3", learning_rate=3e-3),  # a calmer optimiser: is the seed noise the recipe's?
 )}
 
 

@@ -154,7 +154,7 @@ SIGNAL_SIGN = {"accuracy": 1, "training_loss_sum": -1, "validation_loss": -1, "m
 
 def report(directory: Path, bootstrap: int = 2000) -> list[dict]:
     """One row per (configuration, signal): agreement with the reference and seconds per candidate."""
-    reference_rows = [r for r in read_json_lines(directory / "reference.jsonl")]
+    reference_rows = read_json_lines(directory / "reference.jsonl")
     panel_size = len(read_panel(directory))
     reference = np.full(panel_size, np.nan)
     for index in range(panel_size):

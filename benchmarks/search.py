@@ -14,7 +14,6 @@ resumes where it stopped. Record the printed figures in BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 from pathlib import Path
@@ -62,7 +61,7 @@ def retrain(args, data, budget: int) -> dict[str, list[float]]:
     searched_record = max((r for run in tpe_runs for r in read_records(run) if r.state == "COMPLETE"),
                           key=lambda r: r.reward)
     searched = spec_from_dict(searched_record.spec_dict)
-    b0 = dataclasses.replace(load_spec("efficientnet-b0"), in_channels=data.in_channels, num_classes=data.num_classes)
+    b0 = data.deployed(load_spec("efficientnet-b0"))
     baseline = project(b0, budget).spec
     recipe = TrainConfig(epochs=args.final_epochs)
     print(f"retraining with {args.final_epochs} epochs on {len(data.train_x)} samples, test split of {len(data.test_x)}:")

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from search_space import NetworkSpec
 from search_space.common.errors import UserError
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -101,6 +102,10 @@ class Splits:
     @property
     def resolution(self) -> tuple[int, int]:
         return tuple(self.train_x.shape[2:])  # type: ignore[return-value]
+
+    def deployed(self, spec: NetworkSpec) -> NetworkSpec:
+        """``spec`` as it runs on this data: the data's input channels and classes."""
+        return dataclasses.replace(spec, in_channels=self.in_channels, num_classes=self.num_classes)
 
 
 # --- readers ----------------------------------------------------------------------------------

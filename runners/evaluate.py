@@ -14,7 +14,6 @@ and interval, and whether the best is separated from the runner-up.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 
@@ -23,7 +22,7 @@ from runners.options import SEARCH_PROXY, add_proxy_arguments, data_options, tra
 from runners.progress import progress_bar
 from runners.statistics import mean_interval, paired_difference
 from runners.training import TrainConfig, replicate_seed, train_and_evaluate
-from search_space import NetworkSpec, count_cost, load_spec, stages_summary
+from search_space import CostReport, NetworkSpec, count_cost, load_spec, stages_summary
 from search_space.common.cli import ArgumentParser, integer, positive_int, run_main
 from search_space.common.units import format_macs
 
@@ -39,14 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def for_data(spec: NetworkSpec, data: Splits) -> NetworkSpec:
-    """The network as it runs on ``data``: its channels and classes."""
-    return dataclasses.replace(spec, in_channels=data.in_channels, num_classes=data.num_classes)
-
-
-def measure(name: str, spec: NetworkSpec, data: Splits, train: TrainConfig, run_seed: int, replicate: int) -> dict:
-    """One spec at one seed replicate, as the JSON line ``--json`` prints."""
-    cost = count_cost(spec)
+def measure(name: str, spec: NetworkSpec, cost: CostReport, data: Splits, train: TrainConfig, run_seed: int,
+            replicate: int) -> dict:
+    """One spec (``cost`` its :func:`count_cost`) at one seed replicate, as the JSON line ``--json`` prints."""
     result = train_and_evaluate(spec, data, train, seed=replicate_seed(run_seed, replicate))
     return {"spec": name, "seed": replicate, "accuracy": result.accuracy, "validation_loss": result.validation_loss,
             "training_loss_sum": result.training_loss_sum, "seconds": result.seconds, "macs": cost.macs,
@@ -57,25 +51,23 @@ def measure(name: str, spec: NetworkSpec, data: Splits, train: TrainConfig, run_
 def summary(rows: list[dict], names: list[str]) -> str:
     """Each spec's mean accuracy with its interval, best first, and the winner's verdict."""
     by_spec = {name: [row for row in rows if row["spec"] == name] for name in dict.fromkeys(names)}
-    ranked = sorted(by_spec, key=lambda name: -mean_interval([r["accuracy"] for r in by_spec[name]]).mean)
+    estimates = {name: mean_interval([r["accuracy"] for r in measured]) for name, measured in by_spec.items()}
+    ranked = sorted(by_spec, key=lambda name: -estimates[name].mean)
     lines = [f"{'spec':40s} {'accuracy (mean, 95% interval)':34s} {'MACs':>8s} {'params':>11s} {'s/seed':>7s}"]
     for name in ranked:
         measured = by_spec[name]
-        estimate = mean_interval([r["accuracy"] for r in measured])
         seconds = sum(r["seconds"] for r in measured) / len(measured)
-        lines.append(f"{name[:40]:40s} {str(estimate):34s} {format_macs(measured[0]['macs']):>8s} "
+        lines.append(f"{name[:40]:40s} {str(estimates[name]):34s} {format_macs(measured[0]['macs']):>8s} "
                      f"{measured[0]['params']:>11,} {seconds:7.1f}")
     if len(ranked) > 1:
         best, runner_up = ranked[0], ranked[1]
         comparison = paired_difference([r["accuracy"] for r in by_spec[best]],
                                        [r["accuracy"] for r in by_spec[runner_up]])
-        difference = comparison.difference
-        if difference.n < 2:
+        if comparison.difference.n < 2:
             lines.append(f"best: {best}; one seed cannot separate it from {runner_up} (use --seeds 3 or more)")
         else:
-            lines.append(f"best: {best}; {'separated from' if comparison.separated else 'NOT separated from'} "
-                         f"{runner_up} (paired difference {difference.mean:+.4f}, 95% interval "
-                         f"[{difference.low:+.4f}, {difference.high:+.4f}] over {difference.n} seeds)")
+            lines.append(f"best: {best}; {'separated from' if comparison.first_is_higher else 'NOT separated from'} "
+                         f"{runner_up} ({comparison.describe()})")
     return "\n".join(lines)
 
 
@@ -88,11 +80,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     specs = [(name, load_spec(name)) for name in args.specs]  # every spec checked before any training
     train = train_config(args)
     data = prepare(data_options(args))
+    specs = [(name, data.deployed(spec)) for name, spec in specs]
+    costs = {name: count_cost(spec) for name, spec in specs}
     rows: list[dict] = []
     bar = progress_bar(len(specs) * args.seeds, "trainings", "training", args.quiet)
     for replicate in range(args.seeds):  # seed-major: every spec has k seeds before any has k + 1
         for name, spec in specs:
-            row = measure(name, for_data(spec, data), data, train, args.seed, replicate)
+            row = measure(name, spec, costs[name], data, train, args.seed, replicate)
             rows.append(row)
             if args.json:
                 print(json.dumps(row), flush=True)

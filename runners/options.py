@@ -35,20 +35,18 @@ SEARCH_PROXY = ProxyDefaults(epochs=2, batch_size=64, learning_rate=1e-2, max_tr
 
 def add_proxy_arguments(parser: argparse.ArgumentParser, *, title: str, defaults: ProxyDefaults) -> None:
     """Data and proxy-training flags, with this command's defaults."""
-    epochs, batch_size, learning_rate = defaults.epochs, defaults.batch_size, defaults.learning_rate
-    max_train_samples, max_val_samples = defaults.max_train_samples, defaults.max_val_samples
     group = parser.add_argument_group(title)
     group.add_argument("--data", default=None,
                        help="IDX directory, .npz (x, y) or class-folder directory; when not given, Fashion-MNIST "
                             "from $FASHION_MNIST or Debian's dataset-fashion-mnist")
     group.add_argument("--proxy-resolution", type=checked(parse_resolution), default=None,
                        help="N or HxW for proxy training; when not given, the data's size, at least 32")
-    group.add_argument("--epochs", type=positive_int, default=epochs, help="proxy training epochs")
-    group.add_argument("--batch-size", type=positive_int, default=batch_size, help="training batch size")
-    group.add_argument("--learning-rate", type=positive_float, default=learning_rate, help="AdamW peak learning rate")
-    group.add_argument("--max-train-samples", type=positive_int, default=max_train_samples,
+    group.add_argument("--epochs", type=positive_int, default=defaults.epochs, help="proxy training epochs")
+    group.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="training batch size")
+    group.add_argument("--learning-rate", type=positive_float, default=defaults.learning_rate, help="AdamW peak learning rate")
+    group.add_argument("--max-train-samples", type=positive_int, default=defaults.max_train_samples,
                        help="training samples a proxy sees")
-    group.add_argument("--max-val-samples", type=positive_int, default=max_val_samples,
+    group.add_argument("--max-val-samples", type=positive_int, default=defaults.max_val_samples,
                        help="validation samples a proxy is scored on")
     group.add_argument("--val-fraction", type=positive_float, default=0.1,
                        help="share of the training data held out to score candidates")

@@ -87,10 +87,9 @@ def winner_verdict(settings: SearchSettings, records: list[TrialRecord], best: T
     shared = min(len(scores), len(theirs))
     if shared < 2:
         return line + f"; the runner-up (trial {runner_up.number}) has {len(theirs)} seed: not compared"
-    comparison = paired_difference(scores[:shared], theirs[:shared]).difference
-    verdict = "separated from" if comparison.low > 0 else "NOT separated from"
-    return (line + f"; {verdict} the runner-up, trial {runner_up.number} (paired difference {comparison.mean:+.4f}, "
-            f"95% interval [{comparison.low:+.4f}, {comparison.high:+.4f}] over {shared} seeds)")
+    comparison = paired_difference(scores[:shared], theirs[:shared])
+    verdict = "separated from" if comparison.first_is_higher else "NOT separated from"
+    return line + f"; {verdict} the runner-up, trial {runner_up.number} ({comparison.describe()})"
 
 
 def summarize(job: SearchJob, records: list[TrialRecord], elapsed: float, started_at: float = 0.0) -> str:

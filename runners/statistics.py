@@ -95,6 +95,15 @@ class PairedDifference:
             return "not separated"
         return "first is higher" if self.difference.mean > 0 else "second is higher"
 
+    @property
+    def first_is_higher(self) -> bool:
+        """Separated, with the first above the second."""
+        return self.separated and self.difference.mean > 0
+
+    def describe(self) -> str:
+        d = self.difference
+        return f"paired difference {d.mean:+.4f}, 95% interval [{d.low:+.4f}, {d.high:+.4f}] over {d.n} seeds"
+
     def to_json(self) -> dict:
         return {**self.difference.to_json(), "separated": self.separated, "verdict": self.verdict}
 

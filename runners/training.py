@@ -73,10 +73,6 @@ def resolve_device(requested: str = "auto") -> str:
     return requested
 
 
-def memory_format(config: TrainConfig) -> torch.memory_format:
-    return torch.channels_last if config.channels_last else torch.contiguous_format
-
-
 @torch.inference_mode()
 def recalibrate_batch_norm(model: torch.nn.Module, images: torch.Tensor, batch_size: int, device: str,
                            layout: torch.memory_format = torch.contiguous_format) -> None:
@@ -177,7 +173,7 @@ def train_and_evaluate(
     never reads the test split.
     """
     torch.manual_seed(seed)
-    layout = memory_format(config)
+    layout = torch.channels_last if config.channels_last else torch.contiguous_format
     model = build_model(spec, num_classes=data.num_classes, in_channels=data.in_channels)
     model = model.to(config.device, memory_format=layout)
     optimizer = make_optimizer(model, config)

@@ -139,18 +139,23 @@ def metrics_by_seed(evaluations: list[Evaluation], coefficients: Coefficients) -
             and e.state is TrialState.COMPLETE and e.metric is not None and _along(e, coefficients)}
 
 
-def compare_with_corners(evaluations: list[Evaluation], chosen: Coefficients) -> tuple[SeedPairedComparison, ...]:
-    """The chosen direction against each single-dimension corner, over the seeds both have."""
+def _corner_comparisons(evaluations: list[Evaluation], chosen: Coefficients) -> dict[str, SeedPairedComparison]:
+    """By corner name ("depth", ...): the chosen direction against it, where both share seeds."""
     ours = metrics_by_seed(evaluations, chosen)
-    comparisons = []
+    comparisons = {}
     for name, shares in CORNERS.items():
         corner = Coefficients.from_shares(*shares)
         if np.allclose(corner.shares, chosen.shares):
             continue
         comparison = _paired("chosen", ours, f"{name} only", metrics_by_seed(evaluations, corner))
         if comparison is not None:
-            comparisons.append(comparison)
-    return tuple(comparisons)
+            comparisons[name] = comparison
+    return comparisons
+
+
+def compare_with_corners(evaluations: list[Evaluation], chosen: Coefficients) -> tuple[SeedPairedComparison, ...]:
+    """The chosen direction against each single-dimension corner, over the seeds both have."""
+    return tuple(_corner_comparisons(evaluations, chosen).values())
 
 
 def comparison_tasks(base: NetworkSpec, evaluations: list[Evaluation], directions: list[Coefficients],
@@ -180,9 +185,8 @@ def race_corners(out: Path, base: NetworkSpec, chosen: Coefficients, evaluator: 
             evaluations = run_tasks(out, tasks, evaluator, deadline=deadline, quiet=quiet,
                                     required=len(tasks) if seeds == grid.seeds else 0,
                                     description=f"compound vs corners, {seeds} seeds")
-        open_corners = {c.against.removesuffix(" only") for c in compare_with_corners(evaluations, chosen)
-                        if not c.separated}
-        contenders = [Coefficients.from_shares(*CORNERS[name]) for name in open_corners]
+        contenders = [Coefficients.from_shares(*CORNERS[name])
+                      for name, comparison in _corner_comparisons(evaluations, chosen).items() if not comparison.separated]
         if not contenders or seeds >= grid.comparison_seeds or (deadline is not None and time.monotonic() > deadline):
             return evaluations
         seeds += 1
@@ -257,7 +261,7 @@ def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainCon
     """
     start = time.monotonic()
     probe = prepare(data)
-    base = dataclasses.replace(base, in_channels=probe.in_channels, num_classes=probe.num_classes)
+    base = probe.deployed(base)
     # Runs made before --depth-rule existed used the reference per-stage rule.
     resuming = claim_run_dir(out, {**identity(base, data, train, grid), "base_ref": base_ref}, "scaling",
                              predating={"depth_rule": "per-stage"})

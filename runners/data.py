@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from search_space import NetworkSpec
+from search_space.spec import MAX_CLASSES
 from search_space.common.errors import UserError
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -36,7 +37,6 @@ INSTALL_HINT = (
 )
 
 
-MAX_CLASSES = 100_000  # ImageNet-21k has 21,841
 
 
 class DataError(UserError):

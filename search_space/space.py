@@ -31,7 +31,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from search_space.spec import NetworkSpec, SpecError, StageSpec, parse_attention
+from search_space.spec import MAX_REPEATS, NetworkSpec, SpecError, StageSpec, parse_attention
 from search_space.common.documents import DocumentError, parse_yaml, read_text
 
 
@@ -167,21 +167,17 @@ def _as_choices(value: Any, path: str) -> tuple[Any, ...]:
     return choices
 
 
-# Block counts beyond this are no search space anywhere in this family (EfficientNet-B7's
-# deepest stage has 18); the bound keeps a typo like 1000000000 from being materialised.
-MAX_RANGE_HIGH = 256
-
-
 def _as_range(value: Any, path: str) -> IntRange:
+    """A repeats range, bounded before it is materialised (a typo of 10**9 allocates nothing)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        if not 1 <= value <= MAX_RANGE_HIGH:
-            raise SpecError(path, f"must be between 1 and {MAX_RANGE_HIGH}, got {value}")
+        if not 1 <= value <= MAX_REPEATS:
+            raise SpecError(path, f"must be between 1 and {MAX_REPEATS}, got {value}")
         return IntRange(value, value)
     if isinstance(value, Mapping) and set(value) == {"low", "high"}:
         low, high = value["low"], value["high"]
         if all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) and 1 <= low <= high:
-            if high > MAX_RANGE_HIGH:
-                raise SpecError(path, f"high must be at most {MAX_RANGE_HIGH}, got {high}")
+            if high > MAX_REPEATS:
+                raise SpecError(path, f"high must be at most {MAX_REPEATS}, got {high}")
             return IntRange(low, high)
         raise SpecError(path, f"needs integers 1 <= low <= high, got low={low!r}, high={high!r}")
     raise SpecError(path, f"must be an integer or {{low: L, high: H}}, got {value!r}")

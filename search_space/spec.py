@@ -16,7 +16,7 @@ Conventions
 
 Every field is validated on construction; a bad value raises :class:`SpecError`
 whose message names the field path and the rule, e.g.
-``stages[3].kernel: must be an odd integer >= 1, got 4``.
+``stages[3].kernel: must be an odd integer between 1 and 31, got 4``.
 """
 
 from __future__ import annotations
@@ -59,14 +59,26 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def check_int(path: str, value: object, minimum: int = 1) -> None:
-    if not _is_int(value) or value < minimum:
-        raise SpecError(path, f"must be an integer >= {minimum}, got {value!r}")
+# Upper bounds far beyond any published EfficientNet (B7: 2,560 channels, 600 px, 18 repeats
+# a stage, kernel 7, expansion 6) that keep every accepted spec buildable in memory: a typo
+# of 10**9 channels is an error here, not a crash when the model is built.
+MAX_CHANNELS = 16_384
+MAX_SIDE = 16_384  # pixels per side; long spectrograms stay well inside
+MAX_REPEATS = 256
+MAX_KERNEL = 31
+MAX_EXPANSION = 64
+MAX_CLASSES = 100_000  # ImageNet-21k has 21,841
 
 
-def check_odd(path: str, value: object) -> None:
-    if not _is_int(value) or value < 1 or value % 2 == 0:
-        raise SpecError(path, f"must be an odd integer >= 1, got {value!r}")
+def check_int(path: str, value: object, minimum: int = 1, maximum: int | None = None) -> None:
+    if not _is_int(value) or value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum:,}"
+        raise SpecError(path, f"must be an integer {bound}, got {value!r}")
+
+
+def check_odd(path: str, value: object, maximum: int = MAX_KERNEL) -> None:
+    if not _is_int(value) or value < 1 or value % 2 == 0 or value > maximum:
+        raise SpecError(path, f"must be an odd integer between 1 and {maximum}, got {value!r}")
 
 
 def check_choice(path: str, value: object, choices: tuple) -> None:
@@ -182,11 +194,11 @@ class StageSpec:
 
     def __post_init__(self) -> None:
         check_choice("block", self.block, BLOCK_TYPES)
-        check_int("repeats", self.repeats)
+        check_int("repeats", self.repeats, maximum=MAX_REPEATS)
         check_odd("kernel", self.kernel)
         check_choice("stride", self.stride, (1, 2))
-        check_int("expansion", self.expansion)
-        check_int("out_channels", self.out_channels)
+        check_int("expansion", self.expansion, maximum=MAX_EXPANSION)
+        check_int("out_channels", self.out_channels, maximum=MAX_CHANNELS)
         if not (self.attention is None or isinstance(self.attention, (SqueezeExcitation, EfficientChannelAttention))):
             raise SpecError("attention", f"must be None, SqueezeExcitation or EfficientChannelAttention, got {self.attention!r}")
         check_choice("activation", self.activation, ACTIVATIONS)
@@ -222,8 +234,8 @@ def resolution_pair(value: object) -> tuple[int, int]:
     else:
         raise SpecError("resolution", f"must be an integer or [height, width], got {value!r}")
     for name, side in zip(("height", "width"), pair):
-        if not _is_int(side) or side < 1:
-            raise SpecError("resolution", f"{name} must be an integer >= 1, got {side!r}")
+        if not _is_int(side) or not 1 <= side <= MAX_SIDE:
+            raise SpecError("resolution", f"{name} must be an integer between 1 and {MAX_SIDE:,}, got {side!r}")
     return pair  # type: ignore[return-value]
 
 
@@ -266,10 +278,10 @@ class NetworkSpec:
                 raise SpecError(f"stages[{index}]", f"must be a StageSpec, got {type(stage).__name__}")
         if not isinstance(self.name, str) or not self.name:
             raise SpecError("name", f"must be a non-empty string, got {self.name!r}")
-        check_int("stem_channels", self.stem_channels)
-        check_int("head_channels", self.head_channels)
-        check_int("in_channels", self.in_channels)
-        check_int("num_classes", self.num_classes)
+        check_int("stem_channels", self.stem_channels, maximum=MAX_CHANNELS)
+        check_int("head_channels", self.head_channels, maximum=MAX_CHANNELS)
+        check_int("in_channels", self.in_channels, maximum=MAX_CHANNELS)
+        check_int("num_classes", self.num_classes, maximum=MAX_CLASSES)
         check_choice("stem_stride", self.stem_stride, (1, 2))
         check_fraction("dropout", self.dropout)
         check_fraction("drop_path_rate", self.drop_path_rate)

@@ -27,16 +27,16 @@ DELETE = object()
 
 # (field path, bad value, words the message must contain)
 CASES = [
-    ("stages[3].kernel", 4, "must be an odd integer >= 1, got 4"),
+    ("stages[3].kernel", 4, "must be an odd integer between 1 and 31, got 4"),
     ("stages[3].kernel", 0, "odd integer"),
     ("stages[3].kernel", 3.0, "odd integer"),
     ("stages[1].block", "ResBlock", "must be one of MBConv"),
-    ("stages[0].repeats", 0, "integer >= 1"),
-    ("stages[0].repeats", True, "integer >= 1"),
+    ("stages[0].repeats", 0, "integer between 1 and"),
+    ("stages[0].repeats", True, "integer between 1 and"),
     ("stages[2].stride", 3, "must be one of 1, 2"),
-    ("stages[2].expansion", 0, "integer >= 1"),
-    ("stages[2].expansion", 2.5, "integer >= 1"),
-    ("stages[4].out_channels", -8, "integer >= 1"),
+    ("stages[2].expansion", 0, "integer between 1 and"),
+    ("stages[2].expansion", 2.5, "integer between 1 and"),
+    ("stages[4].out_channels", -8, "integer between 1 and"),
     ("stages[4].attention", "se1.5", "0 < ratio <= 1"),
     ("stages[4].attention", "se0", "0 < ratio <= 1"),
     ("stages[4].attention", "eca4", "odd integer"),
@@ -49,13 +49,19 @@ CASES = [
     ("stages[5].kernel", DELETE, "missing required field"),
     ("stages", [], "non-empty list"),
     ("stages", "r1_k3_s11_e1_i32_o16", "non-empty list"),
-    ("stem_channels", 0, "integer >= 1"),
-    ("head_channels", "1280", "integer >= 1"),
-    ("resolution", 0, "height must be an integer >= 1"),
-    ("resolution", [224, 0], "width must be an integer >= 1"),
+    ("stem_channels", 0, "integer between 1 and"),
+    ("head_channels", "1280", "integer between 1 and"),
+    ("resolution", 0, "height must be an integer between 1 and 16,384"),
+    ("resolution", [224, 0], "width must be an integer between 1 and 16,384"),
     ("resolution", [224, 224, 3], "integer or [height, width]"),
-    ("in_channels", 0, "integer >= 1"),
-    ("num_classes", 0, "integer >= 1"),
+    ("resolution", [10**7, 10**7], "height must be an integer between 1 and 16,384"),
+    ("stages[4].out_channels", 10**9, "integer between 1 and 16,384, got 1000000000"),
+    ("stages[0].repeats", 1000, "integer between 1 and 256"),
+    ("stages[3].kernel", 33, "odd integer between 1 and 31"),
+    ("stages[2].expansion", 65, "integer between 1 and 64"),
+    ("num_classes", 10**6, "integer between 1 and 100,000"),
+    ("in_channels", 0, "integer between 1 and"),
+    ("num_classes", 0, "integer between 1 and"),
     ("stem_stride", 4, "must be one of 1, 2"),
     ("dropout", 1.0, "0 <= value < 1"),
     ("dropout", -0.1, "0 <= value < 1"),
@@ -80,7 +86,7 @@ def test_bad_field_names_its_path_and_rule(path, value, words):
 
 
 def test_message_reads_like_the_issue_example():
-    with pytest.raises(SpecError, match=r"^stages\[3\]\.kernel: must be an odd integer >= 1, got 4$"):
+    with pytest.raises(SpecError, match=r"^stages\[3\]\.kernel: must be an odd integer between 1 and 31, got 4$"):
         spec_from_dict(mutated("stages[3].kernel", 4))
 
 

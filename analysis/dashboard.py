@@ -34,9 +34,24 @@ from scaling.grid_run import read_evaluations
 from scaling.reports import LawReport, read_coefficients, read_laws
 from search_space.common.cli import ArgumentParser, run_main
 from search_space.common.errors import UsageError
+from search_space.common.files import unreadable_lines
 from search_space.common.units import format_macs
 
 SCALING_FILES = ("evaluations.jsonl", "coefficients.json", "family.csv", "laws.json")
+LOGS = ("trials.jsonl", "evaluations.jsonl")  # JSON-lines logs, read for what they can still tell
+
+
+def damaged_log_notes(paths: list[Path]) -> list[str]:
+    """One note per log with unreadable lines, which the readers skip: a torn last line is the
+    record in flight when a run was killed; any other is damage the user should hear of."""
+    notes = []
+    for path in paths:
+        for log in LOGS:
+            lines = unreadable_lines(path / log)
+            if lines:
+                shown = ", ".join(map(str, lines[:5])) + (" ..." if len(lines) > 5 else "")
+                notes.append(f"{path / log}: {len(lines)} unreadable line(s) skipped (line {shown})")
+    return notes
 
 
 def run_kind(path: Path) -> str:
@@ -160,10 +175,14 @@ def _dashboard(args) -> int:
     if args.png is not None and args.png.exists() and not args.png.is_dir():
         raise UsageError(f"--png {args.png}: exists and is not a directory")
     sections = dashboard_sections(args.runs)
+    damaged = damaged_log_notes(args.runs)
+    sections = [("Damaged logs", note) for note in damaged] + sections
     summary = "\n".join(f"{path}: {kind} run" for path, kind in zip(args.runs, kinds))
     write_report(out, args.title, sections, summary)
     figures = sum(isinstance(content, go.Figure) for _, content in sections)
     print(f"wrote {out} ({figures} figures, {len(sections) - figures} notes)")
+    for note in damaged:
+        print(f"warning: {note}", file=sys.stderr)
     if args.png is not None:
         outcome = export_png(sections, args.png)
         print(outcome, file=sys.stderr if outcome.startswith("PNG export") else sys.stdout)

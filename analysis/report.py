@@ -15,16 +15,31 @@ from search_space.common.files import write_atomically
 Section = tuple[str, Union[go.Figure, str]]
 
 
-def read_csv(path: Path) -> pd.DataFrame | None:
-    """A run's table, or None when it has none; one line for a damaged one."""
+def read_csv(path: Path, numeric: Iterable[str] = (), required: Iterable[str] = ()) -> pd.DataFrame | None:
+    """A run's table, or None when it has none; one line for a damaged one: unreadable, a
+    ``required`` or ``numeric`` column missing, or a ``numeric`` column holding text."""
     if not path.exists():
         return None
     try:
-        return pd.read_csv(path)
+        frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
         raise UserError(f"{path}: not a readable CSV table ({type(error).__name__})") from None
+    if frame.empty:
+        return frame
+    missing = [column for column in (*required, *numeric) if column not in frame.columns]
+    if missing:
+        raise UserError(f"{path}: missing column {missing[0]} (has: {', '.join(map(str, frame.columns))})")
+    for column in numeric:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() & frame[column].notna()
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise UserError(f"{path}: column {column} holds {frame[column].iloc[row]!r} in data row {row + 1}, "
+                            "not a number")
+        frame[column] = values
+    return frame
 
 
 def write_report(path: Path, title: str, sections: Iterable[Section], summary: str = "") -> Path:

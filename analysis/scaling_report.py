@@ -9,6 +9,10 @@ from analysis.report import Section, read_csv
 from analysis.scaling_figures import family_costs, mac_ratio_by_phi, power_law_fit, scaling_baselines, share_simplex
 from scaling.reports import read_coefficients, read_laws
 
+# The columns the figures below read (family.csv's predicted_* may be blank: no law).
+FAMILY_NUMBERS = ("phi", "params", "macs", "realised_mac_ratio", "ideal_mac_ratio", "ghost_params", "ghost_macs")
+GRID_NUMBERS = ("share_depth", "share_width", "share_resolution", "metric")
+
 
 def scaling_sections(run_dir: Path) -> list[Section]:
     """Every scaling figure the directory's files support, or a note where one is missing."""
@@ -20,12 +24,12 @@ def scaling_sections(run_dir: Path) -> list[Section]:
         comparisons = ([coefficients.runner_up] if coefficients.runner_up else []) + list(coefficients.corner_comparisons)
         sections.append(("Compound vs single-dimension scaling: paired by seed at phi = 1",
                          "; ".join(comparison.describe() for comparison in comparisons)))
-    grid = read_csv(run_dir / "grid.csv")
+    grid = read_csv(run_dir / "grid.csv", numeric=GRID_NUMBERS)
     if grid is not None and not grid.empty:
         fresh = coefficients.fresh_seeds if coefficients is not None else None
         sections.append(("Compound vs single-dimension scaling",
                          scaling_baselines(grid, list(fresh.metrics) if fresh else None)))
-    family = read_csv(run_dir / "family.csv")
+    family = read_csv(run_dir / "family.csv", numeric=FAMILY_NUMBERS, required=("name",))
     laws, note = read_laws(run_dir)
     if family is not None and not family.empty:
         sections.append(("Realised vs ideal MAC ratio", mac_ratio_by_phi(family)))

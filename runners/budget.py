@@ -15,7 +15,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from search_space import NetworkSpec, SearchSpace, count_cost
+from search_space import NetworkSpec, SearchSpace, SpecError, count_cost
 from search_space.common.units import format_macs
 from search_space.mac_target import MacWindow, SearchLine, reach_macs
 from search_space.rules import Multipliers
@@ -53,11 +53,12 @@ class Projection:
         return self.accepted and self.action != "in window"
 
 
+WIDTH_LIMITS = (0.25, 4.0)  # the width multipliers a projection bisects between
 # Depth multipliers tried in turn, nearest to 1 first (by log distance).
 _DEPTH_LADDER = tuple(sorted((round(0.5 + 0.05 * i, 2) for i in range(31)), key=lambda d: abs(math.log(d))))
 
 
-def project(spec: NetworkSpec, budget: int, width_limits: tuple[float, float] = (0.25, 4.0)) -> Projection:
+def project(spec: NetworkSpec, budget: int, width_limits: tuple[float, float] = WIDTH_LIMITS) -> Projection:
     """Bring ``spec`` into ``[0.9, 1.0] x budget``, or reject it.
 
     Depth multipliers of a ladder (0.5..2.0 in steps of 0.05, nearest to 1 first) are tried
@@ -81,19 +82,19 @@ def project(spec: NetworkSpec, budget: int, width_limits: tuple[float, float] = 
     return Projection(reached.spec, reached.macs, original, action)
 
 
-def smallest_macs(space: SearchSpace) -> tuple[int, NetworkSpec]:
-    """The exact smallest network of ``space`` and its MACs.
+def _extreme_network(space: SearchSpace, pick) -> tuple[int, NetworkSpec]:
+    """The network of ``space`` with the fewest (``pick=min``) or most (``max``) MACs.
 
     MACs never decrease with width, kernel, expansion or repeats, so those take their
-    smallest choice; block type, attention and activation are then chosen per stage by
+    extreme choice; block type, attention and activation are then chosen per stage by
     costing each combination (a stage's cost depends only on its own choices and input).
     """
-    def smallest(name: str, domain) -> object:
+    def extreme(name: str, domain) -> object:
         values = domain_values(domain)
-        return min(values) if name.split(".")[-1] in ("kernel", "expansion", "repeats", "out_channels",
-                                                      "stem_channels", "head_channels") else values[0]
+        return pick(values) if name.split(".")[-1] in ("kernel", "expansion", "repeats", "out_channels",
+                                                       "stem_channels", "head_channels") else values[0]
 
-    base = space.decode(smallest)
+    base = space.decode(extreme)
     stages = list(base.stages)
     for index, choices in enumerate(space.stages):
         options = itertools.product(choices.block, choices.attention, choices.activation)
@@ -101,11 +102,27 @@ def smallest_macs(space: SearchSpace) -> tuple[int, NetworkSpec]:
         for block, attention, activation in options:
             trial = space.decode(lambda name, domain: (
                 {f"stage{index + 1}.block": block, f"stage{index + 1}.attention": attention,
-                 f"stage{index + 1}.activation": activation}.get(name, smallest(name, domain))))
+                 f"stage{index + 1}.activation": activation}.get(name, extreme(name, domain))))
             candidates.append((count_cost(trial).macs, trial.stages[index]))
-        stages[index] = min(candidates, key=lambda pair: pair[0])[1]
-    best = dataclasses.replace(base, stages=tuple(stages))
-    return count_cost(best).macs, best
+        stages[index] = pick(candidates, key=lambda pair: pair[0])[1]
+    network = dataclasses.replace(base, stages=tuple(stages))
+    return count_cost(network).macs, network
 
 
-__all__ = ["Projection", "REWARD_EXPONENT", "WINDOW_LOW", "budget_window", "project", "reward", "smallest_macs"]
+def smallest_macs(space: SearchSpace) -> tuple[int, NetworkSpec]:
+    """The exact smallest network of ``space`` and its MACs."""
+    return _extreme_network(space, min)
+
+
+def largest_reachable_macs(space: SearchSpace) -> int:
+    """MACs of the largest network :func:`project` can make from ``space``: its largest
+    network at the widest and deepest multipliers the projection tries."""
+    _, largest = _extreme_network(space, max)
+    try:
+        return count_cost(Multipliers(depth=max(_DEPTH_LADDER), width=WIDTH_LIMITS[1]).apply(largest)).macs
+    except SpecError:  # past the spec's bounds: the projection cannot go there either
+        return count_cost(largest).macs
+
+
+__all__ = ["Projection", "REWARD_EXPONENT", "WINDOW_LOW", "budget_window", "largest_reachable_macs", "project", "reward",
+           "smallest_macs"]

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from search_space import NetworkSpec
-from search_space.spec import MAX_CLASSES
+from search_space.spec import MAX_CLASSES, MAX_SIDE
 from search_space.common.errors import UserError
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -161,7 +161,10 @@ def read_idx_dir(directory: Path) -> tuple[ArrayData, ArrayData | None]:
 def read_npz(path: Path) -> tuple[ArrayData, ArrayData | None]:
     """``x`` (N x H x W or N x C x H x W) and ``y`` (N); optional ``x_test``/``y_test``."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # np.load reads a lone .npy array whatever its name
+            raise DataError(f"{path}: holds a single array, not an .npz archive of x and y (numpy.savez writes one)")
+        with loaded as archive:
             arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         # A truncated or corrupt archive fails in the zip reader, the decompressor or numpy's
@@ -274,6 +277,27 @@ def default_proxy_resolution(native: tuple[int, int]) -> tuple[int, int]:
     return round(native[0] * factor), round(native[1] * factor)
 
 
+def _available_memory() -> int | None:
+    """Bytes the kernel says can be allocated without swapping (Linux), else ``None``."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _check_memory(source: str, images: int, channels: int, size: tuple[int, int]) -> None:
+    """One line, before any allocation, when the prepared float32 splits cannot fit in memory."""
+    needed = images * channels * size[0] * size[1] * 4
+    available = _available_memory()
+    if available is not None and needed > 0.8 * available:
+        raise DataError(f"{source}: {images:,} images at {size[0]}x{size[1]} need {needed / 2**30:,.1f} GiB as float32, "
+                        f"more than this machine's {available / 2**30:,.1f} GiB available: lower --proxy-resolution "
+                        f"or --max-train-samples")
+
+
 def prepare(options: DataOptions, num_classes: int | None = None) -> Splits:
     """Load, check, split off validation (from the training data), normalise and resize.
 
@@ -314,6 +338,11 @@ def prepare(options: DataOptions, num_classes: int | None = None) -> Splits:
     mean = train_x.mean(dim=(0, 2, 3), keepdim=True)
     std = train_x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
     size = options.proxy_resolution or default_proxy_resolution(tuple(x.shape[2:]))
+    if max(size) > MAX_SIDE:
+        raise DataError(f"{source}: images are {'x'.join(map(str, x.shape[2:]))}, which makes a proxy resolution of "
+                        f"{size[0]}x{size[1]}, above {MAX_SIDE:,} pixels a side: pass --proxy-resolution HxW")
+    _check_memory(source, len(train_index) + len(val_index) + (0 if test_x is None else len(test_x)),
+                  x.shape[1], size)
 
     def ready(images: torch.Tensor) -> torch.Tensor:
         images = (images - mean) / std

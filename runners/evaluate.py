@@ -18,19 +18,19 @@ import json
 import sys
 
 from runners.data import Splits, prepare
-from runners.options import SEARCH_PROXY, add_proxy_arguments, data_options, train_config
+from runners.options import MAX_SEEDS, SEARCH_PROXY, add_proxy_arguments, data_options, train_config
 from runners.progress import progress_bar
 from runners.statistics import mean_interval, paired_difference
 from runners.training import TrainConfig, replicate_seed, train_and_evaluate
 from search_space import CostReport, NetworkSpec, count_cost, load_spec, stages_summary
-from search_space.common.cli import ArgumentParser, integer, positive_int, run_main
+from search_space.common.cli import ArgumentParser, integer, integer_between, run_main
 from search_space.common.units import format_macs
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python -m runners.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("specs", nargs="+", metavar="SPEC", help="preset name, spec file or run directory")
-    parser.add_argument("--seeds", type=positive_int, default=1, help="seed replicates per spec")
+    parser.add_argument("--seeds", type=integer_between(1, MAX_SEEDS), default=1, help="seed replicates per spec")
     parser.add_argument("--seed", type=integer, default=0, help="run seed: the data split and the replicates' seeds")
     parser.add_argument("--json", action="store_true", help="one JSON line per spec and seed instead of a table")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -12,9 +12,18 @@ from dataclasses import dataclass
 
 from runners.data import DataOptions
 from runners.training import TrainConfig, resolve_device
-from search_space.common.cli import checked, positive_float, positive_int
+from search_space.common.cli import checked, float_between, integer_between, positive_float, positive_int
 from search_space.common.errors import UsageError
 from search_space.common.units import parse_resolution
+from search_space.spec import MAX_SIDE
+
+# Bounds of the shared flags: far beyond any sensible proxy, close enough that a typo
+# (an extra zero, a misplaced exponent) is an error rather than days of training.
+MAX_EPOCHS = 1000
+MAX_SEEDS = 100  # seed replicates per candidate (search, evaluate, scaling grid)
+MAX_WORKERS = 1024  # parallel trials: processes here or actors on a Ray cluster
+MIN_PROXY_SIDE = 8  # below this the stem's 3x3 conv sees more padding than pixels
+MAX_LEARNING_RATE = 1.0  # AdamW's step is about lr per weight: above 1 every step overshoots
 
 
 @dataclass(frozen=True)
@@ -39,11 +48,11 @@ def add_proxy_arguments(parser: argparse.ArgumentParser, *, title: str, defaults
     group.add_argument("--data", default=None,
                        help="IDX directory, .npz (x, y) or class-folder directory; when not given, Fashion-MNIST "
                             "from $FASHION_MNIST or Debian's dataset-fashion-mnist")
-    group.add_argument("--proxy-resolution", type=checked(parse_resolution), default=None,
+    group.add_argument("--proxy-resolution", type=checked(parse_proxy_resolution), default=None,
                        help="N or HxW for proxy training; when not given, the data's size, at least 32")
-    group.add_argument("--epochs", type=positive_int, default=defaults.epochs, help="proxy training epochs")
+    group.add_argument("--epochs", type=integer_between(1, MAX_EPOCHS), default=defaults.epochs, help="proxy training epochs")
     group.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="training batch size")
-    group.add_argument("--learning-rate", type=positive_float, default=defaults.learning_rate, help="AdamW peak learning rate")
+    group.add_argument("--learning-rate", type=float_between(0.0, MAX_LEARNING_RATE), default=defaults.learning_rate, help="AdamW peak learning rate")
     group.add_argument("--max-train-samples", type=positive_int, default=defaults.max_train_samples,
                        help="training samples a proxy sees")
     group.add_argument("--max-val-samples", type=positive_int, default=defaults.max_val_samples,
@@ -51,6 +60,14 @@ def add_proxy_arguments(parser: argparse.ArgumentParser, *, title: str, defaults
     group.add_argument("--val-fraction", type=positive_float, default=0.1,
                        help="share of the training data held out to score candidates")
     group.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, ...")
+
+
+def parse_proxy_resolution(text: str) -> tuple[int, int]:
+    """``--proxy-resolution``: N or HxW with each side in [MIN_PROXY_SIDE, MAX_SIDE]."""
+    resolution = parse_resolution(text)
+    if not all(MIN_PROXY_SIDE <= side <= MAX_SIDE for side in resolution):
+        raise ValueError(f"expected sides between {MIN_PROXY_SIDE} and {MAX_SIDE:,} pixels, got {text!r}")
+    return resolution
 
 
 def data_options(args: argparse.Namespace) -> DataOptions:
@@ -66,18 +83,26 @@ def train_config(args: argparse.Namespace, **recipe) -> TrainConfig:
                        device=checked_device(args.device), **recipe)
 
 
+TRAINING_DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")  # torch device types that hold real tensors and train
+
+
 def checked_device(requested: str) -> str:
     """``--device`` resolved, or one line saying why it cannot be used here."""
+    import torch
+
     try:
         device = resolve_device(requested)
     except RuntimeError as error:
         raise UsageError(f"--device {requested}: {str(error).splitlines()[0]}") from None
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError(f"--device {requested}: CUDA is not available on this machine")
+    kind = torch.device(device).type
+    if kind not in TRAINING_DEVICE_TYPES:
+        raise UsageError(f"--device {requested}: training needs one of {', '.join(TRAINING_DEVICE_TYPES)}")
+    try:
+        torch.empty(1, device=device)  # the one test every kind of device answers the same way
+    except (RuntimeError, AssertionError):  # torch raises AssertionError for a CUDA-less build
+        raise UsageError(f"--device {requested}: no such {kind.upper()} device is available to this PyTorch on "
+                         f"this machine") from None
     return device
 
 
-__all__ = ["ProxyDefaults", "SEARCH_PROXY", "add_proxy_arguments", "checked_device", "data_options", "train_config"]
+__all__ = ["MAX_SEEDS", "MAX_WORKERS", "ProxyDefaults", "SEARCH_PROXY", "add_proxy_arguments", "checked_device", "data_options", "train_config"]

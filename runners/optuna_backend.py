@@ -12,6 +12,7 @@ the study is told that recorded outcome instead: the record is the source of tru
 from __future__ import annotations
 
 import multiprocessing
+from pathlib import Path
 
 import optuna
 
@@ -112,6 +113,26 @@ def check_storage_url(url: str) -> None:
         raise UsageError(f"--storage {url}: not a database URL SQLAlchemy can use ({str(error).splitlines()[0]})") from None
     except ImportError as error:
         raise UsageError(f"--storage {url}: its database driver is not installed ({error.name or error})") from None
+    parsed = sqlalchemy.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        _check_sqlite_file(url, Path(parsed.database))
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
+
+def _check_sqlite_file(url: str, path: Path) -> None:
+    """SQLite creates its file on first use: the folder must exist, and a file already there
+    must be a database (an empty file is one SQLite will initialise)."""
+    if path.is_dir():
+        raise UsageError(f"--storage {url}: {path} is a directory, not a database file")
+    if not path.parent.is_dir():
+        raise UsageError(f"--storage {url}: directory {path.parent} does not exist")
+    if path.is_file():
+        with path.open("rb") as file:
+            head = file.read(len(SQLITE_MAGIC))
+        if head and head != SQLITE_MAGIC:
+            raise UsageError(f"--storage {url}: {path} exists and is not a SQLite database")
 
 
 def objective_for(job: SearchJob, evaluator: Evaluator):

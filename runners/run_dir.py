@@ -12,7 +12,7 @@ from pathlib import Path
 
 from search_space.common.errors import UsageError
 from search_space.common.documents import DocumentError, read_json
-from search_space.common.files import write_json
+from search_space.common.files import check_creatable, make_directory, write_json
 
 RUNS = Path("runs")
 CONFIG = "config.json"
@@ -45,8 +45,7 @@ def claim_run_dir(run_dir: Path, identity: dict, kind: str, predating: dict | No
     code had before the flag existed (``predating``), or not at all when none is given.
     """
     run_dir = Path(run_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UsageError(f"--out {run_dir}: exists and is not a directory")
+    check_creatable(run_dir, "--out")
     saved = read_config(run_dir)
     if (run_dir / CONFIG).exists():
         if saved.get("kind", kind) != kind:
@@ -62,7 +61,7 @@ def claim_run_dir(run_dir: Path, identity: dict, kind: str, predating: dict | No
         return True
     if run_dir.exists() and any(run_dir.iterdir()):
         raise UsageError(f"{run_dir} exists and is not a {kind} run directory; choose another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_directory(run_dir, "--out")
     write_json(run_dir / CONFIG, {"kind": kind, **identity})
     return False
 

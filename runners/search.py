@@ -14,23 +14,25 @@ continues the search. Look at it with: python -m analysis.dashboard RUN_DIR
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
 
 from runners import optuna_backend
-from runners.budget import REWARD_EXPONENT, smallest_macs
+from runners.budget import REWARD_EXPONENT, WINDOW_LOW, largest_reachable_macs, smallest_macs
 from runners.data import prepare
 from runners.evaluation import SCORES, SearchSettings
 from runners.job import SearchJob
-from runners.options import SEARCH_PROXY, add_proxy_arguments, data_options, train_config
+from runners.options import MAX_SEEDS, MAX_WORKERS, SEARCH_PROXY, add_proxy_arguments, data_options, train_config
 from runners.results import Objective, read_records
 from runners.run_dir import claim_run_dir, default_run_dir
 from runners.search_run import run_search, summarize
 from search_space import load_space
-from search_space.common.cli import (ArgumentParser, checked, finite_float, integer, positive_float, positive_int,
-                                     run_main)
+from search_space.common.cli import (ArgumentParser, checked, float_between, integer, integer_between, positive_float,
+                                     positive_int, run_main)
 from search_space.common.errors import UsageError
+from search_space.common.files import check_creatable
 from search_space.common.units import format_macs, parse_macs
 from search_space.space import replace_fixed
 
@@ -47,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="MAC budget at the spec's resolution (the papers' FLOPs): 400M, 1.2G, 4e8")
     goal.add_argument("--objective", choices=Objective.KINDS, default="reward",
                       help="reward: MnasNet ACC x (MACs/T)^w; pareto: (accuracy, MACs), multi-objective")
-    goal.add_argument("--reward-exponent", type=finite_float, default=REWARD_EXPONENT, help="w in ACC x (MACs/T)^w")
+    goal.add_argument("--reward-exponent", type=float_between(-math.inf, 0.0), default=REWARD_EXPONENT, help="w in ACC x (MACs/T)^w")
     goal.add_argument("--space", default="default", help="search space: the packaged B0-like space ('default') or a YAML file")
     goal.add_argument("--sampler", choices=("tpe", "nsga2", "random", "grid"), default="tpe", help="Optuna sampler")
     goal.add_argument("--startup-trials", type=positive_int, default=4,
@@ -59,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     scoring.add_argument("--zero-cost-score", choices=SCORES, default="naswot",
                          help="which zero-cost score ranks candidates with --proxy zero-cost")
     scoring.add_argument("--no-pruning", action="store_true", help="disable Hyperband/ASHA early stopping")
-    scoring.add_argument("--seeds", type=positive_int, default=1,
+    scoring.add_argument("--seeds", type=integer_between(1, MAX_SEEDS), default=1,
                          help="seed replicates per candidate; racing stops a candidate's seeds once it cannot "
                               "reach the incumbent (the Optuna backend; Ray gives every candidate all seeds)")
     add_proxy_arguments(parser, title="proxy training", defaults=SEARCH_PROXY)
@@ -68,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     execution.add_argument("--trials", type=positive_int, default=16, help="total trials of the run")
     execution.add_argument("--timeout", type=positive_float, default=None,
                            help="stop starting trials after this many seconds; when not given, run all trials")
-    execution.add_argument("--workers", type=positive_int, default=1, help="parallel trials (processes or Ray actors)")
+    execution.add_argument("--workers", type=integer_between(1, MAX_WORKERS), default=1, help="parallel trials (processes or Ray actors)")
     execution.add_argument("--storage", default=None,
                            help="Optuna storage URL; when not given, SQLite in the run directory")
     execution.add_argument("--ray-address", default=None,
@@ -86,6 +88,12 @@ def _identity(args: argparse.Namespace) -> dict:
 
 def job_from_args(args: argparse.Namespace):
     """The job, its data and whether it resumes; every user mistake is found before training."""
+    if args.ray_address and args.backend != "ray":
+        raise UsageError(f"--ray-address {args.ray_address} needs --backend ray")
+    if args.out is not None:
+        check_creatable(args.out, "--out")
+    if args.storage:
+        optuna_backend.check_storage_url(args.storage)
     options = data_options(args)
     train = train_config(args)
     space = load_space(args.space)
@@ -97,6 +105,11 @@ def job_from_args(args: argparse.Namespace):
         raise UsageError(f"--budget-flops {format_macs(args.budget_flops)} is below the smallest network of the "
                          f"space ({smallest:,} MACs = {format_macs(smallest)} at "
                          f"{'x'.join(map(str, smallest_spec.resolution))}, {data.num_classes} classes)")
+    largest = largest_reachable_macs(space)
+    if WINDOW_LOW * args.budget_flops > largest:
+        raise UsageError(f"--budget-flops {format_macs(args.budget_flops)} is above the largest network the space "
+                         f"reaches ({largest:,} MACs = {format_macs(largest)}: its largest choices at the widest and "
+                         f"deepest projection)")
     run_dir = args.out or default_run_dir()
     settings = SearchSettings(budget=args.budget_flops, objective=Objective(args.objective, args.proxy),
                               reward_exponent=args.reward_exponent, zero_cost_score=args.zero_cost_score,
@@ -108,8 +121,6 @@ def job_from_args(args: argparse.Namespace):
                     ray_address=args.ray_address)
     if args.sampler == "grid":
         optuna_backend.make_sampler(job)  # refuses spaces too large to enumerate, before training
-    if args.storage:
-        optuna_backend.check_storage_url(args.storage)
     resuming = claim_run_dir(run_dir, _identity(args), "search")
     return job, data, resuming
 

@@ -18,7 +18,7 @@ import math
 import sys
 from pathlib import Path
 
-from runners.options import ProxyDefaults, add_proxy_arguments, data_options, train_config
+from runners.options import MAX_SEEDS, ProxyDefaults, add_proxy_arguments, data_options, train_config
 from runners.results import TrialState
 from runners.run_dir import RUNS, default_run_dir
 from scaling.compound import RATIO_TOLERANCE
@@ -26,20 +26,27 @@ from scaling.pipeline import MODES, GridOptions, fit_grid_table, fit_law_table, 
 from scaling.reports import LAWS_FILE, write_laws
 from scaling.tables import GRID_COLUMNS, read_grid_table, read_table
 from search_space import NetworkSpec, load_spec
-from search_space.common.cli import (ArgumentParser, checked, integer, non_negative_int, positive_float, positive_int,
+from search_space.common.cli import (ArgumentParser, checked, integer, integer_between, non_negative_int, positive_float,
                                      run_main)
 from search_space.common.errors import UsageError
+from search_space.common.files import check_creatable, make_directory
 from search_space.common.units import parse_seconds
 from search_space.rules import DEPTH_RULES
 
 
+MIN_LAW_PHI = -8  # a member 2^-8 = 1/256 of the base's MACs; smaller ones are a typo, not a law
+
+
 def _phis(text: str) -> tuple[float, ...]:
     try:
+        if not text.isascii():  # float() also reads other scripts' digits
+            raise ValueError
         values = tuple(float(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise ValueError(f"expected comma-separated numbers like -2,-1, got {text!r}") from None
-    if any(not math.isfinite(value) or value >= 1 for value in values):
-        raise ValueError(f"law phis must be finite numbers < 1 (phi 0 and 1 are always evaluated), got {text!r}")
+    if any(not (math.isfinite(value) and MIN_LAW_PHI <= value < 1) for value in values):
+        raise ValueError(f"law phis must be numbers in [{MIN_LAW_PHI}, 1) (phi 0 and 1 are always evaluated), "
+                         f"got {text!r}")
     return values
 
 # Smaller than the search's: a grid trains dozens of networks per run.
@@ -56,8 +63,10 @@ def build_parser() -> ArgumentParser:
     what.add_argument("--results", type=Path, default=None,
                       help=f"fit coefficients from this table (columns {', '.join(GRID_COLUMNS)}) without training")
     what.add_argument("--power-law", type=Path, default=None, help="fit error = E + A*C^-a to this table and stop")
-    what.add_argument("--x", default="macs", help="--power-law: the compute column (MACs or params)")
-    what.add_argument("--y", default="metric", help="--power-law: the metric column, an accuracy in [0, 1] unless --lower-is-better")
+    what.add_argument("--x", default=None, help="--power-law: the compute column (MACs or params); when not given, macs")
+    what.add_argument("--y", default=None,
+                      help="--power-law: the metric column, an accuracy in [0, 1] unless --lower-is-better"
+                           "; when not given, metric")
     what.add_argument("--lower-is-better", action="store_true",
                       help="--power-law: --y is already an error or loss (otherwise error = 1 - y)")
     what.add_argument("--holdout", type=non_negative_int, default=None,
@@ -67,7 +76,7 @@ def build_parser() -> ArgumentParser:
                            "to the same MACs (the paper's single-dimension baselines)")
     grid = parser.add_argument_group("grid")
     grid.add_argument("--step", type=positive_float, default=0.1, help="grid step on the FLOP-share simplex")
-    grid.add_argument("--seeds", type=positive_int, default=2, help="training repeats per grid point")
+    grid.add_argument("--seeds", type=integer_between(1, MAX_SEEDS), default=2, help="training repeats per grid point")
     grid.add_argument("--law-phis", type=checked(_phis), default="-2,-1",
                       help="smaller members trained along the chosen direction to fit the metric-vs-MACs law "
                            "that predicts the family's metric ('' for none)")
@@ -79,7 +88,7 @@ def build_parser() -> ArgumentParser:
                       help="how a depth multiplier becomes repeats: 'total' scales the network's block count "
                            "(a one-block-per-stage base can grow by one block), 'per-stage' is the reference "
                            "ceil per stage (B1..B7 from B0); see BENCHMARKS.md")
-    grid.add_argument("--comparison-seeds", type=positive_int, default=6,
+    grid.add_argument("--comparison-seeds", type=integer_between(1, MAX_SEEDS), default=6,
                       help="the most paired seeds the chosen direction and each single-dimension corner get "
                            "until their difference at phi = 1 separates (within the time limit)")
     add_proxy_arguments(parser, title="proxy training (the search's proxy; defaults sized for 2 CPU cores)",
@@ -103,6 +112,7 @@ def _out_dir(args, kind: str) -> Path:
 
 
 def power_law_command(args) -> int:
+    args.x, args.y = args.x or "macs", args.y or "metric"
     frame = read_table(args.power_law, (args.x, args.y))
     compute, values = frame[args.x].to_numpy(float), frame[args.y].to_numpy(float)
     if args.lower_is_better:
@@ -115,7 +125,7 @@ def power_law_command(args) -> int:
         error, error_name = 1 - values, f"1 - {args.y}"
     law = fit_law_table(compute, error, args.x, args.y, error_name, args.holdout, args.bootstrap, args.seed)
     out = _out_dir(args, "power-law")
-    out.mkdir(parents=True, exist_ok=True)
+    make_directory(out, "--out")
     write_laws(out, [law])
     low, high = law.intervals.get("a", (law.law.a, law.law.a))
     print(f"{law.describe()} (a in [{low:.3g}, {high:.3g}])")
@@ -183,13 +193,31 @@ def run_command(args) -> int:
     return 0
 
 
+POWER_LAW_ONLY = ("x", "y", "holdout", "lower_is_better")
+
+
+def _check_flags(args) -> None:
+    """Flags that only one mode reads are refused in the others, and --out before any work."""
+    if args.power_law is None:
+        given = [name for name in POWER_LAW_ONLY if getattr(args, name) not in (None, False)]
+        if given:
+            raise UsageError(f"--{given[0].replace('_', '-')} is read only with --power-law TABLE")
+    if args.out is not None:
+        check_creatable(args.out, "--out")
+
+
+def _fit(args) -> int:
+    _check_flags(args)
+    if args.power_law is not None:
+        return power_law_command(args)
+    if args.results is not None:
+        return results_command(args)
+    return run_command(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.power_law is not None:
-        return run_main(lambda: power_law_command(args))
-    if args.results is not None:
-        return run_main(lambda: results_command(args))
-    return run_main(lambda: run_command(args))
+    return run_main(lambda: _fit(args))
 
 
 if __name__ == "__main__":

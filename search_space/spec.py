@@ -62,7 +62,7 @@ def _is_number(value: object) -> bool:
 # Upper bounds far beyond any published EfficientNet (B7: 2,560 channels, 600 px, 18 repeats
 # a stage, kernel 7, expansion 6) that keep every accepted spec buildable in memory: a typo
 # of 10**9 channels is an error here, not a crash when the model is built.
-MAX_CHANNELS = 16_384
+MAX_CHANNELS = 65_536  # 25x B7's widest layer: room for any width multiplier a scaling study tries
 MAX_SIDE = 16_384  # pixels per side; long spectrograms stay well inside
 MAX_REPEATS = 256
 MAX_KERNEL = 31

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import zipfile
 
 import numpy as np
@@ -37,6 +38,9 @@ def files(tmp_path):
         (idx / name).write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage body")
     (tmp_path / "huge.yaml").write_text(TINY_SPACE.replace("repeats: 1,", "repeats: {low: 1, high: 1000000000},"))
     (tmp_path / "a-file").write_text("x")
+    np.save(tmp_path / "array.npy", np.zeros((4, 8, 8), np.float32))
+    (tmp_path / "array.npy").rename(tmp_path / "renamed.npz")
+    np.savez(tmp_path / "long.npz", x=np.zeros((2, 1, 20_000), np.float32), y=np.array([0, 1]))
     return tmp_path
 
 
@@ -53,12 +57,32 @@ CASES = [
     (fit, ["--step", "1e-9"], "--step must be between"),
     (fit, ["--device", "tpu0", "--data", "{good.npz}"], "--device tpu0"),
     (dashboard, ["{a-file}"], "not a directory"),
+    # found by the closing sweep (benchmarks/bad_inputs.py)
+    (search, ["--data", "{renamed.npz}"], "holds a single array, not an .npz archive"),
+    (search, ["--data", "{long.npz}"], "above 16,384 pixels a side"),
+    (search, ["--data", "{good.npz}", "--proxy-resolution", "100000"], "--proxy-resolution"),
+    (search, ["--data", "{good.npz}", "--proxy-resolution", "1x1"], "--proxy-resolution"),
+    (search, ["--data", "{good.npz}", "--learning-rate", "1e10"], "--learning-rate"),
+    (search, ["--data", "{good.npz}", "--epochs", "10000000"], "--epochs"),
+    (search, ["--data", "{good.npz}", "--seeds", "100000"], "--seeds"),
+    (search, ["--data", "{good.npz}", "--workers", "1000000"], "--workers"),
+    (search, ["--data", "{good.npz}", "--reward-exponent", "5"], "--reward-exponent"),
+    (search, ["--data", "{good.npz}", "--device", "meta"], "--device meta: training needs"),
+    (search, ["--data", "{good.npz}", "--budget-flops", "1e30"], "above the largest network the space reaches"),
+    (search, ["--data", "{good.npz}", "--ray-address", "127.0.0.1:1"], "needs --backend ray"),
+    (search, ["--data", "{good.npz}", "--out", "{a-file}/run"], "cannot be created, "),
+    (search, ["--data", "{good.npz}", "--storage", "sqlite:///{idx}"], "is a directory, not a database file"),
+    (search, ["--data", "{good.npz}", "--storage", "sqlite:///{a-file}"], "is not a SQLite database"),
+    (search, ["--data", "{good.npz}", "--storage", "sqlite:////no/such/folder/study.db"], "does not exist"),
+    (fit, ["--x", "params"], "--x is read only with --power-law"),
+    (fit, ["--law-phis=-1e300"], "law phis must be numbers in [-8, 1)"),
+    (fit, ["--law-phis", "\u0660.\u0665"], "expected comma-separated numbers"),
 ]
 
 
 @pytest.mark.parametrize("main, args, words", CASES, ids=[" ".join(args) for _, args, _ in CASES])
 def test_each_finding_is_one_line_and_exit_2(main, args, words, files, capsys):
-    filled = [files / arg[1:-1] if arg.startswith("{") else arg for arg in args]  # "{name}": a file made above
+    filled = [re.sub(r"\{([^}]+)\}", lambda name: str(files / name[1]), arg) for arg in args]  # "{name}": a file made above
     assert_one_line_error(call(main, filled, capsys), words)
 
 
@@ -192,13 +216,10 @@ def _numeric_flags():
     from runners.search import build_parser as search_parser
     from scaling.fit import build_parser as fit_parser
 
-    from search_space.common import cli
-
-    numeric = {cli.integer, cli.positive_int, cli.non_negative_int, cli.finite_float, cli.positive_float, int, float}
     for name, parser in (("search", search_parser()), ("evaluate", evaluate_parser()), ("fit", fit_parser())):
         for action in parser._actions:
-            if action.option_strings and (action.type in numeric or getattr(action.type, "__name__", "") in (
-                    "parse_macs", "parse_seconds")):
+            if action.option_strings and (getattr(action.type, "numeric", False) or getattr(
+                    action.type, "__name__", "") in ("parse_macs", "parse_seconds")):
                 yield name, action.option_strings[0]
 
 
@@ -360,3 +381,50 @@ def test_a_dashboard_title_is_text_not_markup(files, capsys):
     assert call(dashboard, [run, "--title", "<script>alert(1)</script>"], capsys).code == 0
     page = (run / "dashboard.html").read_text()
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-1000, 1000), st.integers(-1000, 1000), st.integers(-2000, 2000))
+def test_integer_flags_accept_exactly_their_bounds(low, span, value):
+    import argparse
+
+    from search_space.common.cli import integer_between
+
+    high = low + abs(span)
+    parse = integer_between(low, high)
+    if low <= value <= high:
+        assert parse(str(value)) == value
+    else:
+        with pytest.raises(argparse.ArgumentTypeError, match=f"between {low} and"):
+            parse(str(value))
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse(f"{value}.0")  # 2.0 is not an integer flag's value
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(-10, 10), st.floats(0, 10), st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                                                         st.integers(-20, 20).map(float)))
+def test_float_flags_accept_exactly_their_finite_interval(low, span, value):
+    import argparse
+    import math
+
+    from search_space.common.cli import float_between
+
+    high = low + span
+    parse = float_between(low, high)
+    if math.isfinite(value) and low < value <= high:
+        assert parse(repr(value)) == value
+    else:
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse(repr(value))
+
+
+def test_data_that_cannot_fit_in_memory_is_refused_before_it_is_resized(tmp_path, monkeypatch, capsys):
+    from runners import data
+
+    monkeypatch.setattr(data, "_available_memory", lambda: 2**30)  # a 1 GiB machine
+    write_npz(tmp_path / "d.npz", n=40, shape=(16, 16))
+    outcome = call(search, ["--data", tmp_path / "d.npz", "--proxy-resolution", "4096"], capsys)
+    assert_one_line_error(outcome, "at 4096x4096 need", "GiB as float32", "lower --proxy-resolution")
+    assert call(search, ["--data", tmp_path / "d.npz", "--proxy-resolution", "64", "--trials", "1", "--epochs", "1",
+                         "--max-train-samples", "16", "--quiet", "--out", tmp_path / "run"], capsys).code == 0

@@ -331,6 +331,10 @@ DAMAGES = {
     "config a list": ("tpe", "config.json", "[1]"),
     "best.yaml not a spec": ("tpe", "best.yaml", "stages: 5\n"),
     "evaluations wrong shape": ("scaling", "evaluations.jsonl", '{"role": 5}\n'),
+    "family text in a number column": ("scaling", "family.csv", "phi,name,params,macs,realised_mac_ratio,"
+                                       "ideal_mac_ratio,ghost_params,ghost_macs\n1,b1,lots,1,1,1,1,1\n"),
+    "family without phi": ("scaling", "family.csv", "name,macs\nb1,5\n"),
+    "grid text in metric": ("scaling", "grid.csv", "share_depth,share_width,share_resolution,metric\n1,0,0,high\n"),
 }
 
 
@@ -347,3 +351,17 @@ def test_a_damaged_run_file_is_a_note_or_one_line_never_a_traceback(runs, tmp_pa
     else:
         assert outcome.code == 0 and "Traceback" not in outcome.err
         assert (damaged / "dashboard.html").is_file()
+
+
+def test_a_log_damaged_mid_file_is_read_around_with_a_note_and_a_warning(runs, tmp_path, capsys):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(runs["tpe"], damaged)
+    log = damaged / "trials.jsonl"
+    complete = len(log.read_text().splitlines())
+    log.write_text('{"number": 99, "sta\n' + log.read_text())
+    outcome = call(main, [damaged], capsys)
+    assert outcome.code == 0
+    assert outcome.err.strip() == f"warning: {log}: 1 unreadable line(s) skipped (line 1)"
+    page = (damaged / "dashboard.html").read_text()
+    assert "1 unreadable line(s) skipped" in page
+    assert f"{complete} trials finished" in page  # every intact record still counted

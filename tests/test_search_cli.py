@@ -254,7 +254,7 @@ def test_image_folder_data(files, tmp_path):
     (["--space", "/nonexistent/space.yaml"], "no such file"),
     (["--objective", "loss"], "invalid choice: 'loss'"),
     (["--val-fraction", "1.5"], "--val-fraction must be between 0 and 1"),
-] + ([(["--device", "cuda"], "CUDA is not available")] if not __import__("torch").cuda.is_available() else []))
+] + ([(["--device", "cuda"], "no such CUDA device is available")] if not __import__("torch").cuda.is_available() else []))
 def test_bad_flags_one_line_exit_2(files, tmp_path, args, words, capsys):
     outcome = call(main, ["--data", files["npz"], "--out", tmp_path / "r", *args], capsys)
     assert_one_line_error(outcome, words)

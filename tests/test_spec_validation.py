@@ -55,7 +55,7 @@ CASES = [
     ("resolution", [224, 0], "width must be an integer between 1 and 16,384"),
     ("resolution", [224, 224, 3], "integer or [height, width]"),
     ("resolution", [10**7, 10**7], "height must be an integer between 1 and 16,384"),
-    ("stages[4].out_channels", 10**9, "integer between 1 and 16,384, got 1000000000"),
+    ("stages[4].out_channels", 10**9, "integer between 1 and 65,536, got 1000000000"),
     ("stages[0].repeats", 1000, "integer between 1 and 256"),
     ("stages[3].kernel", 33, "odd integer between 1 and 31"),
     ("stages[2].expansion", 65, "integer between 1 and 64"),

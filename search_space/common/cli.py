@@ -61,46 +61,51 @@ def _ascii(text: str) -> str:
     return text
 
 
-def _integer_at_least(minimum: int | None, description: str):
+def integer_between(minimum: int | None, maximum: int | None = None, description: str | None = None):
+    """An argparse ``type`` for an ASCII integer within ``[minimum, maximum]`` (``None``: unbounded)."""
+    if description is None:
+        description = ("an integer" if minimum is None else f"an integer >= {minimum}" if maximum is None
+                       else f"an integer between {minimum} and {maximum:,}")
+
     def parse(text: str) -> int:
         try:
             value = int(_ascii(text))
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}") from None
-        if minimum is not None and value < minimum:
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
             raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}")
         return value
     parse.__name__ = description
+    parse.numeric = True  # lets the suite find every numeric flag to fuzz it
     return parse
 
 
-integer = _integer_at_least(None, "an integer")
-positive_int = _integer_at_least(1, "a positive integer")
-non_negative_int = _integer_at_least(0, "an integer >= 0")
+integer = integer_between(None)
+positive_int = integer_between(1, description="a positive integer")
+non_negative_int = integer_between(0)
 
 
+def float_between(low: float, high: float = math.inf, *, low_inclusive: bool = False):
+    """An argparse ``type`` for a finite number in ``(low, high]`` (``[low, high]`` with ``low_inclusive``)."""
+    bracket = "[" if low_inclusive else "("
+    description = (f"a finite number {'>=' if low_inclusive else '>'} {low:g}" if math.isinf(high)
+                   else f"a number in {bracket}{low:g}, {high:g}]")
+
+    def parse(text: str) -> float:
+        try:
+            value = float(_ascii(text))
+        except ValueError:
+            value = math.nan
+        above_low = value >= low if low_inclusive else value > low
+        if not (math.isfinite(value) and above_low and value <= high):
+            raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}")
+        return value
+    parse.__name__ = description
+    parse.numeric = True
+    return parse
 
 
-def finite_float(text: str) -> float:
-    """Any finite number (``nan`` and ``inf`` are refused)."""
-    try:
-        value = float(_ascii(text))
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite number > 0."""
-    try:
-        value = float(_ascii(text))
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value
+positive_float = float_between(0.0)
 
 
 def checked(parse):
@@ -114,5 +119,5 @@ def checked(parse):
     return convert
 
 
-__all__ = ["ArgumentParser", "HelpFormatter", "checked", "finite_float", "integer", "non_negative_int",
-           "positive_float", "positive_int", "run_main"]
+__all__ = ["ArgumentParser", "HelpFormatter", "checked", "float_between", "integer", "integer_between",
+           "non_negative_int", "positive_float", "positive_int", "run_main"]

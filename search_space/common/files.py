@@ -8,6 +8,36 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
+from search_space.common.errors import UsageError
+
+
+def check_creatable(directory: Path, flag: str) -> None:
+    """One line unless ``directory`` exists as a directory or can be created: its nearest
+    existing ancestor must be a directory this process may write to. Called before any
+    work starts, so that a bad ``--out`` costs nothing."""
+    directory = Path(directory)
+    if directory.exists():
+        if not directory.is_dir():
+            raise UsageError(f"{flag} {directory}: exists and is not a directory")
+        return
+    ancestor = directory.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UsageError(f"{flag} {directory}: cannot be created, {ancestor} is a file")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {directory}: cannot be created, {ancestor} is not writable")
+
+
+def make_directory(directory: Path, flag: str) -> None:
+    """``mkdir -p`` with the operating system's refusal (a read-only or virtual file system)
+    as one line naming the flag."""
+    check_creatable(directory, flag)
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"{flag} {directory}: cannot be created ({error.strerror or error})") from None
+
 
 def write_atomically(target: Path, write: Callable[[Path], object]) -> None:
     """``write(temporary)``, then rename over ``target``: readers never see a half-written file.
@@ -53,9 +83,22 @@ def read_json_lines(path: Path) -> list:
     """Every complete JSON line of a log written by :func:`append_json_line`.
 
     A line that does not parse (a torn last line: the process died mid-write) is skipped, so
-    a log is read for what it can still tell; a line that parses to something other than the
-    object its reader expects is that reader's to refuse (:func:`search_space.common.rows.read_rows`).
+    a log is read for what it can still tell (:func:`unreadable_lines` says which were); a
+    line that parses to something other than the object its reader expects is that reader's
+    to refuse (:func:`search_space.common.rows.read_rows`).
     """
+    return [row for row in _parsed_lines(path) if row is not _UNREADABLE]
+
+
+def unreadable_lines(path: Path) -> list[int]:
+    """Line numbers (from 1) of ``path`` that :func:`read_json_lines` skipped."""
+    return [number for number, row in enumerate(_parsed_lines(path), start=1) if row is _UNREADABLE]
+
+
+_UNREADABLE = object()
+
+
+def _parsed_lines(path: Path) -> list:
     path = Path(path)
     if not path.exists():
         return []
@@ -64,8 +107,8 @@ def read_json_lines(path: Path) -> list:
         try:
             rows.append(json.loads(line))
         except (json.JSONDecodeError, RecursionError):
-            continue
+            rows.append(_UNREADABLE)
     return rows
 
 
-__all__ = ["append_json_line", "read_json_lines", "write_atomically", "write_json"]
+__all__ = ["append_json_line", "check_creatable", "make_directory", "read_json_lines", "unreadable_lines", "write_atomically", "write_json"]

@@ -31,7 +31,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from search_space.spec import MAX_REPEATS, NetworkSpec, SpecError, StageSpec, parse_attention
+from search_space.spec import MAX_REPEATS, MAX_STAGES, NetworkSpec, SpecError, StageSpec, parse_attention
 from search_space.common.documents import DocumentError, parse_yaml, read_text
 
 
@@ -234,6 +234,8 @@ def space_from_dict(data: Any) -> SearchSpace:
     entries = data["stages"]
     if not isinstance(entries, list) or not entries:
         raise SpecError("stages", "must be a non-empty list of stage choices")
+    if len(entries) > MAX_STAGES:
+        raise SpecError("stages", f"must list at most {MAX_STAGES} stages, got {len(entries)}")
 
     stages = []
     for index, entry in enumerate(entries):

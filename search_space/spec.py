@@ -65,6 +65,7 @@ def _is_number(value: object) -> bool:
 MAX_CHANNELS = 65_536  # 25x B7's widest layer: room for any width multiplier a scaling study tries
 MAX_SIDE = 16_384  # pixels per side; long spectrograms stay well inside
 MAX_REPEATS = 256
+MAX_STAGES = 64  # EfficientNet has 7, EfficientNetV2 6
 MAX_KERNEL = 31
 MAX_EXPANSION = 64
 MAX_CLASSES = 100_000  # ImageNet-21k has 21,841
@@ -271,8 +272,8 @@ class NetworkSpec:
         if not isinstance(self.stages, (tuple, list)):
             raise SpecError("stages", f"must be a list of stages, got {self.stages!r}")
         object.__setattr__(self, "stages", tuple(self.stages))
-        if not self.stages:
-            raise SpecError("stages", "must contain at least one stage")
+        if not 1 <= len(self.stages) <= MAX_STAGES:
+            raise SpecError("stages", f"must contain between 1 and {MAX_STAGES} stages, got {len(self.stages)}")
         for index, stage in enumerate(self.stages):
             if not isinstance(stage, StageSpec):
                 raise SpecError(f"stages[{index}]", f"must be a StageSpec, got {type(stage).__name__}")

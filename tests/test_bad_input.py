@@ -40,6 +40,7 @@ def files(tmp_path):
     (tmp_path / "a-file").write_text("x")
     np.save(tmp_path / "array.npy", np.zeros((4, 8, 8), np.float32))
     (tmp_path / "array.npy").rename(tmp_path / "renamed.npz")
+    (tmp_path / "endless.yaml").symlink_to("/dev/zero")
     np.savez(tmp_path / "long.npz", x=np.zeros((2, 1, 20_000), np.float32), y=np.array([0, 1]))
     return tmp_path
 
@@ -58,6 +59,7 @@ CASES = [
     (fit, ["--device", "tpu0", "--data", "{good.npz}"], "--device tpu0"),
     (dashboard, ["{a-file}"], "not a directory"),
     # found by the closing sweep (benchmarks/bad_inputs.py)
+    (describe, ["describe", "{endless.yaml}"], "not a regular file"),
     (search, ["--data", "{renamed.npz}"], "holds a single array, not an .npz archive"),
     (search, ["--data", "{long.npz}"], "above 16,384 pixels a side"),
     (search, ["--data", "{good.npz}", "--proxy-resolution", "100000"], "--proxy-resolution"),

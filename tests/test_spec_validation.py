@@ -110,3 +110,16 @@ def test_not_a_mapping():
 
 def test_valid_dict_passes():
     assert spec_from_dict(copy.deepcopy(BASE)) == load_spec("efficientnet-b0")
+
+
+def test_a_spec_with_more_stages_than_any_network_is_refused():
+    import dataclasses
+
+    from search_space import load_spec
+    from search_space.spec import MAX_STAGES
+
+    b0 = load_spec("efficientnet-b0")
+    many = (b0.stages * (MAX_STAGES // len(b0.stages) + 1))
+    assert len(dataclasses.replace(b0, stages=many[:MAX_STAGES]).stages) == MAX_STAGES
+    with pytest.raises(SpecError, match=f"between 1 and {MAX_STAGES} stages, got {MAX_STAGES + 1}"):
+        dataclasses.replace(b0, stages=many[: MAX_STAGES + 1])

@@ -20,10 +20,21 @@ class DocumentError(UserError):
     """A text document that cannot be read or parsed."""
 
 
+# Specs, spaces and run files are kilobytes; a larger "document" is the wrong file, and
+# reading it whole (or a device such as /dev/zero, which never ends) would exhaust memory.
+MAX_DOCUMENT_BYTES = 64 * 2**20
+
+
 def read_text(path: str | Path) -> str:
-    """The file's text (UTF-8)."""
+    """The file's text (UTF-8): a regular file of at most :data:`MAX_DOCUMENT_BYTES`."""
     path = Path(path)
     try:
+        if path.exists() and not path.is_file():
+            raise DocumentError(f"{path}: not a regular file")
+        size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise DocumentError(f"{path}: {size / 2**20:,.0f} MiB is too large for a spec, space or run file "
+                                f"(at most {MAX_DOCUMENT_BYTES // 2**20} MiB)")
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise DocumentError(f"{path}: not UTF-8 text (byte {error.start})") from None

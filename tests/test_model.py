@@ -225,3 +225,20 @@ def test_fast_training_conv_equals_the_plain_conv(kernel, depthwise, height, wid
     expected_gradients = torch.autograd.grad(expected, (images, fast.weight), upstream)
     for actual, wanted in zip(gradients, expected_gradients):
         assert torch.allclose(actual, wanted, atol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(networks())
+def test_every_residual_block_starts_as_the_identity(spec):
+    """Zero-initialised residual branches (Goyal et al. 2017): a block with a shortcut and no
+    LayerScale returns its input at initialisation, whatever its type and attention."""
+    model = build_model(spec).eval()
+    checked = 0
+    with torch.no_grad():
+        x = model.stem(torch.randn(2, spec.in_channels, *spec.resolution))
+        for block in model.blocks:
+            if block.residual and block.layer_scale is None:
+                torch.testing.assert_close(block(x), x)
+                checked += 1
+            x = block(x)
+    assert checked == sum(b.residual and b.layer_scale is None for b in model.blocks)

@@ -34,6 +34,7 @@ from search_space.common.units import parse_seconds
 from search_space.rules import DEPTH_RULES
 
 
+MAX_BOOTSTRAP = 100_000  # resamples per interval: 1,000 give two decimals already
 MIN_LAW_PHI = -8  # a member 2^-8 = 1/256 of the base's MACs; smaller ones are a typo, not a law
 
 
@@ -83,7 +84,7 @@ def build_parser() -> ArgumentParser:
     grid.add_argument("--time-limit", type=checked(parse_seconds), default="18m",
                       help="stop starting grid evaluations after this long (90s, 20m, 2h); rerun to continue")
     grid.add_argument("--no-time-limit", action="store_true", help="evaluate the whole grid however long it takes")
-    grid.add_argument("--bootstrap", type=non_negative_int, default=1000, help="bootstrap samples for intervals")
+    grid.add_argument("--bootstrap", type=integer_between(0, MAX_BOOTSTRAP), default=1000, help="bootstrap samples for intervals")
     grid.add_argument("--depth-rule", choices=DEPTH_RULES, default="total",
                       help="how a depth multiplier becomes repeats: 'total' scales the network's block count "
                            "(a one-block-per-stage base can grow by one block), 'per-stage' is the reference "

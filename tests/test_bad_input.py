@@ -243,6 +243,24 @@ def test_numeric_flags_refuse_nonsense_in_one_line(command, flag, value, capsys)
     assert_one_line_error(outcome, flag)
 
 
+# Flags where any large value is meaningful (more trials, a longer timeout, all the data);
+# every other numeric flag has an upper bound, and 10^13 is past all of them.
+UNBOUNDED = {"--trials", "--seed", "--batch-size", "--max-train-samples", "--max-val-samples", "--startup-trials",
+             "--timeout", "--time-limit", "--holdout",
+             "--budget-flops"}  # bounded by the space's reach, which needs the data: see "above the largest network"
+
+
+@pytest.mark.parametrize("command, flag", [(command, flag) for command, flag in _numeric_flags()
+                                           if flag not in UNBOUNDED])
+def test_bounded_flags_refuse_a_huge_value_in_one_line(command, flag, capsys):
+    from runners.evaluate import main as evaluate
+
+    main = {**MAINS, "evaluate": evaluate}[command]
+    args = ["efficientnet-b0"] if command == "evaluate" else []
+    outcome = call(main, [*args, f"{flag}=10000000000000", "--data", "/nonexistent"], capsys)
+    assert_one_line_error(outcome, flag)
+
+
 def test_a_table_of_one_grid_point_in_many_rows_fits_nothing(tmp_path, capsys):
     rows = ["depth_mult,width_mult,resolution_mult,macs,metric,seed"]
     rows += [f"1.2,1.1,1.15,800000000,{0.6 + 0.01 * seed},{seed}" for seed in range(12)]

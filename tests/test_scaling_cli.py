@@ -127,7 +127,7 @@ def test_bad_tables_are_one_line_and_exit_2(tmp_path, kind, damage, words, capsy
     (["--learning-rate", "inf"], "a number in (0, 1]"),
     (["--time-limit", "soon"], "duration"),
     (["--seeds", "0"], "an integer between 1 and 100"),
-    (["--bootstrap", "-5"], "integer >= 0"),
+    (["--bootstrap", "-5"], "integer between 0 and 100,000"),
     (["--power-law", "law.csv", "--holdout", "-1"], "integer >= 0"),
     (["--mode", "diagonal"], "invalid choice"),
 ])

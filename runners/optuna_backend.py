@@ -12,7 +12,6 @@ the study is told that recorded outcome instead: the record is the source of tru
 from __future__ import annotations
 
 import multiprocessing
-from pathlib import Path
 
 import optuna
 
@@ -20,10 +19,15 @@ from runners.data import Splits
 from runners.evaluation import Evaluator
 from runners.results import TrialRecord, TrialState, append_record, read_records, write_tables
 from runners.job import SearchJob, load_job_data
+from runners.storage import open_storage
 from search_space.common.errors import UsageError
 
 STUDY_NAME = "search"
 GRID_LIMIT = 100_000
+
+
+class WorkersFailed(Exception):
+    """Some worker processes died (killed, out of memory); the others finished their share."""
 
 
 class CandidateNotTrained(Exception):
@@ -62,7 +66,7 @@ def open_study(job: SearchJob, worker: int = 0) -> optuna.Study:
         if job.pruning and objective.prunable else optuna.pruners.NopPruner()
     )
     study = optuna.create_study(
-        study_name=STUDY_NAME, storage=job.storage_url, load_if_exists=True,
+        study_name=STUDY_NAME, storage=open_storage(job.storage_url), load_if_exists=True,
         sampler=make_sampler(job), pruner=pruner, directions=list(objective.directions),
     )
     history = len(study.get_trials(deepcopy=False))
@@ -99,40 +103,6 @@ def recover_interrupted(study: optuna.Study, job: SearchJob) -> int:
                 study.enqueue_trial(trial.params)
                 requeued += 1
     return requeued
-
-
-def check_storage_url(url: str) -> None:
-    """One line when ``--storage`` is no database URL SQLAlchemy can open here (an unknown
-    scheme, a missing driver), before any run directory or study exists."""
-    import sqlalchemy
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
-    try:
-        sqlalchemy.create_engine(url).dispose()  # resolves the dialect and imports its driver; does not connect
-    except (ArgumentError, NoSuchModuleError, ValueError) as error:
-        raise UsageError(f"--storage {url}: not a database URL SQLAlchemy can use ({str(error).splitlines()[0]})") from None
-    except ImportError as error:
-        raise UsageError(f"--storage {url}: its database driver is not installed ({error.name or error})") from None
-    parsed = sqlalchemy.engine.make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        _check_sqlite_file(url, Path(parsed.database))
-
-
-SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
-
-
-def _check_sqlite_file(url: str, path: Path) -> None:
-    """SQLite creates its file on first use: the folder must exist, and a file already there
-    must be a database (an empty file is one SQLite will initialise)."""
-    if path.is_dir():
-        raise UsageError(f"--storage {url}: {path} is a directory, not a database file")
-    if not path.parent.is_dir():
-        raise UsageError(f"--storage {url}: directory {path.parent} does not exist")
-    if path.is_file():
-        with path.open("rb") as file:
-            head = file.read(len(SQLITE_MAGIC))
-        if head and head != SQLITE_MAGIC:
-            raise UsageError(f"--storage {url}: {path} exists and is not a SQLite database")
 
 
 def objective_for(job: SearchJob, evaluator: Evaluator):
@@ -191,4 +161,5 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
         process.join()
     failed = [p.exitcode for p in processes if p.exitcode]
     if failed:
-        raise RuntimeError(f"{len(failed)} worker process(es) exited with codes {failed}")
+        raise WorkersFailed(f"{len(failed)} of {workers} worker processes died (exit codes {failed}); the others "
+                            "finished their trials")

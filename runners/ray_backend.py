@@ -31,6 +31,7 @@ from runners.evaluation import Evaluator
 from runners.job import SearchJob
 from runners.optuna_backend import STUDY_NAME, make_sampler, open_study, recover_interrupted
 from runners.results import TrialRecord, TrialState, append_record, read_records, write_tables
+from runners.storage import open_storage
 
 
 def _trial_number(experiment_tag: str, offset: int) -> int:
@@ -164,7 +165,7 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
         goal = job.settings.objective
         search = RecordingOptunaSearch(
             job=job, space=_DefineByRun(job.space), sampler=make_sampler(job, stream=len(study.trials)),
-            study_name=STUDY_NAME, storage=optuna.storages.RDBStorage(job.storage_url),
+            study_name=STUDY_NAME, storage=open_storage(job.storage_url),
             metric=["score", "macs"] if goal.multi else "score", mode=["max", "min"] if goal.multi else "max")
         scheduler = ASHAScheduler(metric="score", mode="max", max_t=max(1, job.settings.train.epochs),
                                   grace_period=1) if job.pruning and goal.prunable else None

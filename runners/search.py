@@ -28,6 +28,7 @@ from runners.options import MAX_SEEDS, MAX_WORKERS, SEARCH_PROXY, add_proxy_argu
 from runners.results import Objective, read_records
 from runners.run_dir import claim_run_dir, default_run_dir
 from runners.search_run import run_search, summarize
+from runners.storage import check_storage_url
 from search_space import load_space
 from search_space.common.cli import (ArgumentParser, checked, float_between, integer, integer_between, positive_float,
                                      positive_int, run_main)
@@ -72,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="stop starting trials after this many seconds; when not given, run all trials")
     execution.add_argument("--workers", type=integer_between(1, MAX_WORKERS), default=1, help="parallel trials (processes or Ray actors)")
     execution.add_argument("--storage", default=None,
-                           help="Optuna storage URL; when not given, SQLite in the run directory")
+                           help="Optuna storage: a database URL (sqlite:///PATH, postgresql://USER@HOST/DB) or journal:///PATH "
+                                "(an append-only file for NFS-like file systems); when not given, SQLite in the run "
+                                "directory")
     execution.add_argument("--ray-address", default=None,
                            help="join an existing Ray cluster; when not given, start a local Ray")
     execution.add_argument("--seed", type=integer, default=0, help="seed of the sampler, the data split and training")
@@ -93,7 +96,7 @@ def job_from_args(args: argparse.Namespace):
     if args.out is not None:
         check_creatable(args.out, "--out")
     if args.storage:
-        optuna_backend.check_storage_url(args.storage)
+        check_storage_url(args.storage)
     options = data_options(args)
     train = train_config(args)
     space = load_space(args.space)
@@ -144,6 +147,11 @@ def _search(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: finished trials are saved; rerun the same command to continue", file=sys.stderr)
         records = read_records(job.run_dir)
+    except optuna_backend.WorkersFailed as failure:
+        print(summarize(job, read_records(job.run_dir), time.perf_counter() - start, started_at))
+        print(f"error: {failure}; every finished trial is saved: rerun the same command to run the rest",
+              file=sys.stderr)
+        return 1
     print(summarize(job, records, time.perf_counter() - start, started_at))
     return 0
 

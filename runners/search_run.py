@@ -77,7 +77,8 @@ def winner_verdict(settings: SearchSettings, records: list[TrialRecord], best: T
     scores = seed_scores(best, settings)
     if len(scores) < 2:
         return ("      one seed: no interval, and the runner-up may be as good (on the fidelity panel one seed "
-                "moved the default proxy's accuracy by 0.13 on average); --seeds 3 or more measures it")
+                "moved the default proxy's accuracy by 0.03 on average, as much as most differences in a budget "
+                "window); --seeds 3 or more measures it")
     line = f"      {objective.label} over seeds: {mean_interval(scores)}"
     others = [r for r in records if r is not best and r.state is TrialState.COMPLETE and r.seed_accuracies]
     runner_up = objective.best(others)

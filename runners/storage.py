@@ -1,0 +1,83 @@
+"""Where a study lives: ``--storage`` URLs checked before any work and opened for Optuna.
+
+* ``sqlite:///PATH`` (the default, ``study.db`` in the run directory): one machine.
+* ``postgresql://USER:PASSWORD@HOST:PORT/DB`` (or ``mysql://...``): several processes or
+  machines on one study. PostgreSQL goes through psycopg 3 (``pip install -e ".[postgres]"``);
+  a plain ``postgresql://`` URL is read as ``postgresql+psycopg://`` when only psycopg 3 is
+  installed, since SQLAlchemy's own default driver is psycopg2.
+* ``journal:///PATH``: Optuna's ``JournalStorage`` in an append-only file, for shared or
+  network file systems where SQLite's locks fail (NFS); every process appends to one log.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import optuna
+
+from search_space.common.errors import UsageError
+
+JOURNAL_SCHEME = "journal:///"
+SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
+
+def database_url(url: str) -> str:
+    """``url`` with the PostgreSQL driver this machine has (see the module docstring)."""
+    missing_psycopg2 = importlib.util.find_spec("psycopg2") is None
+    if url.startswith("postgresql://") and missing_psycopg2 and importlib.util.find_spec("psycopg") is not None:
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def open_storage(url: str) -> optuna.storages.BaseStorage:
+    """The Optuna storage behind ``url`` (checked with :func:`check_storage_url` first)."""
+    if url.startswith(JOURNAL_SCHEME):
+        from optuna.storages.journal import JournalFileBackend
+
+        return optuna.storages.JournalStorage(JournalFileBackend(str(journal_path(url))))
+    return optuna.storages.RDBStorage(database_url(url))
+
+
+def journal_path(url: str) -> Path:
+    return Path("/" + url[len(JOURNAL_SCHEME):].lstrip("/"))
+
+
+def check_storage_url(url: str) -> None:
+    """One line when ``--storage`` cannot be used here (an unknown scheme, a missing driver,
+    a file path that cannot hold a database), before any run directory or study exists.
+    A database server is not contacted: it may be started after the command is typed."""
+    if url.startswith(JOURNAL_SCHEME):
+        _check_file(url, journal_path(url), magic=None)
+        return
+    import sqlalchemy
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        sqlalchemy.create_engine(database_url(url)).dispose()  # resolves the dialect and imports its driver
+    except (ArgumentError, NoSuchModuleError, ValueError) as error:
+        raise UsageError(f"--storage {url}: not a database URL SQLAlchemy can use, nor {JOURNAL_SCHEME}PATH "
+                         f"({str(error).splitlines()[0]})") from None
+    except ImportError as error:
+        extra = ' (pip install -e ".[postgres]")' if url.startswith("postgresql") else ""
+        raise UsageError(f"--storage {url}: its database driver is not installed ({error.name or error}){extra}") from None
+    parsed = sqlalchemy.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        _check_file(url, Path(parsed.database), magic=SQLITE_MAGIC)
+
+
+def _check_file(url: str, path: Path, magic: bytes | None) -> None:
+    """A storage file is created on first use: its folder must exist, and a file already
+    there must be of the right kind (an empty file is one the storage will initialise)."""
+    if path.is_dir():
+        raise UsageError(f"--storage {url}: {path} is a directory, not a file")
+    if not path.parent.is_dir():
+        raise UsageError(f"--storage {url}: directory {path.parent} does not exist")
+    if magic is not None and path.is_file():
+        with path.open("rb") as file:
+            head = file.read(len(magic))
+        if head and head != magic:
+            raise UsageError(f"--storage {url}: {path} exists and is not a SQLite database")
+
+
+__all__ = ["JOURNAL_SCHEME", "check_storage_url", "database_url", "open_storage"]

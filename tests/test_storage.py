@@ -1,0 +1,100 @@
+"""Shared Optuna storage: several worker processes on one study, in a journal file and on a
+real PostgreSQL server (Debian's, started on loopback for these tests); a worker killed
+with -9 mid-trial loses nothing finished."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+
+from runners.results import TrialState, read_records
+from runners.storage import open_storage
+from tests.commands import spawn
+from tests.datasets import write_npz
+from tests.postgres import POSTGRES_HINT, postgres_available, postgres_server
+
+QUICK = ["--epochs", "1", "--max-train-samples", "48", "--max-val-samples", "16", "--quiet", "--startup-trials", "2"]
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    if not postgres_available():
+        pytest.exit(POSTGRES_HINT, returncode=2)  # never a silent skip: say what to install and stop
+    with postgres_server() as url:
+        yield url
+
+
+def _study_trials(url: str) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name="search", storage=open_storage(url)).get_trials(deepcopy=False)
+
+
+def assert_records_match_the_study(run, url: str, trials: int) -> None:
+    """Trial numbers unique, none lost, none duplicated, every record's state the study's
+    (a trial a killed worker left behind is recorded INTERRUPTED and failed in the study)."""
+    records = read_records(run)
+    numbers = [record.number for record in records]
+    assert len(numbers) == len(set(numbers)), "a trial was recorded twice"
+    study = {trial.number: trial for trial in _study_trials(url)}
+    finished = {n for n, t in study.items() if t.state.is_finished()}
+    assert set(numbers) == finished, (sorted(numbers), sorted(finished))
+    assert sum(r.state is not TrialState.INTERRUPTED for r in records) == trials  # each asked-for trial, once
+    told = {TrialState.COMPLETE: "COMPLETE", TrialState.PRUNED: "PRUNED"}
+    for record in records:
+        assert study[record.number].state.name == told.get(record.state, "FAIL"), record
+
+
+def test_two_workers_share_a_journal_file(tmp_path):
+    data = write_npz(tmp_path / "d.npz", n=80, shape=(16, 16))
+    url = f"journal:///{tmp_path / 'study.log'}"
+    outcome = spawn("runners.search", "--storage", url, "--workers", "2", "--trials", "4", "--data", data, *QUICK,
+                    "--out", tmp_path / "run")
+    assert outcome.code == 0, outcome.err
+    assert_records_match_the_study(tmp_path / "run", url, 4)
+
+
+def test_four_workers_share_one_postgresql_study(postgres_url, tmp_path):
+    data = write_npz(tmp_path / "d.npz", n=80, shape=(16, 16))
+    outcome = spawn("runners.search", "--storage", postgres_url, "--workers", "4", "--trials", "8", "--data", data,
+                    *QUICK, "--out", tmp_path / "run")
+    assert outcome.code == 0, outcome.err
+    assert_records_match_the_study(tmp_path / "run", postgres_url, 8)
+
+
+def _worker_processes(pid: int) -> list[int]:
+    """The search's worker processes (spawned children; not multiprocessing's resource tracker)."""
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(child) for child in found if b"spawn_main" in open(f"/proc/{child}/cmdline", "rb").read()]
+
+
+def test_a_worker_killed_mid_trial_loses_nothing_finished(tmp_path):
+    # Its own server: the killed worker's half-open connection must not disturb the other tests.
+    if not postgres_available():
+        pytest.exit(POSTGRES_HINT, returncode=2)
+    data = write_npz(tmp_path / "d.npz", n=80, shape=(16, 16))
+    with postgres_server() as url:
+        command = [sys.executable, "-m", "runners.search", "--storage", url, "--workers", "4", "--trials", "16",
+                   "--data", str(data), *QUICK, "--out", str(tmp_path / "run")]
+        search = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 240
+        while len(read_records(tmp_path / "run")) < 2 and time.monotonic() < deadline and search.poll() is None:
+            time.sleep(0.2)
+        workers = _worker_processes(search.pid)
+        assert search.poll() is None and workers, "the search ended before a worker could be killed"
+        running = {t.number for t in _study_trials(url) if t.state is optuna.trial.TrialState.RUNNING}
+        os.kill(workers[0], signal.SIGKILL)
+        out, err = search.communicate(timeout=600)
+        assert search.returncode == 1 and "1 of 4 worker processes died" in err, err
+        before = {r.number: r for r in read_records(tmp_path / "run") if r.state is not TrialState.INTERRUPTED}
+        assert len(before) >= 2 and running, (before, running)
+
+        resumed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        assert resumed.returncode == 0, resumed.stderr
+        after = {r.number: r for r in read_records(tmp_path / "run") if r.state is not TrialState.INTERRUPTED}
+        assert all(after[number] == record for number, record in before.items())  # nothing finished lost or redone
+        assert_records_match_the_study(tmp_path / "run", url, 16)

@@ -73,7 +73,7 @@ CASES = [
     (search, ["--data", "{good.npz}", "--budget-flops", "1e30"], "above the largest network the space reaches"),
     (search, ["--data", "{good.npz}", "--ray-address", "127.0.0.1:1"], "needs --backend ray"),
     (search, ["--data", "{good.npz}", "--out", "{a-file}/run"], "cannot be created, "),
-    (search, ["--data", "{good.npz}", "--storage", "sqlite:///{idx}"], "is a directory, not a database file"),
+    (search, ["--data", "{good.npz}", "--storage", "sqlite:///{idx}"], "is a directory, not a file"),
     (search, ["--data", "{good.npz}", "--storage", "sqlite:///{a-file}"], "is not a SQLite database"),
     (search, ["--data", "{good.npz}", "--storage", "sqlite:////no/such/folder/study.db"], "does not exist"),
     (fit, ["--x", "params"], "--x is read only with --power-law"),

@@ -45,8 +45,8 @@ def journal_path(url: str) -> Path:
 
 def check_storage_url(url: str) -> None:
     """One line when ``--storage`` cannot be used here (an unknown scheme, a missing driver,
-    a file path that cannot hold a database), before any run directory or study exists.
-    A database server is not contacted: it may be started after the command is typed."""
+    a file path that cannot hold a database, a database server that does not answer),
+    before any run directory or study exists."""
     if url.startswith(JOURNAL_SCHEME):
         _check_file(url, journal_path(url), magic=None)
         return
@@ -62,8 +62,19 @@ def check_storage_url(url: str) -> None:
         extra = ' (pip install -e ".[postgres]")' if url.startswith("postgresql") else ""
         raise UsageError(f"--storage {url}: its database driver is not installed ({error.name or error}){extra}") from None
     parsed = sqlalchemy.engine.make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        _check_file(url, Path(parsed.database), magic=SQLITE_MAGIC)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database not in (None, "", ":memory:"):
+            _check_file(url, Path(parsed.database), magic=SQLITE_MAGIC)
+        return
+    engine = sqlalchemy.create_engine(database_url(url))
+    try:
+        with engine.connect():
+            pass
+    except sqlalchemy.exc.DBAPIError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig is not None else type(error).__name__
+        raise UsageError(f"--storage {url}: cannot connect to the database ({reason})") from None
+    finally:
+        engine.dispose()
 
 
 def _check_file(url: str, path: Path, magic: bytes | None) -> None:

@@ -76,6 +76,7 @@ CASES = [
     (search, ["--data", "{good.npz}", "--storage", "sqlite:///{idx}"], "is a directory, not a file"),
     (search, ["--data", "{good.npz}", "--storage", "sqlite:///{a-file}"], "is not a SQLite database"),
     (search, ["--data", "{good.npz}", "--storage", "sqlite:////no/such/folder/study.db"], "does not exist"),
+    (search, ["--data", "{good.npz}", "--storage", "postgresql://nobody@127.0.0.1:1/x"], "cannot connect to the database"),
     (fit, ["--x", "params"], "--x is read only with --power-law"),
     (fit, ["--law-phis=-1e300"], "law phis must be numbers in [-8, 1)"),
     (fit, ["--law-phis", "\u0660.\u0665"], "expected comma-separated numbers"),

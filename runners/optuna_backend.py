@@ -120,7 +120,11 @@ def objective_for(job: SearchJob, evaluator: Evaluator):
         record = evaluator.evaluate(trial.number, sampled, dict(trial.params), report)
         append_record(job.run_dir, record)
         write_tables(job.run_dir, read_records(job.run_dir), goal)
-        trial.set_user_attr("state", record.state.value)
+        # What optuna-dashboard shows next to each trial: the network as block strings and its cost.
+        for key, value in (("state", record.state.value), ("spec", record.spec), ("macs", record.macs),
+                           ("params", record.params), ("proxy_accuracy", record.proxy_accuracy)):
+            if value not in (None, ""):
+                trial.set_user_attr(key, value)
         if record.state is TrialState.PRUNED:
             raise optuna.TrialPruned(f"pruned after epoch {record.epochs}")
         if record.state is not TrialState.COMPLETE:

@@ -5,6 +5,7 @@ with -9 mid-trial loses nothing finished."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -98,3 +99,47 @@ def test_a_worker_killed_mid_trial_loses_nothing_finished(tmp_path):
         after = {r.number: r for r in read_records(tmp_path / "run") if r.state is not TrialState.INTERRUPTED}
         assert all(after[number] == record for number, record in before.items())  # nothing finished lost or redone
         assert_records_match_the_study(tmp_path / "run", url, 16)
+
+
+def _get_json(url: str, server: subprocess.Popen, timeout: float = 60.0):
+    """GET ``url`` as JSON, retrying while ``server`` starts."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.load(response)
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise
+            time.sleep(0.3)
+
+
+def test_optuna_dashboard_serves_the_run_study_with_each_trial_spec_and_macs(tmp_path):
+    from tests.postgres import _free_port
+
+    data = write_npz(tmp_path / "d.npz", n=80, shape=(16, 16))
+    run = tmp_path / "run"
+    outcome = spawn("runners.search", "--trials", "3", "--data", data, *QUICK, "--out", run)
+    assert outcome.code == 0, outcome.err
+    port = _free_port()
+    command = shutil.which("optuna-dashboard", path=os.path.dirname(sys.executable)) or "optuna-dashboard"
+    server = subprocess.Popen([command, f"sqlite:///{run / 'study.db'}", "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        studies = _get_json(f"http://127.0.0.1:{port}/api/studies", server)["study_summaries"]
+        assert [study["study_name"] for study in studies] == ["search"]
+        study = _get_json(f"http://127.0.0.1:{port}/api/studies/{studies[0]['study_id']}?after=0", server)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    shown = {trial["number"]: {a["key"]: a["value"] for a in trial["user_attrs"]} for trial in study["trials"]}
+    records = {record.number: record for record in read_records(run)}
+    assert set(shown) == set(records)
+    for number, record in records.items():
+        assert shown[number]["state"] == record.state.value
+        if record.spec:
+            assert shown[number]["spec"] == record.spec and int(shown[number]["macs"]) == record.macs

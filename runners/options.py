@@ -50,9 +50,11 @@ def add_proxy_arguments(parser: argparse.ArgumentParser, *, title: str, defaults
                             "from $FASHION_MNIST or Debian's dataset-fashion-mnist")
     group.add_argument("--proxy-resolution", type=checked(parse_proxy_resolution), default=None,
                        help="N or HxW for proxy training; when not given, the data's size, at least 32")
-    group.add_argument("--epochs", type=integer_between(1, MAX_EPOCHS), default=defaults.epochs, help="proxy training epochs")
+    group.add_argument("--epochs", type=integer_between(1, MAX_EPOCHS), default=defaults.epochs,
+                       help="proxy training epochs")
     group.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="training batch size")
-    group.add_argument("--learning-rate", type=float_between(0.0, MAX_LEARNING_RATE), default=defaults.learning_rate, help="AdamW peak learning rate")
+    group.add_argument("--learning-rate", type=float_between(0.0, MAX_LEARNING_RATE), default=defaults.learning_rate,
+                       help="AdamW peak learning rate")
     group.add_argument("--max-train-samples", type=positive_int, default=defaults.max_train_samples,
                        help="training samples a proxy sees")
     group.add_argument("--max-val-samples", type=positive_int, default=defaults.max_val_samples,
@@ -105,4 +107,5 @@ def checked_device(requested: str) -> str:
     return device
 
 
-__all__ = ["MAX_SEEDS", "MAX_WORKERS", "ProxyDefaults", "SEARCH_PROXY", "add_proxy_arguments", "checked_device", "data_options", "train_config"]
+__all__ = ["MAX_SEEDS", "MAX_WORKERS", "ProxyDefaults", "SEARCH_PROXY", "add_proxy_arguments", "checked_device",
+           "data_options", "train_config"]

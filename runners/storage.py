@@ -54,20 +54,18 @@ def check_storage_url(url: str) -> None:
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
-        sqlalchemy.create_engine(database_url(url)).dispose()  # resolves the dialect and imports its driver
+        engine = sqlalchemy.create_engine(database_url(url))  # resolves the dialect and imports its driver
     except (ArgumentError, NoSuchModuleError, ValueError) as error:
         raise UsageError(f"--storage {url}: not a database URL SQLAlchemy can use, nor {JOURNAL_SCHEME}PATH "
                          f"({str(error).splitlines()[0]})") from None
     except ImportError as error:
         extra = ' (pip install -e ".[postgres]")' if url.startswith("postgresql") else ""
         raise UsageError(f"--storage {url}: its database driver is not installed ({error.name or error}){extra}") from None
-    parsed = sqlalchemy.engine.make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database not in (None, "", ":memory:"):
-            _check_file(url, Path(parsed.database), magic=SQLITE_MAGIC)
-        return
-    engine = sqlalchemy.create_engine(database_url(url))
     try:
+        if engine.url.get_backend_name() == "sqlite":
+            if engine.url.database not in (None, "", ":memory:"):
+                _check_file(url, Path(engine.url.database), magic=SQLITE_MAGIC)
+            return
         with engine.connect():
             pass
     except sqlalchemy.exc.DBAPIError as error:

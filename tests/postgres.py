@@ -32,7 +32,7 @@ def postgres_available() -> bool:
     return binaries and importlib.util.find_spec("psycopg") is not None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -46,7 +46,7 @@ def postgres_server():
     cluster = Path(tempfile.mkdtemp(prefix="pg-cluster-"))  # under /tmp: the postgres user can reach it
     if as_root:
         shutil.chown(cluster, "postgres")
-    port = _free_port()
+    port = free_port()
 
     def run(*command: str) -> None:
         subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)

@@ -119,13 +119,13 @@ def _get_json(url: str, server: subprocess.Popen, timeout: float = 60.0):
 
 
 def test_optuna_dashboard_serves_the_run_study_with_each_trial_spec_and_macs(tmp_path):
-    from tests.postgres import _free_port
+    from tests.postgres import free_port
 
     data = write_npz(tmp_path / "d.npz", n=80, shape=(16, 16))
     run = tmp_path / "run"
     outcome = spawn("runners.search", "--trials", "3", "--data", data, *QUICK, "--out", run)
     assert outcome.code == 0, outcome.err
-    port = _free_port()
+    port = free_port()
     command = shutil.which("optuna-dashboard", path=os.path.dirname(sys.executable)) or "optuna-dashboard"
     server = subprocess.Popen([command, f"sqlite:///{run / 'study.db'}", "--host", "127.0.0.1", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

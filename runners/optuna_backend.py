@@ -84,14 +84,13 @@ def recover_interrupted(study: optuna.Study, job: SearchJob) -> int:
     left a whole set of them.
     """
     recorded = {r.number: r for r in read_records(job.run_dir) if r.state is not TrialState.INTERRUPTED}
-    told = {TrialState.PRUNED: optuna.trial.TrialState.PRUNED}
     requeued = 0
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         record = recorded.get(trial.number)
         if record is not None and record.state is TrialState.COMPLETE:
             study.tell(trial.number, job.settings.objective.values(record))
         elif record is not None:
-            study.tell(trial.number, state=told.get(record.state, optuna.trial.TrialState.FAIL))
+            study.tell(trial.number, state=study_state(record))
         else:
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
             whole = set(trial.params) == set(job.space.parameters())
@@ -103,6 +102,23 @@ def recover_interrupted(study: optuna.Study, job: SearchJob) -> int:
                 study.enqueue_trial(trial.params)
                 requeued += 1
     return requeued
+
+
+def describe_trial(trial: optuna.Trial, record: TrialRecord) -> None:
+    """What optuna-dashboard shows next to a trial: the network as block strings, its cost
+    and our own state (the study's state cannot say REJECTED)."""
+    for key, value in (("state", record.state.value), ("spec", record.spec), ("macs", record.macs),
+                       ("params", record.params), ("proxy_accuracy", record.proxy_accuracy)):
+        if value not in (None, ""):
+            trial.set_user_attr(key, value)
+
+
+def study_state(record: TrialRecord) -> optuna.trial.TrialState:
+    """The state the study holds for a finished record: a sampler must model a pruned trial
+    as pruned (not as one that finished with its last report) and an untrained one as failed."""
+    if record.state is TrialState.COMPLETE:
+        return optuna.trial.TrialState.COMPLETE
+    return optuna.trial.TrialState.PRUNED if record.state is TrialState.PRUNED else optuna.trial.TrialState.FAIL
 
 
 def objective_for(job: SearchJob, evaluator: Evaluator):
@@ -120,11 +136,7 @@ def objective_for(job: SearchJob, evaluator: Evaluator):
         record = evaluator.evaluate(trial.number, sampled, dict(trial.params), report)
         append_record(job.run_dir, record)
         write_tables(job.run_dir, read_records(job.run_dir), goal)
-        # What optuna-dashboard shows next to each trial: the network as block strings and its cost.
-        for key, value in (("state", record.state.value), ("spec", record.spec), ("macs", record.macs),
-                           ("params", record.params), ("proxy_accuracy", record.proxy_accuracy)):
-            if value not in (None, ""):
-                trial.set_user_attr(key, value)
+        describe_trial(trial, record)
         if record.state is TrialState.PRUNED:
             raise optuna.TrialPruned(f"pruned after epoch {record.epochs}")
         if record.state is not TrialState.COMPLETE:

@@ -19,17 +19,20 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # our own progress bar and summary instead
 
+import optuna  # noqa: E402
 from ray.tune import Callback  # noqa: E402  (after the output switch above)
 from ray.tune.search.optuna import OptunaSearch  # noqa: E402
 
 from runners.data import Splits
 from runners.evaluation import Evaluator
 from runners.job import SearchJob
-from runners.optuna_backend import STUDY_NAME, make_sampler, open_study, recover_interrupted
+from runners.optuna_backend import (STUDY_NAME, describe_trial, make_sampler, open_study, recover_interrupted,
+                                    study_state)
 from runners.results import TrialRecord, TrialState, append_record, read_records, write_tables
 from runners.storage import open_storage
 
@@ -103,10 +106,15 @@ def _write(job: SearchJob, record: TrialRecord) -> None:
 
 
 class RecordingOptunaSearch(OptunaSearch):
-    """OptunaSearch that writes a finished trial's record before telling the study.
+    """OptunaSearch that writes a finished trial's record before telling the study, and
+    tells the study what the record says.
 
     Tune tells the searcher before its callbacks, so a callback alone would leave a
-    window where a kill loses a trial the study already holds.
+    window where a kill loses a trial the study already holds. OptunaSearch itself tells
+    every trial that reported a score as COMPLETE with its last report, including one ASHA
+    stopped early and an untrained candidate's placeholder score; the study then shows
+    TPE those as finished networks. Here a pruned record is told PRUNED with its last
+    report, and a failed or rejected one FAIL, as the Optuna backend does.
     """
 
     def __init__(self, *args, job: SearchJob, **kwargs):
@@ -114,9 +122,24 @@ class RecordingOptunaSearch(OptunaSearch):
         self.job = job
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        if result and "record_json" in result:
-            _write(self.job, TrialRecord.from_json(json.loads(result["record_json"])))
-        super().on_trial_complete(trial_id, result=result, error=error)
+        record = TrialRecord.from_json(json.loads(result["record_json"])) if result and "record_json" in result else None
+        if record is None or trial_id in self._completed_trials:
+            super().on_trial_complete(trial_id, result=result, error=error)
+            return
+        _write(self.job, record)
+        trial = self._ot_trials[trial_id]
+        describe_trial(trial, record)
+        state = study_state(record)
+        goal = self.job.settings.objective
+        if state is optuna.trial.TrialState.PRUNED and not goal.multi:
+            # Tune hands the report that made ASHA stop the trial to this method only, never
+            # to on_trial_result: the pruned trial's last value must reach the study here.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # Optuna warns when that step is already in
+                trial.report(goal.score(record), record.epochs)
+        values = goal.values(record) if state is optuna.trial.TrialState.COMPLETE else None
+        self._ot_study.tell(trial, values, state=state)
+        self._completed_trials.add(trial_id)
 
 
 class FailureRecorder(Callback):
@@ -150,7 +173,6 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
     try:
         if remaining <= 0:
             return
-        import optuna
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures and rejections are in our own records
         # The shared study: created with the right directions, stale running trials requeued.

@@ -203,11 +203,12 @@ def test_ray_backend_gives_the_same_outputs(files, tmp_path):
     resumed = table(out)
     assert list(resumed["number"]) == [0, 1, 2]
     assert resumed["spec"][2] not in set(frame["spec"])
-    # One record per trial, and the study holds the same trials under the same numbers
-    # (OptunaSearch tells ASHA-stopped trials as complete with their last reward).
+    # One record per trial, and the study holds the same trials under the same numbers and
+    # states (an ASHA-stopped trial is PRUNED there too, with its last reward).
     assert len((out / "trials.jsonl").read_text().splitlines()) == 3
     study = optuna.load_study(study_name="search", storage=f"sqlite:///{out / 'study.db'}")
     assert [t.number for t in study.trials] == resumed["number"].tolist()
+    assert [t.state.name for t in study.trials] == resumed["state"].tolist()
     assert [t.value for t in study.trials] == pytest.approx(resumed["reward"].tolist())
 
 

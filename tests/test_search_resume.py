@@ -106,21 +106,52 @@ def test_a_partial_parameter_set_is_not_queued_again(tmp_path):
     assert study.trials[partial.number].state == TrialState.FAIL
 
 
+def ray_searcher(job: SearchJob):
+    """The Ray backend's searcher on ``job``'s study, with one suggested trial "trial-a"."""
+    from runners.ray_backend import RecordingOptunaSearch, _DefineByRun
+
+    searcher = RecordingOptunaSearch(job=job, space=_DefineByRun(job.space), study_name="search",
+                                     storage=optuna.storages.RDBStorage(job.storage_url), metric="score", mode="max")
+    assert searcher.suggest("trial-a") is not None
+    return searcher
+
+
 def test_ray_searcher_writes_the_record_before_telling_the_study(tmp_path, monkeypatch):
-    from ray.tune.search.optuna import OptunaSearch
-
-    from runners.ray_backend import RecordingOptunaSearch
-
     class Killed(BaseException):
         pass
 
-    def killed_before_telling(self, trial_id, result=None, error=False):
+    def killed_before_telling(self, *args, **kwargs):
         raise Killed
 
-    monkeypatch.setattr(OptunaSearch, "on_trial_complete", killed_before_telling)
     job = make_job(tmp_path)
-    search = RecordingOptunaSearch(job=job, metric="score", mode="max")
-    record = TrialRecord(number=3, state="COMPLETE", macs=123_456, proxy_accuracy=0.7, reward=0.71, epochs=1)
+    searcher = ray_searcher(job)
+    monkeypatch.setattr(optuna.Study, "tell", killed_before_telling)
+    record = TrialRecord(number=0, state="COMPLETE", macs=123_456, proxy_accuracy=0.7, reward=0.71, epochs=1)
     with pytest.raises(Killed):
-        search.on_trial_complete("trial-id", result={"score": 0.71, "record_json": json.dumps(record.to_json())})
+        searcher.on_trial_complete("trial-a", result={"score": 0.71, "record_json": json.dumps(record.to_json())})
+    assert read_records(tmp_path) == [record]
+
+
+@pytest.mark.parametrize("state, expected", [("COMPLETE", TrialState.COMPLETE), ("PRUNED", TrialState.PRUNED),
+                                             ("FAIL", TrialState.FAIL), ("REJECTED", TrialState.FAIL)])
+def test_ray_searcher_tells_the_study_what_the_record_says(tmp_path, state, expected):
+    """OptunaSearch alone tells an ASHA-stopped trial COMPLETE with its last report; TPE must
+    see it as pruned, and an untrained candidate as failed, as on the Optuna backend."""
+    job = make_job(tmp_path)
+    searcher = ray_searcher(job)
+    searcher.on_trial_result("trial-a", {"score": 0.42, "training_iteration": 1})
+    # Tune hands the epoch-2 report that stops a trial to on_trial_complete only.
+    accuracy = {"COMPLETE": 0.6, "PRUNED": 0.38}.get(state)
+    record = TrialRecord(number=0, state=state, spec="r1_k3_s11_e1_i32_o16", epochs=2, macs=1000, params=10,
+                         proxy_accuracy=accuracy, reward=accuracy,
+                         failure_reason="" if accuracy else "candidate broke")
+    searcher.on_trial_complete("trial-a", {"score": accuracy or float("-inf"), "macs": 1000,
+                                           "record_json": json.dumps(record.to_json())})
+
+    trial = optuna.load_study(study_name="search", storage=job.storage_url).trials[0]
+    assert trial.state == expected
+    # A pruned trial keeps its last report as its value, as Optuna's own pruning does.
+    assert trial.value == (pytest.approx(accuracy) if accuracy else None)
+    assert trial.intermediate_values == ({1: 0.42, 2: 0.38} if state == "PRUNED" else {1: 0.42})
+    assert trial.user_attrs["state"] == state and trial.user_attrs["spec"] == record.spec
     assert read_records(tmp_path) == [record]

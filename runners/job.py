@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from runners.data import DataOptions, Splits, prepare
@@ -24,6 +24,12 @@ class SearchJob:
     timeout: float | None = None
     pruning: bool = True
     ray_address: str | None = None
+    study_name: str = "search"
+    # The settings every command on one study must share (see runners.optuna_backend).
+    identity: dict = field(default_factory=dict)
+    # True when --storage names a study other commands may share: sampler streams then
+    # include the process, so two commands starting together do not draw the same trials.
+    shared_storage: bool = False
 
 
 def load_job_data(job: SearchJob) -> Splits:

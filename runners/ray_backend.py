@@ -31,8 +31,7 @@ from ray.tune.search.optuna import OptunaSearch  # noqa: E402
 from runners.data import Splits
 from runners.evaluation import Evaluator
 from runners.job import SearchJob
-from runners.optuna_backend import (STUDY_NAME, describe_trial, make_sampler, open_study, recover_interrupted,
-                                    study_state)
+from runners.optuna_backend import OWNER, describe_trial, make_sampler, open_study, owner_tag, study_state
 from runners.results import TrialRecord, TrialState, append_record, read_records, write_tables
 from runners.storage import open_storage
 
@@ -121,6 +120,12 @@ class RecordingOptunaSearch(OptunaSearch):
         super().__init__(*args, **kwargs)
         self.job = job
 
+    def suggest(self, trial_id: str) -> dict | None:
+        config = super().suggest(trial_id)
+        if trial_id in self._ot_trials:  # the driver runs the study's side of every trial
+            self._ot_trials[trial_id].set_user_attr(OWNER, owner_tag())
+        return config
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         record = TrialRecord.from_json(json.loads(result["record_json"])) if result and "record_json" in result else None
         if record is None or trial_id in self._completed_trials:
@@ -175,9 +180,7 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
             return
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures and rejections are in our own records
-        # The shared study: created with the right directions, stale running trials requeued.
-        study = open_study(job)
-        recover_interrupted(study, job)
+        study = open_study(job)  # created and settled by run_search
         # Tune numbers its trials from 1; they follow the study's, so that record numbers
         # and study numbers agree even if a kill left a told trial without a record.
         waiting = optuna.trial.TrialState.WAITING
@@ -187,7 +190,7 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
         goal = job.settings.objective
         search = RecordingOptunaSearch(
             job=job, space=_DefineByRun(job.space), sampler=make_sampler(job, stream=len(study.trials)),
-            study_name=STUDY_NAME, storage=open_storage(job.storage_url),
+            study_name=job.study_name, storage=open_storage(job.storage_url),
             metric=["score", "macs"] if goal.multi else "score", mode=["max", "min"] if goal.multi else "max")
         scheduler = ASHAScheduler(metric="score", mode="max", max_t=max(1, job.settings.train.epochs),
                                   grace_period=1) if job.pruning and goal.prunable else None

@@ -28,7 +28,7 @@ from runners.options import MAX_SEEDS, MAX_WORKERS, SEARCH_PROXY, add_proxy_argu
 from runners.results import Objective, read_records
 from runners.run_dir import claim_run_dir, default_run_dir
 from runners.search_run import run_search, summarize
-from runners.storage import check_storage_url
+from runners.storage import check_storage_url, parse_study_name
 from search_space import load_space
 from search_space.common.cli import (ArgumentParser, checked, float_between, integer, integer_between, positive_float,
                                      positive_int, run_main)
@@ -40,7 +40,10 @@ from search_space.space import replace_fixed
 # Flags that define what a run directory means; resuming with other values is refused.
 RUN_IDENTITY = ("budget_flops", "objective", "reward_exponent", "space", "sampler", "startup_trials", "proxy",
                 "zero_cost_score", "data", "proxy_resolution", "epochs", "batch_size", "learning_rate",
-                "max_train_samples", "max_val_samples", "val_fraction", "seed", "backend", "seeds")
+                "max_train_samples", "max_val_samples", "val_fraction", "seed", "backend", "seeds", "study_name")
+# What several commands on one shared study must agree on: the run's identity, less what is
+# per command (a data path is per machine; Optuna and Ray commands may share a study).
+STUDY_IDENTITY = tuple(key for key in RUN_IDENTITY if key not in ("data", "backend", "study_name"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="Optuna storage: a database URL (sqlite:///PATH, postgresql://USER@HOST/DB) or journal:///PATH "
                                 "(an append-only file for NFS-like file systems); when not given, SQLite in the run "
                                 "directory")
+    execution.add_argument("--study-name", type=checked(parse_study_name), default="search",
+                           help="the study's name in --storage: commands with the same storage and study name work "
+                                "on one search together (--trials is then their total)")
     execution.add_argument("--ray-address", default=None,
                            help="join an existing Ray cluster; when not given, start a local Ray")
     execution.add_argument("--seed", type=integer, default=0, help="seed of the sampler, the data split and training")
@@ -121,10 +127,12 @@ def job_from_args(args: argparse.Namespace):
                     startup_trials=args.startup_trials, backend=args.backend,
                     storage_url=args.storage or f"sqlite:///{(run_dir / 'study.db').resolve()}",
                     workers=args.workers, timeout=args.timeout, pruning=not args.no_pruning,
-                    ray_address=args.ray_address)
+                    ray_address=args.ray_address, study_name=args.study_name,
+                    identity={key: value for key, value in _identity(args).items() if key in STUDY_IDENTITY},
+                    shared_storage=bool(args.storage))
     if args.sampler == "grid":
         optuna_backend.make_sampler(job)  # refuses spaces too large to enumerate, before training
-    resuming = claim_run_dir(run_dir, _identity(args), "search")
+    resuming = claim_run_dir(run_dir, _identity(args), "search", predating={"study_name": "search"})
     return job, data, resuming
 
 

@@ -45,12 +45,14 @@ def _follow(job: SearchJob, start_count: int, total: int, stop: threading.Event,
 
 
 def run_search(job: SearchJob, trials: int, data: Splits, quiet: bool = False) -> list[TrialRecord]:
-    """Run trials until the run holds ``trials`` finished ones; returns every record.
+    """Run trials until the run (or the study it shares with other commands) holds
+    ``trials`` finished ones; returns every record of this run directory.
 
     A ``KeyboardInterrupt`` stops it after the tables are rewritten from what finished.
     """
     done = finished(read_records(job.run_dir))
-    remaining = max(0, trials - done)
+    # Other commands on a shared study count too (older studies lack what counted_trials reads).
+    remaining = max(0, trials - max(done, optuna_backend.prepare_study(job)))
     stop = threading.Event()
     follower = threading.Thread(target=_follow, args=(job, done, remaining, stop, quiet), daemon=True)
     follower.start()
@@ -59,7 +61,7 @@ def run_search(job: SearchJob, trials: int, data: Splits, quiet: bool = False) -
             from runners import ray_backend
             ray_backend.run(job, remaining, data)
         else:
-            optuna_backend.run(job, remaining, data)
+            optuna_backend.run(job, remaining, data, total=trials)
     finally:
         stop.set()
         follower.join()

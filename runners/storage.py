@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import importlib.util
+import time
+import warnings
 from pathlib import Path
 
 import optuna
@@ -30,17 +32,59 @@ def database_url(url: str) -> str:
     return url
 
 
+HEARTBEAT_S = 60  # how often a running trial on a database server says it is alive
+STALE_AFTER_S = 600  # silent this long: its machine is gone; the trial is failed and retried
+SCHEMA_ATTEMPTS = 5
+
+
 def open_storage(url: str) -> optuna.storages.BaseStorage:
-    """The Optuna storage behind ``url`` (checked with :func:`check_storage_url` first)."""
+    """The Optuna storage behind ``url`` (checked with :func:`check_storage_url` first).
+
+    On a database server, trials send Optuna's heartbeat, so a trial whose machine died
+    (which no command on another machine can tell from a slow one) is failed after
+    :data:`STALE_AFTER_S` seconds of silence and its parameters are queued again
+    (``RetryFailedTrialCallback``); a trial of this machine is settled sooner, by its owner
+    process's absence (``runners.optuna_backend.abandoned``).
+    """
     if url.startswith(JOURNAL_SCHEME):
         from optuna.storages.journal import JournalFileBackend
 
         return optuna.storages.JournalStorage(JournalFileBackend(str(journal_path(url))))
-    return optuna.storages.RDBStorage(database_url(url))
+    import sqlalchemy
+
+    url = database_url(url)
+    server = not url.startswith("sqlite")
+    attempt = 1
+    while True:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats are, since 2.x
+                heartbeat = dict(heartbeat_interval=HEARTBEAT_S, grace_period=STALE_AFTER_S,
+                                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                                     max_retry=2)) if server else {}
+                return optuna.storages.RDBStorage(url, **heartbeat)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            # Commands started together on a new database race to create its tables; the
+            # loser finds them there when it tries again.
+            if attempt == SCHEMA_ATTEMPTS:
+                raise
+            time.sleep(0.5 * attempt)
+            attempt += 1
 
 
 def journal_path(url: str) -> Path:
     return Path("/" + url[len(JOURNAL_SCHEME):].lstrip("/"))
+
+
+STUDY_NAME_LIMIT = 200  # well inside every storage's column for it (Optuna's RDB schema: 512)
+
+
+def parse_study_name(text: str) -> str:
+    """A ``--study-name``: printable ASCII, 1 to :data:`STUDY_NAME_LIMIT` characters."""
+    if not (0 < len(text) <= STUDY_NAME_LIMIT and text.isascii() and text.isprintable() and text.strip() == text):
+        raise ValueError(f"expected a study name of 1 to {STUDY_NAME_LIMIT} printable ASCII characters without "
+                         f"leading or trailing spaces, got {text[:60]!r}")
+    return text
 
 
 def check_storage_url(url: str) -> None:
@@ -89,4 +133,4 @@ def _check_file(url: str, path: Path, magic: bytes | None) -> None:
             raise UsageError(f"--storage {url}: {path} exists and is not a SQLite database")
 
 
-__all__ = ["JOURNAL_SCHEME", "check_storage_url", "database_url", "open_storage"]
+__all__ = ["JOURNAL_SCHEME", "check_storage_url", "database_url", "open_storage", "parse_study_name"]

@@ -77,6 +77,8 @@ CASES = [
     (search, ["--data", "{good.npz}", "--storage", "sqlite:///{a-file}"], "is not a SQLite database"),
     (search, ["--data", "{good.npz}", "--storage", "sqlite:////no/such/folder/study.db"], "does not exist"),
     (search, ["--data", "{good.npz}", "--storage", "postgresql://nobody@127.0.0.1:1/x"], "cannot connect to the database"),
+    (search, ["--data", "{good.npz}", "--study-name", ""], "--study-name: expected a study name"),
+    (search, ["--data", "{good.npz}", "--study-name", "x" * 201], "--study-name: expected a study name"),
     (fit, ["--x", "params"], "--x is read only with --power-law"),
     (fit, ["--law-phis=-1e300"], "law phis must be numbers in [-8, 1)"),
     (fit, ["--law-phis", "\u0660.\u0665"], "expected comma-separated numbers"),
@@ -97,6 +99,18 @@ def test_a_bogus_storage_url_is_refused_before_the_run_directory_exists(files, c
 
 
 # --- fuzzing the readers ------------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=220))
+def test_a_study_name_is_accepted_exactly_when_printable_ascii_of_bounded_length(text):
+    from runners.storage import STUDY_NAME_LIMIT, parse_study_name
+
+    valid = 0 < len(text) <= STUDY_NAME_LIMIT and all(" " <= c <= "~" for c in text) and text.strip() == text
+    try:
+        assert parse_study_name(text) == text and valid
+    except ValueError:
+        assert not valid
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,6 +1,5 @@
 """Budget parsing, the window, projection into it, the smallest network of a space, the reward."""
 
-import math
 
 import pytest
 from hypothesis import given, settings

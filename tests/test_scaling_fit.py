@@ -240,7 +240,6 @@ def test_reference_b0_family_follows_the_paper_coefficients():
 def _planted_evaluator(advantage: float, noise: float):
     """Evaluations whose metric is a seed's luck (shared by every network: common random
     numbers), ``advantage`` for the off-corner direction, and independent noise."""
-    import dataclasses as dc
 
     from scaling.grid_run import Evaluation
 

@@ -6,7 +6,11 @@ record is the source of truth then, and the trial must not be rerun or overwritt
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import socket
+import subprocess
+import time
 
 import optuna
 import pytest
@@ -15,22 +19,33 @@ from optuna.trial import TrialState
 from runners.data import DataOptions
 from runners.evaluation import SearchSettings
 from runners.job import SearchJob
-from runners.optuna_backend import open_study, recover_interrupted
+from runners import optuna_backend
+from runners.optuna_backend import OWNER, counted_trials, open_study, recover_interrupted
 from runners.results import Objective, TrialRecord, append_record, read_records
 from runners.results import TrialState as Outcome
 from search_space import load_space
+from search_space.common.errors import UsageError
 
 
 def make_job(run_dir, objective="reward"):
     return SearchJob(
         run_dir=run_dir, space=load_space("default"),
         settings=SearchSettings(budget=400_000_000, objective=Objective(objective)), data=DataOptions(),
-        storage_url=f"sqlite:///{run_dir / 'study.db'}")
+        storage_url=f"sqlite:///{run_dir / 'study.db'}", identity={"budget_flops": 400_000_000, "space": "default"})
 
 
-def leave_running(study: optuna.Study, job: SearchJob) -> optuna.Trial:
-    """A trial as a killed process leaves it: parameters asked, an epoch reported, no outcome."""
+def dead_process() -> str:
+    """An owner tag naming a process of this machine that has exited."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return f"{socket.gethostname()}:{child.pid}"
+
+
+def leave_running(study: optuna.Study, job: SearchJob, owner: str | None = None) -> optuna.Trial:
+    """A trial as a killed process leaves it: its owner named, parameters asked, an epoch
+    reported, no outcome."""
     trial = study.ask()
+    trial.set_user_attr(OWNER, owner or dead_process())
     job.space.suggest(trial)
     trial.report(0.5, 1)
     return trial
@@ -61,7 +76,8 @@ def test_recorded_unfinished_outcome_is_told_not_rerun(tmp_path, state, expected
 def test_recorded_complete_outcome_is_told_with_its_values(tmp_path, objective, expected):
     job = make_job(tmp_path, objective)
     study = open_study(job)
-    trial = leave_running(study, job) if objective == "reward" else study.ask()
+    trial = study.ask()
+    trial.set_user_attr(OWNER, dead_process())
     append_record(tmp_path, TrialRecord(number=trial.number, state="COMPLETE", macs=123_456, proxy_accuracy=0.7,
                                         reward=0.71, epochs=1))
 
@@ -93,6 +109,7 @@ def test_a_partial_parameter_set_is_not_queued_again(tmp_path):
     job = make_job(tmp_path)
     study = open_study(job)
     partial = study.ask()
+    partial.set_user_attr(OWNER, dead_process())
     names = list(job.space.parameters())
     for name in names[:5]:
         domain = job.space.parameters()[name]
@@ -104,6 +121,63 @@ def test_a_partial_parameter_set_is_not_queued_again(tmp_path):
     assert placeholder.state is Outcome.INTERRUPTED and "nothing to rerun" in placeholder.failure_reason
     assert not study.get_trials(states=(TrialState.WAITING,))
     assert study.trials[partial.number].state == TrialState.FAIL
+
+
+def test_only_trials_whose_process_is_gone_are_settled(tmp_path, monkeypatch):
+    """Several commands may share a study: a resuming one must not fail another's live trials."""
+    job = make_job(tmp_path)
+    study = open_study(job)
+    alive = subprocess.Popen(["sleep", "60"])
+    try:
+        live = leave_running(study, job, owner=f"{socket.gethostname()}:{alive.pid}")
+        remote = leave_running(study, job, owner="another-machine.example:4242")
+        dead = leave_running(study, job)
+        unowned = study.ask()  # a trial another process has just created and not yet named
+
+        assert recover_interrupted(study, job) == 1
+        states = {trial.number: trial.state for trial in study.trials}
+        assert states[live.number] == states[remote.number] == states[unowned.number] == TrialState.RUNNING
+        assert states[dead.number] == TrialState.FAIL
+        # An unnamed trial older than the grace period was killed while being created.
+        monkeypatch.setattr(optuna_backend, "UNOWNED_GRACE_S", 0.0)
+        time.sleep(0.01)
+        recover_interrupted(study, job)
+        assert study.trials[unowned.number].state == TrialState.FAIL
+        # Once its process has exited, the live one is settled too.
+        alive.kill()
+        alive.wait()
+        assert recover_interrupted(study, job) == 1
+        assert study.trials[live.number].state == TrialState.FAIL
+        assert study.trials[remote.number].state == TrialState.RUNNING
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_counted_trials_are_running_and_finished_ones_of_ours(tmp_path):
+    job = make_job(tmp_path)
+    study = open_study(job)
+    assert counted_trials(study) == 0
+    leave_running(study, job, owner=f"{socket.gethostname()}:1")
+    done = study.ask()
+    done.set_user_attr("state", "COMPLETE")
+    study.tell(done, 0.5)
+    interrupted = study.ask()  # failed by a resume, without an outcome of ours: queued again instead
+    study.tell(interrupted, state=TrialState.FAIL)
+    study.enqueue_trial({})
+    assert counted_trials(study) == 2
+
+
+def test_a_study_refuses_a_search_with_other_settings(tmp_path):
+    job = make_job(tmp_path)
+    open_study(job)
+    same = make_job(tmp_path)
+    assert open_study(same).user_attrs[optuna_backend.IDENTITY] == job.identity
+    other = dataclasses.replace(job, identity={**job.identity, "budget_flops": 800_000_000})
+    with pytest.raises(UsageError, match="--budget-flops 400000000, not 800000000.*--study-name"):
+        open_study(other)
+    with pytest.raises(UsageError, match="cannot hold this search"):
+        open_study(make_job(tmp_path, "pareto"))
 
 
 def ray_searcher(job: SearchJob):

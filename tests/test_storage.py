@@ -67,6 +67,30 @@ def test_four_workers_share_one_postgresql_study(postgres_url, tmp_path):
     assert_records_match_the_study(tmp_path / "run", postgres_url, 8)
 
 
+def test_independent_commands_share_one_study_and_its_trial_count(postgres_url, tmp_path):
+    """Two commands (as on two machines: each its own run directory) join one study; --trials
+    is their total, every trial is in exactly one run's records, and a command with other
+    settings is refused before it trains."""
+    data = write_npz(tmp_path / "d.npz", n=80, shape=(16, 16))
+    together = ["--storage", postgres_url, "--study-name", "together", "--trials", "6", "--data", str(data), *QUICK]
+    commands = [subprocess.Popen([sys.executable, "-m", "runners.search", *together, "--out", str(tmp_path / name)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in ("a", "b")]
+    outcomes = [command.communicate(timeout=600) for command in commands]
+    assert [command.returncode for command in commands] == [0, 0], outcomes
+    runs = {name: read_records(tmp_path / name) for name in ("a", "b")}
+    assert all(runs.values()), "each command ran trials"
+    numbers = [record.number for records in runs.values() for record in records]
+    assert len(numbers) == len(set(numbers)), "a trial was recorded by both commands"
+    study = {t.number: t for t in optuna.load_study(study_name="together", storage=open_storage(postgres_url)).trials}
+    assert set(numbers) == {n for n, t in study.items() if t.state.is_finished()}
+    # Each stops starting trials once the study holds 6; two finishing at the same instant can
+    # both start one more, so at most one extra per command (never each command's own 6).
+    assert 6 <= len(numbers) <= 7, sorted(numbers)
+
+    other = spawn("runners.search", *together, "--budget-flops", "200M", "--out", tmp_path / "c")
+    assert other.code == 2 and "holds a search with --budget-flops" in other.err, other.err
+
+
 def _worker_processes(pid: int) -> list[int]:
     """The search's worker processes (spawned children; not multiprocessing's resource tracker)."""
     found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()

@@ -16,9 +16,12 @@ parameters queued again, and trial numbers follow the existing ones.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import socket
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -34,6 +37,7 @@ from runners.job import SearchJob
 from runners.optuna_backend import OWNER, describe_trial, make_sampler, open_study, owner_tag, study_state
 from runners.results import TrialRecord, TrialState, append_record, read_records, write_tables
 from runners.storage import open_storage
+from search_space.common.errors import UsageError
 
 
 def _trial_number(experiment_tag: str, offset: int) -> int:
@@ -163,18 +167,78 @@ class FailureRecorder(Callback):
                                      failure_reason=f"Ray trial error: {str(trial.error_file or 'see Ray logs')}"))
 
 
+CONNECT_TIMEOUT_S = 5.0
+
+
+def _check_reachable(address: str) -> None:
+    """One line at once when nothing listens at ``HOST:PORT`` (Ray itself retries for minutes)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--ray-address {address}: expected HOST:PORT of a Ray head (or auto), e.g. 10.0.0.5:6379")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise UsageError(f"--ray-address {address}: no Ray head answers there ({error.strerror or error}); "
+                         "start one with: ray start --head --port PORT") from None
+
+
+@contextlib.contextmanager
+def _stderr_into(file):
+    """Ray's C++ core writes its connection retries to file descriptor 2, past Python's logging."""
+    saved = os.dup(2)
+    os.dup2(file.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def init_ray(job: SearchJob) -> int:
+    """Start a local Ray, or join ``job.ray_address``; returns the CPU threads per trial.
+
+    A cluster that cannot be joined is one line (no head there, or a token Ray refused:
+    Ray enables token authentication by default, and every process of a cluster, this
+    driver included, needs the head's token in ``RAY_AUTH_TOKEN`` or ``RAY_AUTH_TOKEN_PATH``).
+    Calling it again in the same process reuses the connection.
+    """
+    import ray
+
+    workers = max(1, job.workers)
+    if job.ray_address and job.ray_address != "auto":
+        _check_reachable(job.ray_address)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with tempfile.TemporaryFile() as captured:
+        try:
+            with _stderr_into(captured):
+                ray.init(address=job.ray_address, num_cpus=None if job.ray_address else os.cpu_count() or 1,
+                         include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                         ignore_reinit_error=True, runtime_env={"env_vars": {"OMP_NUM_THREADS": str(threads)}})
+        except ConnectionError as error:
+            captured.seek(0)
+            said = captured.read().decode(errors="replace")
+            hint = ("the cluster refused this driver's authentication token: export RAY_AUTH_TOKEN (or "
+                    "RAY_AUTH_TOKEN_PATH) with the head's token, as for every node"
+                    if "InvalidAuthToken" in said or "Unauthenticated" in said else str(error))
+            raise UsageError(f"--ray-address {job.ray_address}: cannot join the Ray cluster ({hint})") from None
+    if not job.ray_address:
+        return threads
+    # On a cluster a trial must fit on its smallest node, and the workers share all CPUs.
+    nodes = [node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")]
+    return max(1, int(min(min(nodes, default=1), sum(nodes) // workers)))
+
+
 def run(job: SearchJob, remaining: int, data: Splits) -> None:
+    """Run ``remaining`` trials as Ray Tune trials; the data reaches every node through
+    Ray's object store (``tune.with_parameters``), so nodes need no shared file system:
+    only the driver writes the run directory."""
     import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import ConcurrencyLimiter
 
-    cpus = os.cpu_count() or 1
     workers = max(1, job.workers)
-    threads = max(1, cpus // workers)
-    ray.init(address=job.ray_address, num_cpus=None if job.ray_address else cpus, include_dashboard=False,
-             log_to_driver=False, logging_level=logging.ERROR, ignore_reinit_error=True,
-             runtime_env={"env_vars": {"OMP_NUM_THREADS": str(threads)}})
+    threads = init_ray(job)
     try:
         if remaining <= 0:
             return
@@ -185,8 +249,10 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
         # and study numbers agree even if a kill left a told trial without a record.
         waiting = optuna.trial.TrialState.WAITING
         offset = len(study.get_trials(deepcopy=False, states=tuple(s for s in optuna.trial.TrialState if s != waiting)))
+        # A CUDA trial holds one GPU of whichever node runs it (Ray sets its CUDA_VISIBLE_DEVICES).
+        gpus = {"gpu": 1} if job.settings.train.device.startswith("cuda") else {}
         trainable = tune.with_resources(
-            tune.with_parameters(_trainable, job=job, data=data, offset=offset), {"cpu": threads})
+            tune.with_parameters(_trainable, job=job, data=data, offset=offset), {"cpu": threads, **gpus})
         goal = job.settings.objective
         search = RecordingOptunaSearch(
             job=job, space=_DefineByRun(job.space), sampler=make_sampler(job, stream=len(study.trials)),

@@ -132,6 +132,10 @@ def job_from_args(args: argparse.Namespace):
                     shared_storage=bool(args.storage))
     if args.sampler == "grid":
         optuna_backend.make_sampler(job)  # refuses spaces too large to enumerate, before training
+    if args.ray_address:
+        from runners import ray_backend
+
+        ray_backend.init_ray(job)  # a cluster that cannot be joined is one line before the run directory exists
     resuming = claim_run_dir(run_dir, _identity(args), "search", predating={"study_name": "search"})
     return job, data, resuming
 

@@ -1,0 +1,58 @@
+"""``--backend ray --ray-address`` against a real two-node Ray cluster on loopback (see
+tests/ray_cluster.py): trials run on both nodes, the run directory is complete, and a driver
+without the cluster's token gets one line."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+import pandas as pd
+
+from runners.results import TrialState, read_records
+from tests.datasets import write_npz
+from tests.ray_cluster import HEAD, SECOND, ray_cluster
+
+QUICK = ["--epochs", "1", "--max-train-samples", "48", "--max-val-samples", "16", "--quiet", "--startup-trials", "2"]
+
+
+def _search(address: str, environment: dict, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "runners.search", "--backend", "ray", "--ray-address", address,
+                           *map(str, args)], capture_output=True, text=True, env=environment, timeout=600)
+
+
+def _trial_nodes(run) -> dict[str, str]:
+    """Each Tune trial's node address, from the results Tune's driver logged per trial."""
+    nodes = {}
+    for result in (run / "ray").glob("tune-*/*/result.json"):
+        for line in result.read_text().splitlines():
+            report = json.loads(line)
+            nodes[report["trial_id"]] = report["node_ip"]
+    return nodes
+
+
+def test_a_search_runs_on_both_nodes_of_a_real_cluster(tmp_path):
+    data = write_npz(tmp_path / "d.npz", n=80, shape=(16, 16))
+    run = tmp_path / "run"
+    with ray_cluster() as (address, environment):
+        outcome = _search(address, environment, "--workers", "2", "--trials", "4", "--data", data, *QUICK,
+                          "--out", run)
+        refused = _search(address, {**environment, "RAY_AUTH_TOKEN": "not-the-token"}, "--data", data, *QUICK,
+                          "--out", tmp_path / "refused")
+    assert outcome.returncode == 0, outcome.stderr[-2000:]
+    records = read_records(run)
+    assert sorted(r.number for r in records) == [0, 1, 2, 3]
+    assert all(r.state in (TrialState.COMPLETE, TrialState.PRUNED) for r in records), records
+    assert pd.read_csv(run / "results.csv")["number"].tolist() == [0, 1, 2, 3] and (run / "best.yaml").is_file()
+    nodes = _trial_nodes(run)
+    assert len(nodes) == 4 and set(nodes.values()) == {HEAD, SECOND}, nodes
+
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode == 2 and len(lines) == 1 and "RAY_AUTH_TOKEN" in lines[0], refused.stderr
+    assert not (tmp_path / "refused").exists()
+    # The cluster is gone: nothing answers at the head's address any more.
+    host, port = address.split(":")
+    with socket.socket() as probe:
+        assert probe.connect_ex((host, int(port))) != 0

@@ -1,9 +1,12 @@
 """Datasets for proxy training: Fashion-MNIST IDX files, ``.npz`` arrays, image folders.
 
-Everything is loaded once into memory as ``float32`` tensors of shape ``N x C x H x W``
-(1-channel and non-square inputs such as spectrograms are first-class), normalised
-with the training split's per-channel statistics and resized once to the proxy
-resolution, so each trial only pays for its own training.
+IDX files and ``.npz`` arrays are loaded once into memory as ``float32`` tensors of shape
+``N x C x H x W`` (1-channel and non-square inputs such as spectrograms are first-class),
+normalised with the training split's per-channel statistics and resized once to the proxy
+resolution, so each trial only pays for its own training. Image folders, which can be far
+larger than memory, are decoded and resized once into an on-disk ``uint8`` cache
+(:mod:`runners.image_cache`); their splits are held in memory when they fit in a quarter of
+the memory available, and read from the cache a batch at a time otherwise.
 
 Where Fashion-MNIST is looked for, in order: ``--data DIR``, ``$FASHION_MNIST``,
 Debian's ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``).
@@ -26,21 +29,17 @@ import torch.nn.functional as F
 
 from search_space import NetworkSpec
 from search_space.spec import MAX_CLASSES, MAX_SIDE
-from search_space.common.errors import UserError
+from search_space.common.errors import DataError
+from runners.image_cache import CachedImages, ImageFolder, cache_image_folder, channel_statistics
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+IN_MEMORY_SHARE = 0.25  # of the available memory, the most a cached folder's float32 splits may take
 INSTALL_HINT = (
     "no Fashion-MNIST found: install it with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu), "
     "or download the four *-ubyte.gz files from https://github.com/zalandoresearch/fashion-mnist "
     "into a directory and pass --data DIR or set FASHION_MNIST=DIR"
 )
 
-
-
-
-class DataError(UserError):
-    """Unusable data: a missing file, a wrong shape, labels out of range."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +85,9 @@ class ArrayData:
 class Splits:
     """Train/validation (and, never used by the search, test) tensors, ready to train on."""
 
-    train_x: torch.Tensor
+    train_x: torch.Tensor | CachedImages  # indexed alike; a cached folder too large for memory
     train_y: torch.Tensor
-    val_x: torch.Tensor
+    val_x: torch.Tensor | CachedImages
     val_y: torch.Tensor
     test_x: torch.Tensor | None
     test_y: torch.Tensor | None
@@ -181,34 +180,6 @@ def read_npz(path: Path) -> tuple[ArrayData, ArrayData | None]:
     return ArrayData(arrays["x"], arrays["y"]), test
 
 
-def read_image_folder(directory: Path) -> tuple[ArrayData, None]:
-    """``DIR/<class name>/<image>``: one sub-folder per class, images of one size."""
-    from PIL import Image
-
-    classes = sorted(p for p in directory.iterdir() if p.is_dir())
-    if len(classes) < 2:
-        raise DataError(f"{directory}: expected one sub-folder per class (at least 2), found {len(classes)}")
-    images, labels = [], []
-    for label, folder in enumerate(classes):
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise DataError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)})")
-        for file in files:
-            try:
-                with Image.open(file) as image:
-                    array = np.asarray(image.convert("L") if image.mode in ("L", "1", "I;16", "I") else image.convert("RGB"))
-            except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
-                # Pillow reports damaged files through all of these (SyntaxError for some PNG chunks).
-                raise DataError(f"{file}: cannot read image ({type(error).__name__}: {str(error)[:100]})") from None
-            images.append(array if array.ndim == 3 else array[..., None])
-            labels.append(label)
-    shapes = {image.shape for image in images}
-    if len(shapes) != 1:
-        raise DataError(f"{directory}: images must share one size and mode, found {sorted(shapes)[:3]}")
-    stacked = np.stack(images).transpose(0, 3, 1, 2)  # N x H x W x C -> N x C x H x W
-    return ArrayData(stacked, np.asarray(labels)), None
-
-
 def find_fashion_mnist() -> Path:
     """Fashion-MNIST's directory from ``$FASHION_MNIST`` or the Debian package."""
     candidates = [Path(os.environ["FASHION_MNIST"])] if os.environ.get("FASHION_MNIST") else []
@@ -219,9 +190,14 @@ def find_fashion_mnist() -> Path:
     raise DataError(INSTALL_HINT)
 
 
+def is_image_folder(ref: str | Path | None) -> bool:
+    """Whether ``ref`` names a directory of class folders (not IDX files)."""
+    return ref is not None and Path(ref).is_dir() and not _is_idx_dir(Path(ref))
+
+
 def read_arrays(ref: str | Path | None) -> tuple[ArrayData, ArrayData | None, str]:
-    """Raw train (and test) arrays from ``ref``: IDX dir, ``.npz``, image folder, or ``None``
-    for Fashion-MNIST found on this machine."""
+    """Raw train (and test) arrays from ``ref``: IDX dir, ``.npz``, or ``None`` for
+    Fashion-MNIST found on this machine (image folders go through :func:`prepare`'s cache)."""
     if ref is None:
         directory = find_fashion_mnist()
         return (*read_idx_dir(directory), str(directory))
@@ -232,9 +208,7 @@ def read_arrays(ref: str | Path | None) -> tuple[ArrayData, ArrayData | None, st
         if path.suffix != ".npz":
             raise DataError(f"{path}: a data file must be .npz (arrays x and y); or pass a directory")
         return (*read_npz(path), str(path))
-    if _is_idx_dir(path):
-        return (*read_idx_dir(path), str(path))
-    return (*read_image_folder(path), str(path))
+    return (*read_idx_dir(path), str(path))
 
 
 # --- checks and preparation ---------------------------------------------------------------------
@@ -277,15 +251,30 @@ def default_proxy_resolution(native: tuple[int, int]) -> tuple[int, int]:
     return round(native[0] * factor), round(native[1] * factor)
 
 
-def _available_memory() -> int | None:
-    """Bytes the kernel says can be allocated without swapping (Linux), else ``None``."""
+def _status_bytes(path: str, field: str) -> int | None:
+    """A ``kB`` field of ``/proc/meminfo`` or ``/proc/self/status`` in bytes (Linux), else ``None``."""
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def _available_memory() -> int | None:
+    """Bytes this process can still allocate: the kernel's ``MemAvailable``, less where a
+    resource limit (``ulimit -v`` / ``-d``, a batch system's cap) leaves less."""
+    import resource
+
+    candidates = [_status_bytes("/proc/meminfo", "MemAvailable")]
+    for limit, used in ((resource.RLIMIT_AS, "VmSize"), (resource.RLIMIT_DATA, "VmData")):
+        soft = resource.getrlimit(limit)[0]
+        current = _status_bytes("/proc/self/status", used)
+        if soft != resource.RLIM_INFINITY and current is not None:
+            candidates.append(max(0, soft - current))
+    known = [value for value in candidates if value is not None]
+    return min(known) if known else None
 
 
 def _check_memory(source: str, images: int, channels: int, size: tuple[int, int]) -> None:
@@ -298,24 +287,56 @@ def _check_memory(source: str, images: int, channels: int, size: tuple[int, int]
                         f"or --max-train-samples")
 
 
+def _class_count(largest_label: int, num_classes: int | None, source: str) -> int:
+    """The number of classes: ``num_classes`` if given (labels checked against it), else
+    the largest label + 1, within [2, MAX_CLASSES]."""
+    if num_classes is not None and largest_label >= num_classes:
+        raise DataError(f"{source}: label {largest_label} is out of range 0..{num_classes - 1} for {num_classes} classes")
+    num_classes = num_classes or largest_label + 1
+    if num_classes > MAX_CLASSES:
+        # Otherwise the classifier alone outgrows any budget, and the user would read that
+        # the budget is too small rather than that the labels are wrong.
+        raise DataError(f"{source}: labels go up to {largest_label}, i.e. {num_classes:,} classes (at most "
+                        f"{MAX_CLASSES:,}): is y the label column?")
+    if num_classes < 2:
+        raise DataError(f"{source}: need at least 2 classes, labels are all {largest_label}")
+    return num_classes
+
+
+def _split(samples: int, options: DataOptions, source: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training and validation indices: validation drawn with ``options.seed``, both cut to
+    the options' maxima."""
+    order = torch.randperm(samples, generator=torch.Generator().manual_seed(options.seed))
+    n_val = max(1, int(round(samples * options.val_fraction)))
+    if samples - n_val < 1:
+        raise DataError(f"{source}: {samples} samples are too few to hold out a validation split")
+    val_index, train_index = order[:n_val], order[n_val:]
+    if options.max_val_samples:
+        val_index = val_index[: options.max_val_samples]
+    if options.max_train_samples:
+        train_index = train_index[: options.max_train_samples]
+    return train_index, val_index
+
+
+def _proxy_size(options: DataOptions, native: tuple[int, int], source: str) -> tuple[int, int]:
+    size = options.proxy_resolution or default_proxy_resolution(native)
+    if max(size) > MAX_SIDE:
+        raise DataError(f"{source}: images are {'x'.join(map(str, native))}, which makes a proxy resolution of "
+                        f"{size[0]}x{size[1]}, above {MAX_SIDE:,} pixels a side: pass --proxy-resolution HxW")
+    return tuple(size)
+
+
 def prepare(options: DataOptions, num_classes: int | None = None) -> Splits:
     """Load, check, split off validation (from the training data), normalise and resize.
 
     The validation split is drawn with ``options.seed`` from the training data; the test
     split (if the source has one) is prepared the same way but only benchmarks read it.
     """
+    if is_image_folder(options.source):
+        return _prepare_image_folder(options, num_classes)
     train, test, source = read_arrays(options.source)
     x, y = _checked(train, source)
-    if num_classes is not None and int(y.max()) >= num_classes:
-        raise DataError(f"{source}: label {int(y.max())} is out of range 0..{num_classes - 1} for {num_classes} classes")
-    num_classes = num_classes or int(y.max()) + 1
-    if num_classes > MAX_CLASSES:
-        # Otherwise the classifier alone outgrows any budget, and the user would read that
-        # the budget is too small rather than that the labels are wrong.
-        raise DataError(f"{source}: labels go up to {int(y.max())}, i.e. {num_classes:,} classes (at most "
-                        f"{MAX_CLASSES:,}): is y the label column?")
-    if num_classes < 2:
-        raise DataError(f"{source}: need at least 2 classes, labels are all {int(y.max())}")
+    num_classes = _class_count(int(y.max()), num_classes, source)
     test_x = test_y = None
     if test is not None:
         test_x, test_y = _checked(test, f"{source} (test split)")
@@ -323,24 +344,13 @@ def prepare(options: DataOptions, num_classes: int | None = None) -> Splits:
             raise DataError(f"{source}: test images are {tuple(test_x.shape[1:])}, training images {tuple(x.shape[1:])}")
         if int(test_y.max()) >= num_classes:
             raise DataError(f"{source}: test label {int(test_y.max())} is out of range 0..{num_classes - 1}")
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(options.seed))
-    n_val = max(1, int(round(len(x) * options.val_fraction)))
-    if len(x) - n_val < 1:
-        raise DataError(f"{source}: {len(x)} samples are too few to hold out a validation split")
-    val_index, train_index = order[:n_val], order[n_val:]
-    if options.max_val_samples:
-        val_index = val_index[: options.max_val_samples]
-    if options.max_train_samples:
-        train_index = train_index[: options.max_train_samples]
+    train_index, val_index = _split(len(x), options, source)
 
     train_x = x[train_index]
     # Per-channel statistics of the training split only: the validation split stays unseen.
     mean = train_x.mean(dim=(0, 2, 3), keepdim=True)
     std = train_x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
-    size = options.proxy_resolution or default_proxy_resolution(tuple(x.shape[2:]))
-    if max(size) > MAX_SIDE:
-        raise DataError(f"{source}: images are {'x'.join(map(str, x.shape[2:]))}, which makes a proxy resolution of "
-                        f"{size[0]}x{size[1]}, above {MAX_SIDE:,} pixels a side: pass --proxy-resolution HxW")
+    size = _proxy_size(options, tuple(x.shape[2:]), source)
     _check_memory(source, len(train_index) + len(val_index) + (0 if test_x is None else len(test_x)),
                   x.shape[1], size)
 
@@ -360,3 +370,27 @@ def prepare(options: DataOptions, num_classes: int | None = None) -> Splits:
         num_classes=num_classes,
         source=source,
     )
+
+
+def _prepare_image_folder(options: DataOptions, num_classes: int | None) -> Splits:
+    """:func:`prepare` for a folder of class folders, through the on-disk cache: memory holds
+    at most the float32 splits at the proxy resolution, and only when they fit."""
+    source = str(options.source)
+    folder = ImageFolder.scan(Path(source))
+    labels = torch.from_numpy(folder.labels)
+    num_classes = _class_count(int(labels.max()), num_classes, source)
+    train_index, val_index = _split(len(labels), options, source)
+    size = _proxy_size(options, folder.native_size, source)
+    path = cache_image_folder(folder, size)
+    shape = (len(labels), folder.channels, *size)
+    train_rows, val_rows = train_index.numpy(), val_index.numpy()
+    # Statistics of the training split only, as above, in the order of the file for speed.
+    mean, std = channel_statistics(CachedImages(path, shape, np.sort(train_rows)))
+    train_x = CachedImages(path, shape, train_rows, mean, std)
+    val_x = CachedImages(path, shape, val_rows, mean, std)
+    needed = (len(train_rows) + len(val_rows)) * folder.channels * size[0] * size[1] * 4
+    available = _available_memory()
+    if available is None or needed <= IN_MEMORY_SHARE * available:
+        train_x, val_x = train_x[:], val_x[:]
+    return Splits(train_x=train_x, train_y=labels[train_index], val_x=val_x, val_y=labels[val_index],
+                  test_x=None, test_y=None, num_classes=num_classes, source=source)

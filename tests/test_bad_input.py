@@ -356,7 +356,7 @@ PNG = _png_bytes()
 @settings(max_examples=80, deadline=None)
 @given(st.integers(0, len(PNG)), st.integers(0, len(PNG) - 1), st.integers(0, 255))
 def test_damaged_images_in_a_class_folder_raise_only_data_errors(tmp_path_factory, cut, where, byte):
-    from runners.data import read_image_folder
+    from runners.data import DataOptions, prepare
 
     folder = tmp_path_factory.mktemp("images")
     damaged = bytearray(PNG)
@@ -366,7 +366,7 @@ def test_damaged_images_in_a_class_folder_raise_only_data_errors(tmp_path_factor
         (folder / name / "good.png").write_bytes(PNG)
     (folder / "dog" / "damaged.png").write_bytes(bytes(damaged[:cut]))
     try:
-        read_image_folder(folder)
+        prepare(DataOptions(source=str(folder), val_fraction=0.5))
     except DataError:
         pass
 

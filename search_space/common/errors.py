@@ -19,4 +19,8 @@ class UsageError(UserError):
     a run directory that holds another run)."""
 
 
-__all__ = ["USAGE_ERROR", "UsageError", "UserError"]
+class DataError(UserError):
+    """Unusable data: a missing file, a wrong shape, labels out of range, a damaged image."""
+
+
+__all__ = ["USAGE_ERROR", "DataError", "UsageError", "UserError"]

@@ -1,0 +1,103 @@
+"""Image folders through the on-disk uint8 cache: built once, rebuilt when the folder
+changes, read lazily with the same values as in memory, and a folder far larger than a
+memory cap searched under that cap."""
+
+from __future__ import annotations
+
+import pickle
+import resource
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from runners import data as data_module
+from runners.data import DataOptions, prepare
+from runners.image_cache import CachedImages, default_cache_root
+from runners.training import TrainConfig, train_and_evaluate
+from search_space import load_space
+from tests.datasets import TINY_SPACE, write_image_folder
+
+
+def cache_files():
+    return sorted((default_cache_root() / "images").glob("*.u8"))
+
+
+def test_a_folder_is_cached_once_and_again_when_it_changes(tmp_path):
+    folder = write_image_folder(tmp_path / "images")
+    first = prepare(DataOptions(source=str(folder), proxy_resolution=(32, 48)))
+    [cache] = cache_files()
+    stamp = cache.stat().st_mtime_ns
+    again = prepare(DataOptions(source=str(folder), proxy_resolution=(32, 48)))
+    assert cache_files() == [cache] and cache.stat().st_mtime_ns == stamp  # not rebuilt
+    assert torch.equal(first.train_x, again.train_x)
+    assert first.train_x.shape[1:] == (1, 32, 48) and first.resolution == (32, 48)
+
+    image = sorted((folder / "owl").glob("*.png"))[0]
+    image.write_bytes((folder / "cat" / "0.png").read_bytes())  # a changed file: a new cache
+    prepare(DataOptions(source=str(folder), proxy_resolution=(32, 48)))
+    assert len(cache_files()) == 2
+    prepare(DataOptions(source=str(folder), proxy_resolution=(16, 16)))  # another resolution: another cache
+    assert len(cache_files()) == 3
+
+
+def test_the_lazy_view_reads_what_memory_holds_and_trains(tmp_path, monkeypatch):
+    folder = write_image_folder(tmp_path / "images", mode="RGB")
+    options = DataOptions(source=str(folder), proxy_resolution=(32, 32), val_fraction=0.25)
+    in_memory = prepare(options)
+    monkeypatch.setattr(data_module, "IN_MEMORY_SHARE", 0.0)  # as if the splits did not fit
+    lazy = prepare(options)
+    assert isinstance(lazy.train_x, CachedImages) and isinstance(in_memory.train_x, torch.Tensor)
+    assert lazy.in_channels == 3 and lazy.resolution == (32, 32)
+    assert torch.equal(lazy.train_x[torch.arange(len(lazy.train_x))], in_memory.train_x)
+    assert torch.equal(lazy.val_x[3:7], in_memory.val_x[3:7])
+    # Normalised with the training split's statistics.
+    assert in_memory.train_x.mean(dim=(0, 2, 3)).abs().max() < 1e-4
+    # A worker receives the file's path, not its bytes, and reads the same rows.
+    shipped = pickle.dumps(lazy.train_x)
+    assert len(shipped) < 4096 < in_memory.train_x.numel()
+    assert torch.equal(pickle.loads(shipped)[[5, 0, 2]], in_memory.train_x[[5, 0, 2]])
+    (tmp_path / "tiny.yaml").write_text(TINY_SPACE)
+    spec = lazy.deployed(load_space(tmp_path / "tiny.yaml").sample(0))
+    result = train_and_evaluate(spec, lazy, TrainConfig(epochs=1, batch_size=8))
+    assert 0.0 <= result.accuracy <= 1.0 and np.isfinite(result.train_loss)
+
+
+def _write_large_folder(root, per_class: int, side: int) -> int:
+    """Two classes of ``side`` x ``side`` gray PNGs (cheap to write: mostly flat); returns
+    the bytes they decode to as uint8."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label in range(2):
+        (root / f"class{label}").mkdir(parents=True)
+        for index in range(per_class):
+            pixels = np.full((side, side), 40 + 120 * label, np.uint8)
+            pixels[:64, :64] = rng.integers(0, 255, (64, 64), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / f"class{label}" / f"{index:05d}.png", compress_level=1)
+    return 2 * per_class * side * side
+
+
+def test_a_folder_larger_than_the_memory_cap_is_searched_under_it(tmp_path):
+    cap = 2 * 2**30  # address space of the search process (and of its decoding workers)
+    decoded = _write_large_folder(tmp_path / "large", per_class=1300, side=1024)
+    assert decoded > 1.25 * cap  # as uint8; as the float32 the in-memory path builds, 5x the cap
+    (tmp_path / "tiny.yaml").write_text(TINY_SPACE)
+
+    def capped():
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    run = tmp_path / "run"
+    outcome = subprocess.run(
+        [sys.executable, "-m", "runners.search", "--data", str(tmp_path / "large"), "--space", str(tmp_path / "tiny.yaml"),
+         "--budget-flops", "12M", "--proxy-resolution", "64x64", "--trials", "1", "--epochs", "1",
+         "--max-train-samples", "256", "--max-val-samples", "64", "--quiet", "--out", str(run)],
+        capture_output=True, text=True, timeout=600, preexec_fn=capped)
+    assert outcome.returncode == 0, outcome.stderr[-3000:]
+    assert "caching large at 64x64" in outcome.stderr  # the cache's progress bar
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    print(f"folder {decoded / 2**30:.2f} GiB as uint8 under a {cap / 2**30:.0f} GiB cap: peak RSS "
+          f"{peak / 2**30:.2f} GiB")
+    assert (run / "best.yaml").is_file()

@@ -11,6 +11,7 @@ Validation accuracy is reported after every epoch so the backend can prune
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ class TrainConfig:
     ``channels_last`` trains in the NHWC memory format, where PyTorch's CPU and cuDNN
     convolutions (the depthwise ones above all) are fastest; it changes no result beyond
     floating-point reassociation (see ``benchmarks/foundation.py`` for the speed-up).
+    ``mixed_precision`` runs forward passes under bf16 autocast on a CUDA device that
+    supports bf16 (Ampere and later); on the CPU bf16 measured slower, so it trains in fp32.
     """
 
     epochs: int = 2
@@ -46,6 +49,7 @@ class TrainConfig:
     calibration_samples: int = 1024
     channels_last: bool = True
     device: str = "cpu"
+    mixed_precision: bool = True  # bf16 autocast where the device has it (see autocast_dtype)
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,34 @@ def resolve_device(requested: str = "auto") -> str:
     return requested
 
 
+def autocast_dtype(device: str, mixed_precision: bool = True) -> torch.dtype | None:
+    """bf16 on a CUDA device that supports it (no loss scaling needed, unlike fp16), else
+    ``None``: full precision."""
+    if mixed_precision and device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def precision(device: str, mixed_precision: bool = True):
+    """The autocast context of :func:`autocast_dtype` (a no-op without one)."""
+    dtype = autocast_dtype(device, mixed_precision)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def to_device(batch: torch.Tensor, device: str, layout: torch.memory_format | None = None) -> torch.Tensor:
+    """``batch`` on ``device``: for CUDA through pinned host memory, so that the copy is truly
+    asynchronous (``non_blocking`` from pageable memory waits for the copy)."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        batch = batch.pin_memory()
+    batch = batch.to(device, non_blocking=True)
+    return batch if layout is None else batch.contiguous(memory_format=layout)
+
+
 @torch.inference_mode()
 def recalibrate_batch_norm(model: torch.nn.Module, images: torch.Tensor, batch_size: int, device: str,
-                           layout: torch.memory_format = torch.contiguous_format) -> None:
+                           layout: torch.memory_format = torch.contiguous_format, mixed_precision: bool = True) -> None:
     """Replace running statistics by exact averages over ``images`` (training data)."""
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     saved = [m.momentum for m in norms]
@@ -86,7 +115,8 @@ def recalibrate_batch_norm(model: torch.nn.Module, images: torch.Tensor, batch_s
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size]
         if len(batch) > 1:
-            model(batch.to(device, non_blocking=True).contiguous(memory_format=layout))
+            with precision(device, mixed_precision):
+                model(to_device(batch, device, layout))
     for norm, momentum in zip(norms, saved):
         norm.momentum = momentum
 
@@ -99,15 +129,17 @@ class Evaluation:
 
 @torch.inference_mode()
 def evaluate_with_loss(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
-                       device: str, layout: torch.memory_format = torch.contiguous_format) -> Evaluation:
+                       device: str, layout: torch.memory_format = torch.contiguous_format,
+                       mixed_precision: bool = True) -> Evaluation:
     """Top-1 accuracy and mean cross-entropy of ``model`` in eval mode."""
     model.eval()
     correct = torch.zeros((), dtype=torch.long, device=device)
     loss = torch.zeros((), dtype=torch.float64, device=device)
     for start in range(0, len(images), batch_size):
-        batch = images[start : start + batch_size].to(device, non_blocking=True).contiguous(memory_format=layout)
-        target = labels[start : start + batch_size].to(device, non_blocking=True)
-        logits = model(batch)
+        batch = to_device(images[start : start + batch_size], device, layout)
+        target = to_device(labels[start : start + batch_size], device)
+        with precision(device, mixed_precision):
+            logits = model(batch)
         correct += (logits.argmax(1) == target).sum()
         loss += F.cross_entropy(logits.float(), target, reduction="sum")
     return Evaluation(correct.item() / len(images), loss.item() / len(images))
@@ -146,9 +178,12 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
 
 
 def training_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor,
-                  labels: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
-    """One optimisation step; returns the batch's mean loss as a tensor (no host sync)."""
-    loss = F.cross_entropy(model(images, labels), labels, label_smoothing=label_smoothing)
+                  labels: torch.Tensor, label_smoothing: float = 0.0, autocast=None) -> torch.Tensor:
+    """One optimisation step; returns the batch's mean loss as a tensor (no host sync).
+    ``autocast``: the forward pass's precision context (:func:`precision`)."""
+    with autocast or contextlib.nullcontext():
+        logits = model(images, labels)
+    loss = F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -204,9 +239,10 @@ def train_and_evaluate(
             index = order[first : first + config.batch_size]
             if len(index) < 2:  # batch norm needs two samples per channel in training
                 continue
-            x = data.train_x[index].to(config.device, non_blocking=True).contiguous(memory_format=layout)
-            y = data.train_y[index].to(config.device, non_blocking=True)
-            total_loss += training_step(model, optimizer, x, y, config.label_smoothing) * len(index)
+            x = to_device(data.train_x[index], config.device, layout)
+            y = to_device(data.train_y[index], config.device)
+            total_loss += training_step(model, optimizer, x, y, config.label_smoothing,
+                                        precision(config.device, config.mixed_precision)) * len(index)
             schedule.step()
             seen += len(index)
         epoch_loss = total_loss.item() / max(1, seen)
@@ -214,8 +250,10 @@ def train_and_evaluate(
             raise TrainingDiverged(f"loss became {epoch_loss} in epoch {epoch}")
         loss_sum += epoch_loss
         calibration = data.train_x[order[: config.calibration_samples]]
-        recalibrate_batch_norm(model, calibration, config.eval_batch_size, config.device, layout)
-        measured = evaluate_with_loss(model, eval_x, eval_y, config.eval_batch_size, config.device, layout)
+        recalibrate_batch_norm(model, calibration, config.eval_batch_size, config.device, layout,
+                               config.mixed_precision)
+        measured = evaluate_with_loss(model, eval_x, eval_y, config.eval_batch_size, config.device, layout,
+                                      config.mixed_precision)
         if report is not None and report(epoch, measured.accuracy):
             return TrainResult(measured.accuracy, epoch, time.perf_counter() - start, epoch_loss, pruned=True,
                                training_loss_sum=loss_sum, validation_loss=measured.loss)

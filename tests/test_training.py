@@ -168,3 +168,23 @@ def test_training_reports_the_ranking_signals(setup):
     result = train_and_evaluate(spec, data, TrainConfig(epochs=2, batch_size=32))
     assert result.training_loss_sum > result.train_loss > 0  # two epochs' mean losses summed
     assert 0 < result.validation_loss < 10
+
+
+@pytest.mark.parametrize("device, available, bf16, mixed, expected", [
+    ("cpu", False, False, True, None),  # bf16 measured slower on the CPU: fp32
+    ("cuda", True, True, True, torch.bfloat16),
+    ("cuda:1", True, True, True, torch.bfloat16),
+    ("cuda", True, False, True, None),  # a GPU without bf16 (before Ampere): fp32, no loss scaling to manage
+    ("cuda", True, True, False, None),  # mixed precision switched off
+])
+def test_bf16_autocast_only_on_a_cuda_device_that_has_it(monkeypatch, device, available, bf16, mixed, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: available)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
+    assert training.autocast_dtype(device, mixed) == expected
+
+
+def test_to_device_on_the_cpu_keeps_values_and_sets_the_layout():
+    batch = torch.randn(4, 3, 5, 7)
+    moved = training.to_device(batch, "cpu", torch.channels_last)
+    assert torch.equal(moved, batch) and moved.is_contiguous(memory_format=torch.channels_last)
+    assert not moved.is_pinned()  # pinned host memory only for a CUDA copy

@@ -64,6 +64,22 @@ def add_proxy_arguments(parser: argparse.ArgumentParser, *, title: str, defaults
     group.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, ...")
 
 
+def add_backend_arguments(group, *, workers_help: str) -> None:
+    """``--backend``, ``--workers`` and ``--ray-address``: who runs the work, shared by the
+    search and the scaling grid (see :mod:`runners.executors`)."""
+    group.add_argument("--backend", choices=("optuna", "ray"), default="optuna",
+                       help="who runs the work: processes on this machine (optuna), or Ray (a local one, or the "
+                            "cluster at --ray-address)")
+    group.add_argument("--workers", type=integer_between(1, MAX_WORKERS), default=1, help=workers_help)
+    group.add_argument("--ray-address", default=None,
+                       help="join an existing Ray cluster at HOST:PORT; when not given, start a local Ray")
+
+
+def check_backend_arguments(args: argparse.Namespace) -> None:
+    if args.ray_address and args.backend != "ray":
+        raise UsageError(f"--ray-address {args.ray_address} needs --backend ray")
+
+
 def parse_proxy_resolution(text: str) -> tuple[int, int]:
     """``--proxy-resolution``: N or HxW with each side in [MIN_PROXY_SIDE, MAX_SIDE]."""
     resolution = parse_resolution(text)

@@ -194,8 +194,9 @@ def _stderr_into(file):
         os.close(saved)
 
 
-def init_ray(job: SearchJob) -> int:
-    """Start a local Ray, or join ``job.ray_address``; returns the CPU threads per trial.
+def init_ray(address: str | None, workers: int) -> int:
+    """Start a local Ray, or join the cluster at ``address``; returns the CPU threads each of
+    ``workers`` concurrent trials gets.
 
     A cluster that cannot be joined is one line (no head there, or a token Ray refused:
     Ray enables token authentication by default, and every process of a cluster, this
@@ -204,14 +205,14 @@ def init_ray(job: SearchJob) -> int:
     """
     import ray
 
-    workers = max(1, job.workers)
-    if job.ray_address and job.ray_address != "auto":
-        _check_reachable(job.ray_address)
+    workers = max(1, workers)
+    if address and address != "auto":
+        _check_reachable(address)
     threads = max(1, (os.cpu_count() or 1) // workers)
     with tempfile.TemporaryFile() as captured:
         try:
             with _stderr_into(captured):
-                ray.init(address=job.ray_address, num_cpus=None if job.ray_address else os.cpu_count() or 1,
+                ray.init(address=address, num_cpus=None if address else os.cpu_count() or 1,
                          include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
                          ignore_reinit_error=True, runtime_env={"env_vars": {"OMP_NUM_THREADS": str(threads)}})
         except ConnectionError as error:
@@ -220,8 +221,8 @@ def init_ray(job: SearchJob) -> int:
             hint = ("the cluster refused this driver's authentication token: export RAY_AUTH_TOKEN (or "
                     "RAY_AUTH_TOKEN_PATH) with the head's token, as for every node"
                     if "InvalidAuthToken" in said or "Unauthenticated" in said else str(error))
-            raise UsageError(f"--ray-address {job.ray_address}: cannot join the Ray cluster ({hint})") from None
-    if not job.ray_address:
+            raise UsageError(f"--ray-address {address}: cannot join the Ray cluster ({hint})") from None
+    if not address:
         return threads
     # On a cluster a trial must fit on its smallest node, and the workers share all CPUs.
     nodes = [node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")]
@@ -238,7 +239,7 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
     from ray.tune.search import ConcurrencyLimiter
 
     workers = max(1, job.workers)
-    threads = init_ray(job)
+    threads = init_ray(job.ray_address, workers)
     try:
         if remaining <= 0:
             return

@@ -24,7 +24,8 @@ from runners.budget import REWARD_EXPONENT, WINDOW_LOW, largest_reachable_macs, 
 from runners.data import prepare
 from runners.evaluation import SCORES, SearchSettings
 from runners.job import SearchJob
-from runners.options import MAX_SEEDS, MAX_WORKERS, SEARCH_PROXY, add_proxy_arguments, data_options, train_config
+from runners.options import (MAX_SEEDS, SEARCH_PROXY, add_backend_arguments, add_proxy_arguments,
+                             check_backend_arguments, data_options, train_config)
 from runners.results import Objective, read_records
 from runners.run_dir import claim_run_dir, default_run_dir
 from runners.search_run import run_search, summarize
@@ -70,11 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
                               "reach the incumbent (the Optuna backend; Ray gives every candidate all seeds)")
     add_proxy_arguments(parser, title="proxy training", defaults=SEARCH_PROXY)
     execution = parser.add_argument_group("execution")
-    execution.add_argument("--backend", choices=("optuna", "ray"), default="optuna", help="who runs the trials")
     execution.add_argument("--trials", type=positive_int, default=16, help="total trials of the run")
     execution.add_argument("--timeout", type=positive_float, default=None,
                            help="stop starting trials after this many seconds; when not given, run all trials")
-    execution.add_argument("--workers", type=integer_between(1, MAX_WORKERS), default=1, help="parallel trials (processes or Ray actors)")
+    add_backend_arguments(execution, workers_help="parallel trials (processes or Ray actors)")
     execution.add_argument("--storage", default=None,
                            help="Optuna storage: a database URL (sqlite:///PATH, postgresql://USER@HOST/DB) or journal:///PATH "
                                 "(an append-only file for NFS-like file systems); when not given, SQLite in the run "
@@ -82,8 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
     execution.add_argument("--study-name", type=checked(parse_study_name), default="search",
                            help="the study's name in --storage: commands with the same storage and study name work "
                                 "on one search together (--trials is then their total)")
-    execution.add_argument("--ray-address", default=None,
-                           help="join an existing Ray cluster; when not given, start a local Ray")
     execution.add_argument("--seed", type=integer, default=0, help="seed of the sampler, the data split and training")
     execution.add_argument("--out", type=Path, default=None, help="run directory; when not given, runs/<timestamp>")
     execution.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -97,8 +95,7 @@ def _identity(args: argparse.Namespace) -> dict:
 
 def job_from_args(args: argparse.Namespace):
     """The job, its data and whether it resumes; every user mistake is found before training."""
-    if args.ray_address and args.backend != "ray":
-        raise UsageError(f"--ray-address {args.ray_address} needs --backend ray")
+    check_backend_arguments(args)
     if args.out is not None:
         check_creatable(args.out, "--out")
     if args.storage:
@@ -135,7 +132,7 @@ def job_from_args(args: argparse.Namespace):
     if args.ray_address:
         from runners import ray_backend
 
-        ray_backend.init_ray(job)  # a cluster that cannot be joined is one line before the run directory exists
+        ray_backend.init_ray(job.ray_address, job.workers)  # a cluster that cannot be joined is one line before the run directory exists
     resuming = claim_run_dir(run_dir, _identity(args), "search", predating={"study_name": "search"})
     return job, data, resuming
 

@@ -18,7 +18,9 @@ import math
 import sys
 from pathlib import Path
 
-from runners.options import MAX_SEEDS, ProxyDefaults, add_proxy_arguments, data_options, train_config
+from runners.executors import make_executor
+from runners.options import (MAX_SEEDS, ProxyDefaults, add_backend_arguments, add_proxy_arguments,
+                             check_backend_arguments, data_options, train_config)
 from runners.results import TrialState
 from runners.run_dir import RUNS, default_run_dir
 from scaling.compound import RATIO_TOLERANCE
@@ -99,6 +101,8 @@ def build_parser() -> ArgumentParser:
     run.add_argument("--out", type=Path, default=None,
                      help="run directory; when not given, runs/scaling-<timestamp>")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_backend_arguments(run, workers_help="networks trained at once (processes, or Ray tasks); the results are "
+                                            "those of one worker")
     return parser
 
 
@@ -173,8 +177,12 @@ def run_command(args) -> int:
     if args.base is None:
         print(f"base: {base_ref} (no --base given)", flush=True)
     out = _out_dir(args, "") if args.out is None else args.out
-    result = run_scaling(out, base, data_options(args), train, grid, base_ref=base_ref, quiet=args.quiet,
-                         log=lambda line: print(line, flush=True))
+    executor = make_executor(args.backend, args.workers, args.ray_address, train.device)
+    try:
+        result = run_scaling(out, base, data_options(args), train, grid, base_ref=base_ref, quiet=args.quiet,
+                             log=lambda line: print(line, flush=True), executor=executor)
+    finally:
+        executor.close()
     if result.off_target:
         print(f"warning: {result.off_target} grid networks are outside 2 +- {RATIO_TOLERANCE:.0%} of the base's MACs "
               "(rounding is too coarse for this base there); grid.csv has each realised ratio")
@@ -205,6 +213,7 @@ def _check_flags(args) -> None:
             raise UsageError(f"--{given[0].replace('_', '-')} is read only with --power-law TABLE")
     if args.out is not None:
         check_creatable(args.out, "--out")
+    check_backend_arguments(args)
 
 
 def _fit(args) -> int:

@@ -22,15 +22,16 @@ covers the simplex.
 
 from __future__ import annotations
 
+import concurrent.futures
+import copy
 import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
-
 import numpy as np
 
 from runners.data import DataOptions, Splits, prepare
+from runners.executors import InProcess
 from runners.progress import progress_bar
 from runners.results import TrialState
 from runners.training import TrainConfig, replicate_seed, train_and_evaluate
@@ -135,7 +136,11 @@ def law_tasks(base: NetworkSpec, coefficients: Coefficients, phis, seeds: int, f
 
 
 class ProxyEvaluator:
-    """Trains tasks on the data, each at its own proxy resolution (prepared once per size)."""
+    """Trains tasks on the data, each at its own proxy resolution (prepared once per size).
+
+    Picklable, so that worker processes and Ray tasks evaluate exactly as this process
+    does; ``without_data()`` is the copy to send them (they prepare, or are given, data).
+    """
 
     def __init__(self, data: DataOptions, train: TrainConfig, base_data: Splits):
         """``base_data``: the data prepared at the base's proxy resolution (the others derive from it)."""
@@ -144,15 +149,27 @@ class ProxyEvaluator:
         self.base_proxy_resolution = base_data.resolution
         self._prepared: dict[tuple[int, int], Splits] = {base_data.resolution: base_data}
 
+    def without_data(self) -> "ProxyEvaluator":
+        light = copy.copy(self)
+        light._prepared = {}
+        return light
+
+    def proxy_resolution(self, task: Task) -> tuple[int, int]:
+        """The proxy resolution ``task`` trains at: the base's, times its resolution multiplier."""
+        return scale_resolution(self.base_proxy_resolution, task.network.effective[2])
+
     def data_at(self, resolution: tuple[int, int]) -> Splits:
         if resolution not in self._prepared:
             self._prepared[resolution] = prepare(self.data_options.at_resolution(resolution))
         return self._prepared[resolution]
 
-    def evaluate(self, task: Task) -> Evaluation:
+    def evaluate(self, task: Task, data: Splits | None = None) -> Evaluation:
+        """Train ``task`` at its proxy resolution (on ``data`` when given: prepared by the caller)."""
         network = task.network
         depth, width, resolution = network.effective
-        proxy_resolution = scale_resolution(self.base_proxy_resolution, resolution)
+        proxy_resolution = self.proxy_resolution(task)
+        if data is not None:
+            self._prepared[proxy_resolution] = data
         shares = task.coefficients.shares if task.role != "base" else (0.0, 0.0, 0.0)
         record = Evaluation(
             role=task.role, phi=task.phi, seed=task.seed, share_depth=shares[0], share_width=shares[1],
@@ -176,32 +193,72 @@ class ProxyEvaluator:
 
 
 def read_evaluations(run_dir: Path) -> list[Evaluation]:
+    """The logged evaluations, one per task (a rerun's last line wins), in the order of their
+    keys: the same list whatever order parallel workers finished them in."""
     latest: dict[tuple, Evaluation] = {}
     for evaluation in read_rows(run_dir / EVALUATIONS_LOG, lambda row: row_to(Evaluation, row)):
-        latest[evaluation.key] = evaluation  # a rerun of the same task: the last line wins
-    return list(latest.values())
+        latest[evaluation.key] = evaluation
+    return [latest[key] for key in sorted(latest)]
+
+
+_WORKER_EVALUATORS: dict[tuple, ProxyEvaluator] = {}
+
+
+def _evaluate_in_worker(evaluator: ProxyEvaluator, task: Task, data: Splits | None) -> Evaluation:
+    """A worker's evaluation: its evaluator (and the data it prepared) kept between tasks."""
+    key = (evaluator.data_options, evaluator.train, evaluator.base_proxy_resolution)
+    return _WORKER_EVALUATORS.setdefault(key, evaluator).evaluate(task, data)
 
 
 def run_tasks(run_dir: Path, tasks: list[Task], evaluator: ProxyEvaluator, *, deadline: float | None = None,
               required: int = 0, quiet: bool = False, description: str = "evaluations",
-              on_result: Callable[[Evaluation], None] | None = None) -> list[Evaluation]:
+              executor: InProcess | None = None) -> list[Evaluation]:
     """Evaluate the tasks not yet in the log, in order, until done or past ``deadline``
-    (a ``time.monotonic()`` value; the evaluation in flight is finished). The first
-    ``required`` tasks run whatever the deadline (a grid needs its corners to mean anything)."""
+    (a ``time.monotonic()`` value; evaluations in flight are finished). The first
+    ``required`` tasks run whatever the deadline (a grid needs its corners to mean anything).
+
+    ``executor`` (:mod:`runners.executors`) runs up to its ``slots`` evaluations at once, in
+    worker processes or on Ray; each result is logged as it arrives, so a kill loses only
+    those in flight. Each evaluation is seeded by its task alone, so the results are those
+    of a sequential run.
+    """
+    executor = executor or InProcess()
     done = {evaluation.key for evaluation in read_evaluations(run_dir)}
-    pending = [(index, task) for index, task in enumerate(tasks) if task.key not in done]
-    bar = progress_bar(len(pending), description, "network", quiet)
-    for index, task in pending:
-        if deadline is not None and index >= required and time.monotonic() > deadline:
-            break
-        evaluation = evaluator.evaluate(task)
-        append_json_line(run_dir / EVALUATIONS_LOG, {**dataclasses.asdict(evaluation), "state": evaluation.state.value})
-        if on_result:
-            on_result(evaluation)
-        bar.update(1)
-        if evaluation.metric is not None:
-            bar.set_postfix_str(f"last proxy accuracy {evaluation.metric:.3f}")
-    bar.close()
+    pending = iter([(index, task) for index, task in enumerate(tasks) if task.key not in done])
+    bar = progress_bar(len(tasks) - sum(task.key in done for task in tasks), description, "network", quiet)
+    light = None if executor.in_process else evaluator.without_data()  # workers prepare or are sent their data
+    shared: dict[tuple[int, int], object] = {}
+    in_flight: dict[concurrent.futures.Future, Task] = {}
+    starting = True
+    try:
+        while True:
+            while starting and len(in_flight) < executor.slots:
+                index, task = next(pending, (None, None))
+                if task is None or (deadline is not None and index >= required and time.monotonic() > deadline):
+                    starting = False
+                    break
+                data = None
+                if executor.ships_data:  # the nodes need not see the data's files
+                    resolution = evaluator.proxy_resolution(task)
+                    if resolution not in shared:
+                        shared[resolution] = executor.share(evaluator.data_at(resolution))
+                    data = shared[resolution]
+                future = (executor.submit(evaluator.evaluate, task) if executor.in_process
+                          else executor.submit(_evaluate_in_worker, light, task, data))
+                in_flight[future] = task
+            if not in_flight:
+                break
+            finished, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in finished:
+                del in_flight[future]
+                evaluation = future.result()
+                append_json_line(run_dir / EVALUATIONS_LOG,
+                                 {**dataclasses.asdict(evaluation), "state": evaluation.state.value})
+                bar.update(1)
+                if evaluation.metric is not None:
+                    bar.set_postfix_str(f"last proxy accuracy {evaluation.metric:.3f}")
+    finally:
+        bar.close()
     return read_evaluations(run_dir)
 
 

@@ -27,6 +27,7 @@ from scaling.coefficient_fit import CoefficientFit, fit_coefficients
 from scaling.compound import RATIO_TOLERANCE, Coefficients, corrected_scale, simplex_grid
 from scaling.family import FamilyMember, scaled_family, write_family
 from runners.statistics import paired_difference
+from runners.executors import InProcess
 from scaling.grid_run import (Evaluation, ProxyEvaluator, Task, base_task, grid_tasks, law_tasks, read_evaluations,
                               run_tasks)
 from scaling.power_law import LawError, fit_power_law, validate_by_holdout
@@ -171,7 +172,7 @@ def comparison_tasks(base: NetworkSpec, evaluations: list[Evaluation], direction
 
 
 def race_corners(out: Path, base: NetworkSpec, chosen: Coefficients, evaluator: ProxyEvaluator, grid: GridOptions,
-                 deadline: float | None, quiet: bool) -> list[Evaluation]:
+                 deadline: float | None, quiet: bool, executor: InProcess | None = None) -> list[Evaluation]:
     """Paired seeds for the chosen direction and every corner it is not yet separated from,
     one seed more each round, until all separate, ``grid.comparison_seeds`` is reached or
     the time is up."""
@@ -184,7 +185,7 @@ def race_corners(out: Path, base: NetworkSpec, chosen: Coefficients, evaluator: 
             # The first round always runs: without shared seeds there is no comparison at all.
             evaluations = run_tasks(out, tasks, evaluator, deadline=deadline, quiet=quiet,
                                     required=len(tasks) if seeds == grid.seeds else 0,
-                                    description=f"compound vs corners, {seeds} seeds")
+                                    description=f"compound vs corners, {seeds} seeds", executor=executor)
         contenders = [Coefficients.from_shares(*CORNERS[name])
                       for name, comparison in _corner_comparisons(evaluations, chosen).items() if not comparison.separated]
         if not contenders or seeds >= grid.comparison_seeds or (deadline is not None and time.monotonic() > deadline):
@@ -253,8 +254,11 @@ def identity(base: NetworkSpec, data: DataOptions, train: TrainConfig, grid: Gri
 
 
 def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainConfig, grid: GridOptions, *,
-                base_ref: str = "", quiet: bool = False, log=print) -> ScalingResult:
+                base_ref: str = "", quiet: bool = False, log=print, executor: InProcess | None = None) -> ScalingResult:
     """Train and fit everything a scaling run needs; rerunning with the same ``out`` resumes.
+
+    ``executor`` (:mod:`runners.executors`) spreads the evaluations over worker processes or
+    Ray; the results are those of the sequential default.
 
     ``base`` is adapted to the data's channels and classes (the family is deployed on it).
     A ``KeyboardInterrupt`` stops training; what finished is fitted and written.
@@ -281,23 +285,25 @@ def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainCon
     else:
         tasks += law_tasks(base, Coefficients.from_shares(*corner), (1.0,), grid.seeds, depth_rule=grid.depth_rule)
     try:
-        evaluations = run_tasks(out, tasks[: grid.seeds], evaluator, quiet=quiet, description="base")
+        evaluations = run_tasks(out, tasks[: grid.seeds], evaluator, quiet=quiet, description="base",
+                                executor=executor)
         base_seconds = np.mean([e.seconds for e in evaluations if e.role == "base"] or [0.0])
         # Leave time for the law members (smaller than the base) and a phi = 1 member.
         reserve = base_seconds * grid.seeds * (0.6 * len(grid.law_phis) + 2.2)
         evaluations = run_tasks(out, tasks[grid.seeds:], evaluator,
                                 deadline=None if deadline is None else deadline - reserve,
                                 required=3 * grid.seeds, quiet=quiet,
-                                description="grid at phi=1" if corner is None else f"{grid.mode} at phi=1")
+                                description="grid at phi=1" if corner is None else f"{grid.mode} at phi=1",
+                                executor=executor)
         fit, chosen = _choose(grid, evaluations)
         members = law_tasks(base, chosen, grid.law_phis, grid.seeds, depth_rule=grid.depth_rule)
         if corner is None:
             # The chosen point again on seeds the grid never used: its grid mean was picked
             # as the best of many noisy means, so it is biased upwards (winner's curse).
             members += law_tasks(base, chosen, (1.0,), grid.seeds, first_seed=grid.seeds, depth_rule=grid.depth_rule)
-        evaluations = run_tasks(out, members, evaluator, quiet=quiet, description="law members")
+        evaluations = run_tasks(out, members, evaluator, quiet=quiet, description="law members", executor=executor)
         if corner is None:
-            evaluations = race_corners(out, base, chosen, evaluator, grid, deadline, quiet)
+            evaluations = race_corners(out, base, chosen, evaluator, grid, deadline, quiet, executor)
     except KeyboardInterrupt:
         log("interrupted: finished evaluations are saved; rerun the same command to continue")
         evaluations = read_evaluations(out)

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -222,3 +227,63 @@ def test_a_run_from_before_the_depth_rule_resumes_only_with_its_rule(tmp_path, c
     config_path.write_text(json.dumps(config))
     assert_one_line_error(call(main, args + ["--time-limit", "1s"], capsys), "--depth-rule 'per-stage', not 'total'")
     assert call(main, args + ["--time-limit", "1s", "--depth-rule", "per-stage"], capsys).code == 0
+
+
+def _evaluations(run):
+    rows = [json.loads(line) for line in (run / "evaluations.jsonl").read_text().splitlines()]
+    return {(r["role"], r["phi"], r["share_depth"], r["share_width"], r["seed"]): r["metric"] for r in rows}, len(rows)
+
+
+def _hard_npz(path):
+    """Classes a faint band apart: one epoch leaves networks at different accuracies, so
+    equal results across backends mean something."""
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 4, 160)
+    images = rng.normal(size=(160, 16, 16)).astype(np.float32)
+    for label in range(4):
+        images[labels == label, 4 * label : 4 * label + 4] += 0.6
+    np.savez(path, x=images, y=labels)
+    return path
+
+
+def _fit(tmp_path, name, *extra, env=None):
+    """``scaling.fit`` in a fresh interpreter (its own process group) with one thread per
+    network, so that the sequential run and each worker compute alike, bit for bit."""
+
+    args = training_args(tmp_path, "--no-time-limit", *extra)
+    args[args.index("--out") + 1] = str(tmp_path / name)
+    args[args.index("--data") + 1] = str(_hard_npz(tmp_path / "hard.npz"))
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "scaling.fit", *args], env=environment, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def test_the_grid_on_workers_and_on_ray_gives_the_sequential_results_and_resumes_after_a_kill(tmp_path):
+    for name, extra in (("sequential", ()), ("ray", ("--backend", "ray", "--workers", "2"))):
+        process = _fit(tmp_path, name, *extra)
+        assert process.wait(timeout=600) == 0, process.stderr.read()[-2000:]
+    expected, _ = _evaluations(tmp_path / "sequential")
+    assert len(set(expected.values())) > 3  # networks differ: agreement below is not trivial
+    coefficients = json.loads((tmp_path / "sequential" / "coefficients.json").read_text())
+
+    # Two local worker processes, killed with -9 once a few networks are logged, then resumed.
+    process = _fit(tmp_path, "workers", "--workers", "2")
+    log = tmp_path / "workers" / "evaluations.jsonl"
+    deadline = time.monotonic() + 300
+    while (not log.exists() or len(log.read_text().splitlines()) < 4) and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert process.poll() is None, "the run ended before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)  # the command and its workers, as a crash would
+    process.wait(timeout=60)
+    before, _ = _evaluations(tmp_path / "workers")
+    resumed = _fit(tmp_path, "workers", "--workers", "2")
+    assert resumed.wait(timeout=600) == 0, resumed.stderr.read()[-2000:]
+    after, lines = _evaluations(tmp_path / "workers")
+    assert lines == len(after), "a logged network was trained again"
+    assert all(after[key] == metric for key, metric in before.items())
+
+    for name in ("ray", "workers"):
+        found, _ = _evaluations(tmp_path / name)
+        assert found == expected, name
+        assert json.loads((tmp_path / name / "coefficients.json").read_text()) == coefficients, name

@@ -1,0 +1,107 @@
+"""Where independent evaluations run: in this process, in worker processes, or as Ray tasks.
+
+Each executor's ``submit(function, *args)`` returns a ``concurrent.futures.Future``, so one
+loop (e.g. :func:`scaling.grid_run.run_tasks`) drives all three and writes each result as
+it arrives; ``slots`` says how many may be in flight. The function and its arguments must
+be picklable for the process pool and Ray. ``share(value)`` makes a large argument cheap to
+pass many times: on Ray it goes into the object store once (so nodes need no shared file
+system), elsewhere it is the value itself.
+
+The backends are the search's (``--backend optuna`` runs local processes, as the Optuna
+backend's ``--workers`` do; ``--backend ray`` runs on a local Ray or joins ``--ray-address``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+from typing import Any, Callable
+
+import torch
+
+
+def _with_threads(threads: int, function: Callable, *args) -> Any:
+    """``function(*args)`` with ``threads`` intra-op threads (workers share the machine's cores)."""
+    torch.set_num_threads(threads)
+    return function(*args)
+
+
+class InProcess:
+    """Runs each function at submission, in this process (the sequential default)."""
+
+    slots = 1
+    in_process = True  # the function's arguments are not copied: state it keeps stays here
+    ships_data = False  # whether workers need their data passed (no shared file system)
+
+    def submit(self, function: Callable, *args) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        try:
+            future.set_result(function(*args))
+        except Exception as error:  # KeyboardInterrupt passes: the caller stops
+            future.set_exception(error)
+        return future
+
+    def share(self, value: Any) -> Any:
+        return value
+
+    def close(self) -> None:
+        pass
+
+
+class ProcessPool(InProcess):
+    """``workers`` spawned processes on this machine, the threads split between them."""
+
+    in_process = False
+
+    def __init__(self, workers: int):
+        self.slots = workers
+        self.threads = max(1, torch.get_num_threads() // workers)
+        self.pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, function: Callable, *args) -> concurrent.futures.Future:
+        return self.pool.submit(_with_threads, self.threads, function, *args)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RayTasks(InProcess):
+    """Ray tasks on a local Ray or the cluster at ``address``; a CUDA run's task holds one GPU."""
+
+    in_process = False
+    ships_data = True
+
+    def __init__(self, workers: int, address: str | None, device: str = "cpu"):
+        from runners.ray_backend import init_ray
+
+        self.slots, self.address = workers, address
+        import ray
+
+        self.threads = init_ray(address, workers)
+        self.remote = ray.remote(_with_threads).options(
+            num_cpus=self.threads, num_gpus=1 if device.startswith("cuda") else 0, max_retries=0)
+
+    def submit(self, function: Callable, *args) -> concurrent.futures.Future:
+        return self.remote.remote(self.threads, function, *args).future()
+
+    def share(self, value: Any) -> Any:
+        import ray
+
+        return ray.put(value)
+
+    def close(self) -> None:
+        import ray
+
+        if not self.address:
+            ray.shutdown()
+
+
+def make_executor(backend: str = "optuna", workers: int = 1, ray_address: str | None = None,
+                  device: str = "cpu") -> InProcess:
+    """The executor for the command-line flags ``--backend``, ``--workers``, ``--ray-address``."""
+    if backend == "ray":
+        return RayTasks(workers, ray_address, device)
+    return ProcessPool(workers) if workers > 1 else InProcess()
+
+
+__all__ = ["InProcess", "ProcessPool", "RayTasks", "make_executor"]

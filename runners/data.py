@@ -6,7 +6,9 @@ normalised with the training split's per-channel statistics and resized once to 
 resolution, so each trial only pays for its own training. Image folders, which can be far
 larger than memory, are decoded and resized once into an on-disk ``uint8`` cache
 (:mod:`runners.image_cache`); their splits are held in memory when they fit in a quarter of
-the memory available, and read from the cache a batch at a time otherwise.
+the memory available, and read from the cache a batch at a time otherwise. An ``.npz`` whose
+images would take more than that quarter is read from the archive in chunks into a
+``float32`` cache at the proxy resolution and read from there, a batch at a time.
 
 Where Fashion-MNIST is looked for, in order: ``--data DIR``, ``$FASHION_MNIST``,
 Debian's ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``).
@@ -30,7 +32,8 @@ import torch.nn.functional as F
 from search_space import NetworkSpec
 from search_space.spec import MAX_CLASSES, MAX_SIDE
 from search_space.common.errors import DataError
-from runners.image_cache import CachedImages, ImageFolder, cache_image_folder, channel_statistics
+from runners.image_cache import (CachedImages, ImageFolder, cache_image_folder, cache_npz_member, channel_statistics,
+                                 native_statistics, read_npz_header)
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 IN_MEMORY_SHARE = 0.25  # of the available memory, the most a cached folder's float32 splits may take
@@ -220,8 +223,6 @@ def _checked(data: ArrayData, where: str) -> tuple[torch.Tensor, torch.Tensor]:
         images = images[:, None]
     if images.ndim != 4:
         raise DataError(f"{where}: images must be N x H x W or N x C x H x W, got shape {images.shape}")
-    if labels.ndim != 1 or len(labels) != len(images):
-        raise DataError(f"{where}: labels must have shape ({len(images)},) to match the images, got {labels.shape}")
     if len(images) == 0:
         raise DataError(f"{where}: no samples")
     if min(images.shape[1:]) == 0:
@@ -230,6 +231,13 @@ def _checked(data: ArrayData, where: str) -> tuple[torch.Tensor, torch.Tensor]:
         raise DataError(f"{where}: images must be real numbers, got dtype {images.dtype}")
     if not np.isfinite(images).all():
         raise DataError(f"{where}: images contain NaN or infinite values")
+    return torch.from_numpy(images.astype(np.float32)), _checked_labels(labels, len(images), where)
+
+
+def _checked_labels(labels: np.ndarray, samples: int, where: str) -> torch.Tensor:
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) != samples:
+        raise DataError(f"{where}: labels must have shape ({samples},) to match the images, got {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
         if np.issubdtype(labels.dtype, np.floating) and np.all(labels == np.round(labels)):
             labels = labels.astype(np.int64)
@@ -237,7 +245,7 @@ def _checked(data: ArrayData, where: str) -> tuple[torch.Tensor, torch.Tensor]:
             raise DataError(f"{where}: labels must be integers, got dtype {labels.dtype}")
     if labels.min() < 0:
         raise DataError(f"{where}: labels must be >= 0, got {labels.min()}")
-    return torch.from_numpy(images.astype(np.float32)), torch.from_numpy(labels.astype(np.int64))
+    return torch.from_numpy(labels.astype(np.int64))
 
 
 def default_proxy_resolution(native: tuple[int, int]) -> tuple[int, int]:
@@ -334,6 +342,8 @@ def prepare(options: DataOptions, num_classes: int | None = None) -> Splits:
     """
     if is_image_folder(options.source):
         return _prepare_image_folder(options, num_classes)
+    if _npz_exceeds_memory(options.source):
+        return _prepare_large_npz(options, num_classes)
     train, test, source = read_arrays(options.source)
     x, y = _checked(train, source)
     num_classes = _class_count(int(y.max()), num_classes, source)
@@ -370,6 +380,59 @@ def prepare(options: DataOptions, num_classes: int | None = None) -> Splits:
         num_classes=num_classes,
         source=source,
     )
+
+
+def _npz_exceeds_memory(ref: str | Path | None) -> bool:
+    """Whether loading an ``.npz``'s images as float32 would take more than
+    :data:`IN_MEMORY_SHARE` of the memory available (read from the array headers alone; a
+    damaged archive is left to :func:`read_npz`'s one-line errors)."""
+    if ref is None or Path(ref).suffix != ".npz" or not Path(ref).is_file():
+        return False
+    try:
+        with zipfile.ZipFile(ref) as archive:
+            names = {name.removesuffix(".npy") for name in archive.namelist()}
+            needed = sum(int(np.prod(read_npz_header(archive, member).shape)) * 4
+                         for member in ("x", "x_test") if member in names)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
+        return False
+    available = _available_memory()
+    return available is not None and needed > IN_MEMORY_SHARE * available
+
+
+def _prepare_large_npz(options: DataOptions, num_classes: int | None) -> Splits:
+    """:func:`prepare` for an ``.npz`` too large for memory: its images are read from the
+    archive in chunks and resized into an on-disk float32 cache (:func:`cache_npz_member`);
+    only the labels are loaded."""
+    path = Path(options.source)
+    source = str(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:  # an NpzFile reads a member only when asked
+            members = set(archive.files)
+            labels = {name: archive[name] for name in ("y", "y_test") if name in members}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise DataError(f"{path}: cannot read as .npz ({type(error).__name__}: {str(error)[:120]})") from None
+    if "y" not in labels or "x" not in members:
+        raise DataError(f"{path}: missing array(s) x or y; expected x (N x H x W or N x C x H x W) and y (N)")
+    with zipfile.ZipFile(path) as archive:
+        native = read_npz_header(archive, "x").shape[-2:]
+    size = _proxy_size(options, tuple(native), source)
+    cache, shape = cache_npz_member(path, "x", size)
+    y = _checked_labels(labels["y"], shape[0], source)
+    num_classes = _class_count(int(y.max()), num_classes, source)
+    train_index, val_index = _split(len(y), options, source)
+    # Statistics at the images' own resolution, as the in-memory path computes them, so that
+    # the splits do not depend on whether the data fitted in memory.
+    mean, std = native_statistics(cache, train_index.numpy(), tuple(native))
+    train_x, val_x = (CachedImages(cache, shape, index.numpy(), mean, std, np.float32) for index in (train_index, val_index))
+    test_x = test_y = None
+    if "x_test" in members and "y_test" in labels:
+        test_cache, test_shape = cache_npz_member(path, "x_test", size)
+        test_y = _checked_labels(labels["y_test"], test_shape[0], f"{source} (test split)")
+        if int(test_y.max()) >= num_classes:
+            raise DataError(f"{source}: test label {int(test_y.max())} is out of range 0..{num_classes - 1}")
+        test_x = CachedImages(test_cache, test_shape, np.arange(test_shape[0]), mean, std, np.float32)
+    return Splits(train_x=train_x, train_y=y[train_index], val_x=val_x, val_y=y[val_index], test_x=test_x,
+                  test_y=test_y, num_classes=num_classes, source=source)
 
 
 def _prepare_image_folder(options: DataOptions, num_classes: int | None) -> Splits:

@@ -101,3 +101,60 @@ def test_a_folder_larger_than_the_memory_cap_is_searched_under_it(tmp_path):
     print(f"folder {decoded / 2**30:.2f} GiB as uint8 under a {cap / 2**30:.0f} GiB cap: peak RSS "
           f"{peak / 2**30:.2f} GiB")
     assert (run / "best.yaml").is_file()
+
+
+def _write_npz_streaming(path, samples: int, side: int, compressed: bool = True) -> int:
+    """An ``.npz`` of ``samples`` gray ``side`` x ``side`` uint8 images and labels, written a
+    chunk at a time (the test never holds the array); returns the images' uint8 bytes."""
+    import zipfile
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, samples)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED,
+                         compresslevel=1) as archive:
+        with archive.open("x.npy", "w", force_zip64=True) as stream:
+            np.lib.format.write_array_header_2_0(stream, {"descr": "|u1", "fortran_order": False,
+                                                          "shape": (samples, side, side)})
+            for label in labels:
+                image = np.full((side, side), 40 + 120 * int(label), np.uint8)
+                image[:32, :32] = rng.integers(0, 255, (32, 32), dtype=np.uint8)
+                stream.write(image.tobytes())
+        with archive.open("y.npy", "w") as stream:
+            np.lib.format.write_array(stream, labels)
+    return samples * side * side
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_an_npz_too_large_for_memory_is_read_in_chunks_into_a_cache(tmp_path, monkeypatch, compressed):
+    path = tmp_path / "d.npz"
+    _write_npz_streaming(path, samples=40, side=48, compressed=compressed)
+    options = DataOptions(source=str(path), proxy_resolution=(32, 32), val_fraction=0.25)
+    in_memory = prepare(options)
+    monkeypatch.setattr(data_module, "_available_memory", lambda: 1000)  # as if nothing fitted
+    lazy = prepare(options)
+    assert isinstance(lazy.train_x, CachedImages) and isinstance(in_memory.train_x, torch.Tensor)
+    assert torch.equal(lazy.train_y, in_memory.train_y) and torch.equal(lazy.val_y, in_memory.val_y)
+    # Resized before rather than after normalising (a linear map either way), statistics at
+    # the native resolution in both: the same values up to float rounding.
+    assert torch.allclose(lazy.train_x[torch.arange(len(lazy.train_x))], in_memory.train_x, atol=1e-4)
+    assert torch.allclose(lazy.val_x[:], in_memory.val_x, atol=1e-4)
+    assert lazy.resolution == (32, 32) and lazy.in_channels == 1
+
+
+def test_an_npz_larger_than_the_memory_cap_is_searched_under_it(tmp_path):
+    cap = 2 * 2**30
+    decoded = _write_npz_streaming(tmp_path / "large.npz", samples=2600, side=1024)
+    assert decoded > 1.25 * cap  # as uint8; as the float32 an in-memory load makes, 5x the cap
+    (tmp_path / "tiny.yaml").write_text(TINY_SPACE)
+
+    def capped():
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    outcome = subprocess.run(
+        [sys.executable, "-m", "runners.search", "--data", str(tmp_path / "large.npz"), "--space",
+         str(tmp_path / "tiny.yaml"), "--budget-flops", "12M", "--proxy-resolution", "64x64", "--trials", "1",
+         "--epochs", "1", "--max-train-samples", "256", "--max-val-samples", "64", "--quiet",
+         "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=600, preexec_fn=capped)
+    assert outcome.returncode == 0, outcome.stderr[-3000:]
+    assert "caching large.npz:x at 64x64" in outcome.stderr
+    assert (tmp_path / "run" / "best.yaml").is_file()

@@ -157,4 +157,6 @@ def test_an_npz_larger_than_the_memory_cap_is_searched_under_it(tmp_path):
          "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=600, preexec_fn=capped)
     assert outcome.returncode == 0, outcome.stderr[-3000:]
     assert "caching large.npz:x at 64x64" in outcome.stderr
+    print(f".npz {decoded / 2**30:.2f} GiB as uint8 under a {cap / 2**30:.0f} GiB cap: peak RSS of the commands "
+          f"so far {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20:.2f} GiB")
     assert (tmp_path / "run" / "best.yaml").is_file()

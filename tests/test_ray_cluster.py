@@ -48,6 +48,7 @@ def test_a_search_runs_on_both_nodes_of_a_real_cluster(tmp_path):
     assert pd.read_csv(run / "results.csv")["number"].tolist() == [0, 1, 2, 3] and (run / "best.yaml").is_file()
     nodes = _trial_nodes(run)
     assert len(nodes) == 4 and set(nodes.values()) == {HEAD, SECOND}, nodes
+    print("trials per node:", {node: list(nodes.values()).count(node) for node in (HEAD, SECOND)})
 
     lines = refused.stderr.strip().splitlines()
     assert refused.returncode == 2 and len(lines) == 1 and "RAY_AUTH_TOKEN" in lines[0], refused.stderr

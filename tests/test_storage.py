@@ -65,6 +65,9 @@ def test_four_workers_share_one_postgresql_study(postgres_url, tmp_path):
                     *QUICK, "--out", tmp_path / "run")
     assert outcome.code == 0, outcome.err
     assert_records_match_the_study(tmp_path / "run", postgres_url, 8)
+    numbers = [record.number for record in read_records(tmp_path / "run")]
+    print(f"4 workers on PostgreSQL: {len(numbers)} trials, {len(set(numbers))} distinct numbers, "
+          f"{len(_study_trials(postgres_url))} in the study")
 
 
 def test_independent_commands_share_one_study_and_its_trial_count(postgres_url, tmp_path):
@@ -123,6 +126,8 @@ def test_a_worker_killed_mid_trial_loses_nothing_finished(tmp_path):
         after = {r.number: r for r in read_records(tmp_path / "run") if r.state is not TrialState.INTERRUPTED}
         assert all(after[number] == record for number, record in before.items())  # nothing finished lost or redone
         assert_records_match_the_study(tmp_path / "run", url, 16)
+        print(f"killed a worker with {len(before)} trials finished ({len(running)} running); after the resume "
+              f"{len(after)} trials, {sum(n in after for n in before)} of {len(before)} finished kept unchanged")
 
 
 def _get_json(url: str, server: subprocess.Popen, timeout: float = 60.0):

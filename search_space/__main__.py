@@ -1,4 +1,5 @@
-"""Command line: ``python -m search_space describe SPEC [--json]`` and ``sample``.
+"""Command line: ``python -m search_space describe SPEC [--json]``, ``sample`` and
+``export SPEC|CHECKPOINT --format onnx|torchscript``.
 
 SPEC is a preset name (``efficientnet-b0``), a YAML/JSON spec file or a run
 directory holding ``best.yaml``. A user mistake prints one line and exits 2.
@@ -10,8 +11,11 @@ import argparse
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
 from search_space.common.cli import ArgumentParser, checked, integer, positive_int, run_main
+from search_space.common.errors import UsageError
+from search_space.common.files import make_directory
 from search_space.common.units import format_macs, parse_resolution
 from search_space.block_string import encode_stage
 from search_space.cost_model import CostReport, count_cost
@@ -71,6 +75,21 @@ def _sample(args: argparse.Namespace) -> None:
     print(to_json(spec) if args.format == "json" else to_yaml(spec), end="" if args.format == "yaml" else "\n")
 
 
+def _export(args: argparse.Namespace) -> None:
+    from search_space.export import EXPORT_FORMATS, export_model, load_network
+
+    spec, model, trained = load_network(args.network)
+    out = args.out or Path(f"{spec.name or 'network'}{EXPORT_FORMATS[args.format]}")
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a directory; name the file to write")
+    make_directory(out.parent, "--out")
+    export_model(model, spec, out, args.format)
+    height, width = spec.resolution
+    print(f"wrote {out}: {spec.name} fused for inference, {args.format}, input N x {spec.in_channels} x {height} x "
+          f"{width} (N free), {spec.num_classes} logits"
+          + ("" if trained else "; initial weights (a spec has no trained ones: export a checkpoint for those)"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python -m search_space", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
@@ -86,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=integer, default=0)
     sample.add_argument("--format", choices=("yaml", "json"), default="yaml")
     sample.set_defaults(run=_sample)
+    export = commands.add_parser("export", help="the fused eval model as ONNX or TorchScript")
+    export.add_argument("network", help="preset, YAML/JSON spec, run directory, or a checkpoint (.pt, .pth, .ckpt)")
+    export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
+    export.add_argument("--out", type=Path, default=None, help="the file to write; when not given, NAME.onnx or NAME.pt")
+    export.set_defaults(run=_export)
     return parser
 
 

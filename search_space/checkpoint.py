@@ -1,0 +1,73 @@
+"""Checkpoints: a network's spec and weights in one file, loadable without pickled code.
+
+The file is a ``torch.save`` of plain data (``weights_only`` loading is enough): the
+format number, the spec as JSON (the one source of truth: the model is rebuilt from it),
+the model's ``state_dict`` and whatever a trainer adds (epoch, optimizer state, metrics).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from search_space.common.errors import UserError
+from search_space.model import EfficientNet, build_model
+from search_space.serialization import from_json, to_json
+from search_space.spec import NetworkSpec, SpecError
+
+CHECKPOINT_FORMAT = 1
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+
+
+class CheckpointError(UserError):
+    """A file that is not a readable checkpoint of this suite."""
+
+
+def save_checkpoint(path: str | Path, spec: NetworkSpec, model: torch.nn.Module, **extra: Any) -> Path:
+    """Write ``spec`` and ``model``'s weights (and ``extra``) to ``path`` atomically: a kill
+    while saving leaves the previous checkpoint, never half a file."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    torch.save({"format": CHECKPOINT_FORMAT, "spec": to_json(spec), "state_dict": model.state_dict(), **extra},
+               partial)
+    partial.replace(path)
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's contents, checked; one :class:`CheckpointError` line for anything else."""
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such file") from None
+    except Exception as error:  # torch.load reports a damaged or foreign file through many types
+        raise CheckpointError(f"{path}: not a checkpoint torch can read ({type(error).__name__}: "
+                              f"{str(error).splitlines()[0][:120] if str(error) else ''})") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a checkpoint of this suite (format {CHECKPOINT_FORMAT}: spec and weights)")
+    if not isinstance(payload.get("spec"), str) or not isinstance(payload.get("state_dict"), dict):
+        raise CheckpointError(f"{path}: its spec or weights are missing")
+    return payload
+
+
+def load_checkpoint(path: str | Path) -> tuple[NetworkSpec, EfficientNet]:
+    """The spec and the model with its weights, in eval mode."""
+    payload = read_checkpoint(path)
+    try:
+        spec = from_json(payload["spec"], str(path))
+    except SpecError as error:
+        raise CheckpointError(f"{path}: its spec is invalid ({error})") from None
+    model = build_model(spec)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: its weights do not fit its spec ({str(error).splitlines()[0][:160]})") from None
+    return spec, model.eval()
+
+
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_SUFFIXES", "CheckpointError", "load_checkpoint", "read_checkpoint",
+           "save_checkpoint"]

@@ -1,0 +1,110 @@
+"""python -m search_space export: the fused eval model as ONNX (run in onnxruntime) and
+TorchScript, equal to PyTorch's outputs on 1-channel non-square input at any batch size;
+checkpoints round-trip; damaged checkpoints are one line."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from search_space import build_model, load_spec
+from search_space.__main__ import main
+from search_space.checkpoint import load_checkpoint, save_checkpoint
+from tests.commands import assert_one_line_error, call
+
+
+def trained_like(spec):
+    """A model whose weights and batch-norm statistics are far from their initial values, so
+    that every layer (zero-initialised residual branches included) shapes the output."""
+    torch.manual_seed(0)
+    model = build_model(spec)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn_like(parameter) * 0.2)
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.copy_(torch.randn_like(module.running_mean) * 0.1)
+                module.running_var.copy_(torch.rand_like(module.running_var) + 0.5)
+    return model.eval()
+
+
+SPECS = {
+    "efficientnet-b0": dict(),  # MBConv with squeeze-excitation
+    "ghost-efficientnetv2": dict(width_mult=0.5, depth_mult=0.5),  # Fused-MBConv, Ghost modules, ECA
+}
+
+
+@pytest.fixture(scope="module", params=list(SPECS))
+def checkpoint(request, tmp_path_factory):
+    spec = dataclasses.replace(load_spec(request.param, **SPECS[request.param]), in_channels=1, num_classes=7,
+                               resolution=(40, 72))
+    model = trained_like(spec)
+    path = save_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.pt", spec, model, epoch=3)
+    return path, model
+
+
+def test_a_checkpoint_round_trips(checkpoint):
+    path, model = checkpoint
+    spec, loaded = load_checkpoint(path)
+    x = torch.randn(2, 1, 40, 72)
+    assert spec.resolution == (40, 72) and spec.in_channels == 1
+    assert torch.equal(loaded(x), model(x))
+
+
+def test_onnx_export_runs_in_onnxruntime_like_pytorch(checkpoint, tmp_path, capsys):
+    import onnxruntime
+
+    path, model = checkpoint
+    out = tmp_path / "model.onnx"
+    outcome = call(main, ["export", path, "--format", "onnx", "--out", out], capsys)
+    assert outcome.code == 0, outcome.err
+    assert "input N x 1 x 40 x 72 (N free)" in outcome.out
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    for batch in (1, 3, 8):
+        x = torch.randn(batch, 1, 40, 72)
+        expected = model(x).detach().numpy()
+        assert np.abs(expected).max() > 0.1  # outputs that mean something
+        [logits] = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+        assert logits.shape == (batch, 7)
+        assert np.abs(logits - expected).max() <= 1e-4
+
+
+def test_torchscript_export_matches_pytorch(checkpoint, tmp_path, capsys):
+    path, model = checkpoint
+    out = tmp_path / "model.pt"
+    assert call(main, ["export", path, "--format", "torchscript", "--out", out], capsys).code == 0
+    scripted = torch.jit.load(str(out))
+    for batch in (1, 5):
+        x = torch.randn(batch, 1, 40, 72)
+        assert (scripted(x) - model(x)).abs().max().item() <= 1e-4
+
+
+def test_a_spec_exports_with_initial_weights_and_says_so(tmp_path, capsys):
+    outcome = call(main, ["export", "efficientnet-b0", "--format", "torchscript", "--out", tmp_path / "b0.pt"], capsys)
+    assert outcome.code == 0 and "initial weights" in outcome.out
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda path: path.write_bytes(b"not a checkpoint"), "not a checkpoint torch can read"),
+    (lambda path: torch.save({"format": 1, "spec": "{", "state_dict": {}}, path), "its spec is invalid"),
+    (lambda path: torch.save({"weights": 1}, path), "not a checkpoint of this suite"),
+    (lambda path: path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2]), "not a checkpoint torch can read"),
+])
+def test_a_damaged_checkpoint_is_one_line(checkpoint, tmp_path, damage, words, capsys):
+    path = tmp_path / "damaged.pt"
+    path.write_bytes(checkpoint[0].read_bytes())
+    damage(path)
+    assert_one_line_error(call(main, ["export", path, "--out", tmp_path / "x.onnx"], capsys), words)
+
+
+def test_weights_of_another_network_are_one_line(checkpoint, tmp_path, capsys):
+    payload = torch.load(checkpoint[0], weights_only=True)
+    other = dataclasses.replace(load_spec("efficientnet-b0"), in_channels=1, num_classes=3)
+    from search_space import to_json
+
+    torch.save({**payload, "spec": to_json(other)}, tmp_path / "mixed.pt")
+    assert_one_line_error(call(main, ["export", tmp_path / "mixed.pt", "--out", tmp_path / "x.onnx"], capsys),
+                          "its weights do not fit its spec")

@@ -199,7 +199,21 @@ def train_and_evaluate(
     report: Callable[[int, float], bool | None] | None = None,
     evaluate_on: str = "val",
 ) -> TrainResult:
-    """Train ``spec`` (built for the data's channels and classes) and return its accuracy.
+    """What :func:`train_model` measured (the model itself is dropped)."""
+    return train_model(spec, data, config, seed=seed, report=report, evaluate_on=evaluate_on)[1]
+
+
+def train_model(
+    spec: NetworkSpec,
+    data: Splits,
+    config: TrainConfig,
+    *,
+    seed: int = 0,
+    report: Callable[[int, float], bool | None] | None = None,
+    evaluate_on: str = "val",
+) -> tuple[torch.nn.Module, TrainResult]:
+    """Train ``spec`` (built for the data's channels and classes); the trained model (batch
+    norms recalibrated, eval mode) and what was measured.
 
     ``seed`` fixes the initial weights and the data order (:func:`epoch_orders`); two
     candidates trained at the same seed see the same batches. ``report(epoch, accuracy)``
@@ -255,7 +269,7 @@ def train_and_evaluate(
         measured = evaluate_with_loss(model, eval_x, eval_y, config.eval_batch_size, config.device, layout,
                                       config.mixed_precision)
         if report is not None and report(epoch, measured.accuracy):
-            return TrainResult(measured.accuracy, epoch, time.perf_counter() - start, epoch_loss, pruned=True,
-                               training_loss_sum=loss_sum, validation_loss=measured.loss)
-    return TrainResult(measured.accuracy, config.epochs, time.perf_counter() - start, epoch_loss,
-                       training_loss_sum=loss_sum, validation_loss=measured.loss)
+            return model, TrainResult(measured.accuracy, epoch, time.perf_counter() - start, epoch_loss, pruned=True,
+                                      training_loss_sum=loss_sum, validation_loss=measured.loss)
+    return model, TrainResult(measured.accuracy, config.epochs, time.perf_counter() - start, epoch_loss,
+                              training_loss_sum=loss_sum, validation_loss=measured.loss)

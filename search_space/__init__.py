@@ -48,6 +48,7 @@ from search_space.finetuning import adapt_input_channels, load_adapted_state_dic
 from search_space.fusion import fuse_model
 from search_space.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from search_space.export import export_model, load_network
+from search_space.quantization import quantize_int8
 from search_space.space import SearchSpace, StageChoices, load_space
 from search_space.common import UserError, format_macs, parse_macs, parse_resolution
 
@@ -59,7 +60,7 @@ __all__ = [
     "Cost", "CostReport", "EfficientChannelAttention", "EfficientNet", "NetworkSpec", "PartCost",
     "SearchSpace", "SpecError", "SqueezeExcitation", "StageChoices", "StageSpec",
     "adapt_input_channels", "build_model", "count_cost", "decode_stage", "encode_stage",
-    "CheckpointError", "export_model", "load_checkpoint", "load_network", "save_checkpoint",
+    "CheckpointError", "export_model", "load_checkpoint", "load_network", "quantize_int8", "save_checkpoint",
     "format_attention", "from_json", "from_yaml", "fuse_model", "ghost_efficientnetv2",
     "load_adapted_state_dict", "load_space", "load_spec", "network_from_block_strings",
     "network_to_block_strings", "parse_attention", "read_spec_file", "set_trainable_layers",

@@ -108,3 +108,21 @@ def test_weights_of_another_network_are_one_line(checkpoint, tmp_path, capsys):
     torch.save({**payload, "spec": to_json(other)}, tmp_path / "mixed.pt")
     assert_one_line_error(call(main, ["export", tmp_path / "mixed.pt", "--out", tmp_path / "x.onnx"], capsys),
                           "its weights do not fit its spec")
+
+
+def test_int8_quantization_keeps_a_trained_network_s_predictions(tmp_path):
+    from runners.training import TrainConfig, evaluate, train_model
+    from search_space import load_space, quantize_int8
+    from tests.datasets import TINY_SPACE, load, write_npz
+
+    (tmp_path / "space.yaml").write_text(TINY_SPACE)
+    data = load(write_npz(tmp_path / "d.npz", n=320, shape=(24, 36)), val_fraction=0.25)
+    spec = data.deployed(load_space(tmp_path / "space.yaml").sample(0))
+    model, result = train_model(spec, data, TrainConfig(epochs=3, batch_size=32))
+    assert result.accuracy > 0.6  # a network worth quantizing
+    int8 = quantize_int8(model, [data.train_x[:64], data.train_x[64:128]])
+    assert any("quantized" in type(m).__module__ for m in int8.modules())  # int8 kernels, not float ones
+    fp32 = evaluate(model, data.val_x, data.val_y, 64, "cpu")
+    assert evaluate(int8, data.val_x, data.val_y, 64, "cpu") >= fp32 - 0.1
+    with pytest.raises(ValueError, match="calibration"):
+        quantize_int8(model, [])

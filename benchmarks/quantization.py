@@ -1,0 +1,69 @@
+"""Post-training int8 quantization on Fashion-MNIST: the accuracy it costs, measured.
+
+Trains a network with the suite's training loop (longer than the search's proxy), then
+scores on the test split: the fp32 model, its fused copy, and the int8 model from
+``search_space.quantize_int8`` calibrated on training images; prints the drop and the
+batch-1 CPU time of fp32 and int8.
+
+    python benchmarks/quantization.py [--spec efficientnet-b0] [--epochs 4] [--samples 16384]
+
+Record the printed figures in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from runners.data import DataOptions, prepare
+from runners.training import TrainConfig, evaluate, train_model
+from search_space import fuse_model, load_spec, quantize_int8
+
+
+def batch_one_milliseconds(model: torch.nn.Module, image: torch.Tensor, repeats: int = 50) -> float:
+    with torch.inference_mode():
+        for _ in range(10):
+            model(image)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(image)
+            times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--spec", default="efficientnet-b0")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--samples", type=int, default=16384, help="training images")
+    parser.add_argument("--calibration", type=int, default=512, help="calibration images")
+    args = parser.parse_args()
+    data = prepare(DataOptions(proxy_resolution=(32, 32), max_train_samples=args.samples))
+    spec = data.deployed(load_spec(args.spec))
+    config = TrainConfig(epochs=args.epochs, batch_size=128, learning_rate=1e-2)
+    start = time.perf_counter()
+    model, result = train_model(spec, data, config, evaluate_on="test")
+    print(f"{spec.name}: trained {args.epochs} epochs on {len(data.train_x)} images in "
+          f"{time.perf_counter() - start:.0f} s, {torch.get_num_threads()} threads")
+    model = model.cpu().eval()
+    test_x, test_y = data.test_x, data.test_y
+    fp32 = evaluate(model, test_x, test_y, 512, "cpu")
+    fused = evaluate(fuse_model(model), test_x, test_y, 512, "cpu")
+    calibration = [data.train_x[start : start + 128] for start in range(0, args.calibration, 128)]
+    print(f"test accuracy ({len(test_y)} images): fp32 {fp32:.4f}, fused fp32 {fused:.4f}")
+    image = test_x[:1]
+    print(f"batch-1 latency, median of 50: fp32 (fused) {batch_one_milliseconds(fuse_model(model), image):.2f} ms")
+    for sensitive_in_float in (True, False):
+        int8_model = quantize_int8(model, calibration, sensitive_in_float=sensitive_in_float)
+        int8 = evaluate(int8_model, test_x, test_y, 512, "cpu")
+        label = "int8, stem/classifier/attention in float" if sensitive_in_float else "int8 everywhere"
+        print(f"{label}: accuracy {int8:.4f}, drop {100 * (fp32 - int8):.2f} points; batch-1 latency "
+              f"{batch_one_milliseconds(int8_model, image):.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

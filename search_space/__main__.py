@@ -1,5 +1,5 @@
-"""Command line: ``python -m search_space describe SPEC [--json]``, ``sample`` and
-``export SPEC|CHECKPOINT --format onnx|torchscript``.
+"""Command line: ``python -m search_space describe SPEC [--json]``, ``sample``,
+``export SPEC|CHECKPOINT --format onnx|torchscript`` and ``latency SPEC [--predict]``.
 
 SPEC is a preset name (``efficientnet-b0``), a YAML/JSON spec file or a run
 directory holding ``best.yaml``. A user mistake prints one line and exits 2.
@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from search_space.common.cli import ArgumentParser, checked, integer, positive_int, run_main
+from search_space.common.cli import ArgumentParser, checked, integer, integer_between, positive_int, run_main
 from search_space.common.errors import UsageError
 from search_space.common.files import make_directory
 from search_space.common.units import format_macs, parse_resolution
@@ -90,6 +90,22 @@ def _export(args: argparse.Namespace) -> None:
           + ("" if trained else "; initial weights (a spec has no trained ones: export a checkpoint for those)"))
 
 
+def _latency(args: argparse.Namespace) -> None:
+    from search_space.latency import LatencyTable, measure_latency
+
+    from search_space.export import load_network
+
+    spec, _, _ = load_network(args.network)
+    measured = measure_latency(spec, args.threads, repeats=args.repeats)
+    height, width = spec.resolution
+    print(f"{spec.name} at {spec.in_channels}x{height}x{width}, fused eval model: {measured.describe()}")
+    if args.predict:
+        table = LatencyTable(threads=measured.threads)
+        predicted = table.predict(spec)
+        print(f"predicted from the per-block table: {predicted:.3f} ms ({100 * (predicted / measured.median_ms - 1):+.1f}%; "
+              f"{table.measured} part(s) measured now, table {table.path}, calibration {table.calibration:.3f})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python -m search_space", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
@@ -110,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
     export.add_argument("--out", type=Path, default=None, help="the file to write; when not given, NAME.onnx or NAME.pt")
     export.set_defaults(run=_export)
+    latency = commands.add_parser("latency", help="batch-1 CPU latency of the fused eval model")
+    latency.add_argument("network", help="preset, YAML/JSON spec, run directory, or a checkpoint")
+    latency.add_argument("--threads", type=integer_between(1, 1024), default=None,
+                         help="intra-op threads; when not given, torch's default for this machine")
+    latency.add_argument("--repeats", type=integer_between(5, 100_000), default=50, help="timed runs after the warm-up")
+    latency.add_argument("--predict", action="store_true",
+                         help="also predict it from the per-block lookup table (built on first use, cached)")
+    latency.set_defaults(run=_latency)
     return parser
 
 

@@ -190,19 +190,6 @@ def training_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, imag
     return loss.detach()
 
 
-def train_and_evaluate(
-    spec: NetworkSpec,
-    data: Splits,
-    config: TrainConfig,
-    *,
-    seed: int = 0,
-    report: Callable[[int, float], bool | None] | None = None,
-    evaluate_on: str = "val",
-) -> TrainResult:
-    """What :func:`train_model` measured (the model itself is dropped)."""
-    return train_model(spec, data, config, seed=seed, report=report, evaluate_on=evaluate_on)[1]
-
-
 def train_model(
     spec: NetworkSpec,
     data: Splits,
@@ -273,3 +260,9 @@ def train_model(
                                       training_loss_sum=loss_sum, validation_loss=measured.loss)
     return model, TrainResult(measured.accuracy, config.epochs, time.perf_counter() - start, epoch_loss,
                               training_loss_sum=loss_sum, validation_loss=measured.loss)
+
+
+def train_and_evaluate(spec: NetworkSpec, data: Splits, config: TrainConfig, **options) -> TrainResult:
+    """What :func:`train_model` measured, with its arguments; the model itself is dropped
+    (the search and the scaling grid keep only the measurement)."""
+    return train_model(spec, data, config, **options)[1]

@@ -9,6 +9,8 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from search_space import build_model, load_spec
 from search_space.__main__ import main
@@ -126,3 +128,22 @@ def test_int8_quantization_keeps_a_trained_network_s_predictions(tmp_path):
     assert evaluate(int8, data.val_x, data.val_y, 64, "cpu") >= fp32 - 0.1
     with pytest.raises(ValueError, match="calibration"):
         quantize_int8(model, [])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=400), st.integers(0, 2000), st.integers(0, 255))
+def test_random_or_damaged_checkpoint_bytes_raise_only_checkpoint_errors(tmp_path_factory, noise, where, byte):
+    from search_space.checkpoint import CheckpointError, read_checkpoint
+
+    folder = tmp_path_factory.mktemp("fuzz")
+    good = folder / "good.pt"
+    torch.save({"format": 1, "spec": "{}", "state_dict": {"w": torch.ones(3)}}, good)
+    damaged = bytearray(good.read_bytes())
+    damaged[where % len(damaged)] = byte
+    for content in (noise, bytes(damaged), bytes(damaged[: where % len(damaged)])):
+        path = folder / "fuzzed.pt"
+        path.write_bytes(content)
+        try:
+            read_checkpoint(path)
+        except CheckpointError:
+            pass

@@ -76,7 +76,31 @@ def _png(path: Path, size=(12, 12)) -> None:
     Image.fromarray(np.random.default_rng(0).integers(0, 255, size).astype(np.uint8), mode="L").save(path)
 
 
+def _checkpoints(root: Path) -> None:
+    """Checkpoints damaged every way a file can be: empty, text, random, truncated, foreign,
+    with a bad spec, with weights of another network."""
+    import torch
+
+    from search_space import build_model, load_spec, save_checkpoint, to_json
+
+    spec = load_spec("efficientnet-b0")
+    good = save_checkpoint(root / "ckpt_good_for_damage.pt", spec, build_model(spec))
+    data = good.read_bytes()
+    (root / "ckpt_empty.pt").write_bytes(b"")
+    (root / "ckpt_text.pt").write_text("weights: yes\n")
+    (root / "ckpt_random.pt").write_bytes(np.random.default_rng(1).bytes(4096))
+    (root / "ckpt_truncated.pt").write_bytes(data[: len(data) // 2])
+    torch.save({"weights": [1, 2, 3]}, root / "ckpt_not_suite.pt")
+    torch.save({"format": 1, "spec": "{", "state_dict": {}}, root / "ckpt_bad_spec.pt")
+    other = save_checkpoint(root / "ckpt_other.pt", load_spec("efficientnet-b1"), build_model(load_spec("efficientnet-b1")))
+    payload = torch.load(other, weights_only=True)
+    torch.save({**payload, "spec": to_json(spec)}, root / "ckpt_wrong_weights.pt")
+    other.unlink()
+    good.unlink()
+
+
 def make_files(root: Path) -> None:
+    _checkpoints(root)
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(40, 16, 16)).astype(np.float32), np.arange(40) % 2
     _npz(root / "good.npz", x=x, y=y)
@@ -302,6 +326,15 @@ def cases(root: Path) -> list[Case]:
         ("describe", "efficientnet-b0", "--resolution", "7x"), ("describe", "efficientnet-b0", "--in-channels", "1e3"),
         ("describe", "efficientnet-b0", "--num-classes", "10**6"), ("sample", "default", "--seed", "1e400"),
         ("describe", "efficientnet-b0", "--json", "--json=yes"))]
+    # export and latency: damaged checkpoints, spec mistakes, bad flags and outputs
+    out += [Case("search_space", ("export", str(path))) for path in sorted(root.glob("ckpt_*.pt"))]
+    out += [Case("search_space", ("latency", str(path))) for path in sorted(root.glob("ckpt_*.pt"))[:3]]
+    out += [Case("search_space", ("export", spec)) for spec in spec_bad[:12]]
+    out += [Case("search_space", ("export", "efficientnet-b0") + args) for args in (
+        ("--format", "tflite"), ("--out", f("empty_dir")), ("--out", f("a_file/sub.onnx")), ("--out", "/proc/x.onnx"))]
+    out += [Case("search_space", ("latency", spec)) for spec in spec_bad[:12]]
+    out += [Case("search_space", ("latency", "efficientnet-b0") + args) for args in (
+        ("--threads", "0"), ("--threads", "1.5"), ("--threads", "100000"), ("--repeats", "0"), ("--repeats", "1e9"))]
 
     out += [Case("search", ("--data", data, "--trials", "1", *quick)) for data in data_bad]
     out += [Case("search", ("--space", space, "--trials", "1", "--data", f("good.npz"), *quick)) for space in space_bad]
@@ -323,6 +356,8 @@ def cases(root: Path) -> list[Case]:
         ("--out", f("a_file/sub")), ("--out", f("run_config_kind_unknown")), ("--out", "/proc/forbidden"),
         ("--sampler", "bogus"), ("--objective", "bogus"), ("--proxy", "bogus"), ("--backend", "bogus"),
         ("--zero-cost-score", "bogus"), ("--seed", "1.5"), ("--trials", "1e3"), ("--startup-trials", "0"),
+        ("--study-name", ""), ("--study-name", "x" * 300), ("--study-name", "tab\tname"),
+        ("--ray-address", "nonsense"),
     ]
     out += [Case("search", (flag, value, "--trials", "1", "--data", f("good.npz"), *quick)) for flag, value in search_flags
             if flag not in QUICK_TRAIN]
@@ -354,7 +389,8 @@ def cases(root: Path) -> list[Case]:
                  ("--bootstrap", "10**9"), ("--holdout", "-1"),
                  ("--mode", "diagonal"), ("--depth-rule", "none"), ("--comparison-seeds", "-1"),
                  ("--out", f("a_file")), ("--out", f("run_config_list")), ("--device", "cuda:5"),
-                 ("--x", "macs"), ("--lower-is-better", "yes")]
+                 ("--x", "macs"), ("--lower-is-better", "yes"), ("--workers", "0"), ("--workers", "1e9"),
+                 ("--backend", "spark"), ("--ray-address", "127.0.0.1:1")]
     out += [Case("fit", ("--base", "efficientnet-b0", flag, value, "--data", f("good.npz"), *quick))
             for flag, value in fit_flags]
 

@@ -61,6 +61,7 @@ class DataOptions:
     max_train_samples: int | None = None
     max_val_samples: int | None = None
     seed: int = 0
+    show_progress: bool = True  # a bar while a data cache is built (--quiet turns it off); not a result
 
     def __post_init__(self) -> None:
         if not 0 < self.val_fraction < 1:
@@ -416,7 +417,7 @@ def _prepare_large_npz(options: DataOptions, num_classes: int | None) -> Splits:
     with zipfile.ZipFile(path) as archive:
         native = read_npz_header(archive, "x").shape[-2:]
     size = _proxy_size(options, tuple(native), source)
-    cache, shape = cache_npz_member(path, "x", size)
+    cache, shape = cache_npz_member(path, "x", size, show_progress=options.show_progress)
     y = _checked_labels(labels["y"], shape[0], source)
     num_classes = _class_count(int(y.max()), num_classes, source)
     train_index, val_index = _split(len(y), options, source)
@@ -426,7 +427,7 @@ def _prepare_large_npz(options: DataOptions, num_classes: int | None) -> Splits:
     train_x, val_x = (CachedImages(cache, shape, index.numpy(), mean, std, np.float32) for index in (train_index, val_index))
     test_x = test_y = None
     if "x_test" in members and "y_test" in labels:
-        test_cache, test_shape = cache_npz_member(path, "x_test", size)
+        test_cache, test_shape = cache_npz_member(path, "x_test", size, show_progress=options.show_progress)
         test_y = _checked_labels(labels["y_test"], test_shape[0], f"{source} (test split)")
         if int(test_y.max()) >= num_classes:
             raise DataError(f"{source}: test label {int(test_y.max())} is out of range 0..{num_classes - 1}")
@@ -444,7 +445,7 @@ def _prepare_image_folder(options: DataOptions, num_classes: int | None) -> Spli
     num_classes = _class_count(int(labels.max()), num_classes, source)
     train_index, val_index = _split(len(labels), options, source)
     size = _proxy_size(options, folder.native_size, source)
-    path = cache_image_folder(folder, size)
+    path = cache_image_folder(folder, size, show_progress=options.show_progress)
     shape = (len(labels), folder.channels, *size)
     train_rows, val_rows = train_index.numpy(), val_index.numpy()
     # Statistics of the training split only, as above, in the order of the file for speed.

@@ -141,7 +141,8 @@ def _cache_file(kind: str, key_parts: list, suffix: str, root: Path | None) -> P
     return (root or default_cache_root()) / kind / f"{key[:32]}{suffix}"
 
 
-def _write_cache(path: Path, rows: Iterator[np.ndarray], total: int, description: str) -> Path:
+def _write_cache(path: Path, rows: Iterator[np.ndarray], total: int, description: str,
+                 show_progress: bool = True) -> Path:
     """Write the row blocks ``rows`` yields, in order, into ``path`` through a temporary file
     renamed at the end (a kill leaves no half cache), with a progress bar over ``total`` rows.
     Never mapped whole, so a cache larger than the address space a process may use is built
@@ -152,7 +153,8 @@ def _write_cache(path: Path, rows: Iterator[np.ndarray], total: int, description
         raise DataError(f"cannot create the data cache {path.parent} ({error.strerror}); "
                         "set XDG_CACHE_HOME to a writable directory") from None
     partial = path.with_suffix(f".partial-{os.getpid()}")
-    bar = progress_bar(total, description, "sample")
+    # Not left on screen: a build that fails ends with its one error line alone.
+    bar = progress_bar(total, description, "sample", quiet=not show_progress, leave=False)
     try:
         with partial.open("wb") as cache:
             for block in rows:
@@ -169,7 +171,7 @@ def _write_cache(path: Path, rows: Iterator[np.ndarray], total: int, description
 
 
 def cache_image_folder(folder: ImageFolder, size: tuple[int, int], root: Path | None = None,
-                       workers: int | None = None) -> Path:
+                       workers: int | None = None, show_progress: bool = True) -> Path:
     """The cache file of ``folder`` at ``size`` (``height, width``), built when missing;
     ``uint8``, shape ``(len(folder.files), folder.channels, *size)``."""
     channels = folder.channels
@@ -192,7 +194,8 @@ def cache_image_folder(folder: ImageFolder, size: tuple[int, int], root: Path | 
                 done += 1
             yield np.stack(batch)
 
-    return _write_cache(path, rows(), len(folder.files), f"caching {folder.root.name} at {size[0]}x{size[1]}")
+    return _write_cache(path, rows(), len(folder.files), f"caching {folder.root.name} at {size[0]}x{size[1]}",
+                        show_progress)
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,7 @@ def read_npz_header(archive: zipfile.ZipFile, member: str) -> ArrayHeader:
 
 
 def cache_npz_member(path: Path, member: str, size: tuple[int, int], root: Path | None = None,
-                     chunk_bytes: int = 32 * 2**20) -> tuple[Path, tuple[int, int, int, int]]:
+                     chunk_bytes: int = 32 * 2**20, show_progress: bool = True) -> tuple[Path, tuple[int, int, int, int]]:
     """Images ``member`` of the archive ``path`` (``N x H x W`` or ``N x C x H x W``, any real
     dtype) resized to ``size`` into a ``float32`` cache, read from the archive in chunks whose
     float64 copy takes about ``chunk_bytes`` (stored or compressed alike), never whole.
@@ -261,7 +264,7 @@ def cache_npz_member(path: Path, member: str, size: tuple[int, int], root: Path 
 
         try:
             partial = _write_cache(cache.with_suffix(".partial"), rows(), samples,
-                                   f"caching {path.name}:{member} at {size[0]}x{size[1]}")
+                                   f"caching {path.name}:{member} at {size[0]}x{size[1]}", show_progress)
             np.save(sums_file, sums)
             partial.replace(cache)  # last: a cache file is complete with its sums
             return cache, shape

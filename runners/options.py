@@ -92,7 +92,7 @@ def data_options(args: argparse.Namespace) -> DataOptions:
     if not 0 < args.val_fraction < 1:
         raise UsageError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
     return DataOptions(args.data, args.proxy_resolution, args.val_fraction, args.max_train_samples,
-                       args.max_val_samples, args.seed)
+                       args.max_val_samples, args.seed, show_progress=not getattr(args, "quiet", False))
 
 
 def train_config(args: argparse.Namespace, **recipe) -> TrainConfig:

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 from search_space.common.cli import ArgumentParser, checked, integer, integer_between, positive_int, run_main
@@ -83,6 +84,10 @@ def _export(args: argparse.Namespace) -> None:
     if out.is_dir():
         raise UsageError(f"--out {out} is a directory; name the file to write")
     make_directory(out.parent, "--out")
+    try:  # a folder this process may not write in (e.g. under /proc) fails here, not after the export
+        tempfile.TemporaryFile(dir=out.parent).close()
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot write in {out.parent} ({error.strerror or error})") from None
     export_model(model, spec, out, args.format)
     height, width = spec.resolution
     print(f"wrote {out}: {spec.name} fused for inference, {args.format}, input N x {spec.in_channels} x {height} x "

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -47,18 +49,22 @@ def export_model(model: torch.nn.Module, spec: NetworkSpec, path: str | Path, fo
     if format not in EXPORT_FORMATS:
         raise ExportError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
     path = Path(path)
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")  # renamed when whole: never half a file
     fused = fuse_model(model)
     example = torch.randn(2, spec.in_channels, *spec.resolution)
     try:
         if format == "onnx":
-            _export_onnx(fused, example, path)
+            _export_onnx(fused, example, partial)
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # tracing's notes on Python values it records as constants
                 traced = torch.jit.trace(fused, example)
-            traced.save(str(path))
+            traced.save(str(partial))
+        partial.replace(path)
     except OSError as error:
         raise ExportError(f"cannot write {path} ({error.strerror or error})") from None
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 
@@ -69,10 +75,16 @@ def _export_onnx(fused: torch.nn.Module, example: torch.Tensor, path: Path) -> N
         except ImportError:
             raise ExportError(f"ONNX export needs the {package} package: pip install -e \".[export]\"") from None
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter narrates each of its passes
-        program = torch.onnx.export(fused, (example,), dynamo=True, dynamic_shapes={"x": {0: batch}},
-                                    input_names=["images"], output_names=["logits"])
+    exporter_log = logging.getLogger("torch.onnx")
+    level = exporter_log.level
+    exporter_log.setLevel(logging.ERROR)  # e.g. that torchvision's detection ops are not registered
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter narrates each of its passes
+            program = torch.onnx.export(fused, (example,), dynamo=True, dynamic_shapes={"x": {0: batch}},
+                                        input_names=["images"], output_names=["logits"])
+    finally:
+        exporter_log.setLevel(level)
     program.save(str(path))
 
 

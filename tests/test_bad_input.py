@@ -22,7 +22,7 @@ from search_space.__main__ import main as describe
 from search_space.block_string import decode_stage
 from search_space.common.documents import DocumentError, parse_json, parse_yaml
 from tests.commands import assert_one_line_error, call
-from tests.datasets import TINY_SPACE, write_npz
+from tests.datasets import TINY_SPACE, write_image_folder, write_npz
 
 
 @pytest.fixture
@@ -42,6 +42,8 @@ def files(tmp_path):
     (tmp_path / "array.npy").rename(tmp_path / "renamed.npz")
     (tmp_path / "endless.yaml").symlink_to("/dev/zero")
     np.savez(tmp_path / "long.npz", x=np.zeros((2, 1, 20_000), np.float32), y=np.array([0, 1]))
+    write_image_folder(tmp_path / "fake-png", per_class=2)
+    (tmp_path / "fake-png" / "dog" / "1.png").write_text("not an image")
     return tmp_path
 
 
@@ -78,6 +80,8 @@ CASES = [
     (search, ["--data", "{good.npz}", "--storage", "sqlite:////no/such/folder/study.db"], "does not exist"),
     (search, ["--data", "{good.npz}", "--storage", "postgresql://nobody@127.0.0.1:1/x"], "cannot connect to the database"),
     (search, ["--data", "{good.npz}", "--study-name", ""], "--study-name: expected a study name"),
+    (describe, ["export", "efficientnet-b0", "--out", "/proc/model.onnx"], "cannot write in /proc"),
+    (search, ["--data", "{fake-png}", "--quiet"], "cannot read image"),  # no cache bar before the line
     (search, ["--data", "{good.npz}", "--study-name", "x" * 201], "--study-name: expected a study name"),
     (fit, ["--x", "params"], "--x is read only with --power-law"),
     (fit, ["--law-phis=-1e300"], "law phis must be numbers in [-8, 1)"),

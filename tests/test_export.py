@@ -84,9 +84,18 @@ def test_torchscript_export_matches_pytorch(checkpoint, tmp_path, capsys):
         assert (scripted(x) - model(x)).abs().max().item() <= 1e-4
 
 
-def test_a_spec_exports_with_initial_weights_and_says_so(tmp_path, capsys):
-    outcome = call(main, ["export", "efficientnet-b0", "--format", "torchscript", "--out", tmp_path / "b0.pt"], capsys)
+def test_a_spec_exports_with_initial_weights_and_says_so_in_one_line(tmp_path):
+    from tests.commands import spawn
+
+    outcome = spawn("search_space", "export", "efficientnet-b0", "--format", "onnx", "--out", tmp_path / "b0.onnx")
     assert outcome.code == 0 and "initial weights" in outcome.out
+    assert outcome.err == ""  # the exporter's own narration and warnings stay out of the terminal
+    assert [path.name for path in tmp_path.iterdir()] == ["b0.onnx"]  # no partial file left
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_exporting(capsys):
+    assert_one_line_error(call(main, ["export", "efficientnet-b0", "--out", "/proc/model.onnx"], capsys),
+                          "cannot write in /proc")
 
 
 @pytest.mark.parametrize("damage, words", [

@@ -93,10 +93,10 @@ def test_a_folder_larger_than_the_memory_cap_is_searched_under_it(tmp_path):
     outcome = subprocess.run(
         [sys.executable, "-m", "runners.search", "--data", str(tmp_path / "large"), "--space", str(tmp_path / "tiny.yaml"),
          "--budget-flops", "12M", "--proxy-resolution", "64x64", "--trials", "1", "--epochs", "1",
-         "--max-train-samples", "256", "--max-val-samples", "64", "--quiet", "--out", str(run)],
+         "--max-train-samples", "256", "--max-val-samples", "64", "--out", str(run)],
         capture_output=True, text=True, timeout=600, preexec_fn=capped)
     assert outcome.returncode == 0, outcome.stderr[-3000:]
-    assert "caching large at 64x64" in outcome.stderr  # the cache's progress bar
+    assert "caching large at 64x64" in outcome.stderr  # the cache's progress bar (not with --quiet)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     print(f"folder {decoded / 2**30:.2f} GiB as uint8 under a {cap / 2**30:.0f} GiB cap: peak RSS "
           f"{peak / 2**30:.2f} GiB")
@@ -153,7 +153,7 @@ def test_an_npz_larger_than_the_memory_cap_is_searched_under_it(tmp_path):
     outcome = subprocess.run(
         [sys.executable, "-m", "runners.search", "--data", str(tmp_path / "large.npz"), "--space",
          str(tmp_path / "tiny.yaml"), "--budget-flops", "12M", "--proxy-resolution", "64x64", "--trials", "1",
-         "--epochs", "1", "--max-train-samples", "256", "--max-val-samples", "64", "--quiet",
+         "--epochs", "1", "--max-train-samples", "256", "--max-val-samples", "64",
          "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=600, preexec_fn=capped)
     assert outcome.returncode == 0, outcome.stderr[-3000:]
     assert "caching large.npz:x at 64x64" in outcome.stderr

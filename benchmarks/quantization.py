@@ -13,7 +13,6 @@ Record the printed figures in BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import torch
@@ -21,18 +20,7 @@ import torch
 from runners.data import DataOptions, prepare
 from runners.training import TrainConfig, evaluate, train_model
 from search_space import fuse_model, load_spec, quantize_int8
-
-
-def batch_one_milliseconds(model: torch.nn.Module, image: torch.Tensor, repeats: int = 50) -> float:
-    with torch.inference_mode():
-        for _ in range(10):
-            model(image)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(image)
-            times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+from search_space.latency import time_module
 
 
 def main() -> None:
@@ -56,13 +44,13 @@ def main() -> None:
     calibration = [data.train_x[start : start + 128] for start in range(0, args.calibration, 128)]
     print(f"test accuracy ({len(test_y)} images): fp32 {fp32:.4f}, fused fp32 {fused:.4f}")
     image = test_x[:1]
-    print(f"batch-1 latency, median of 50: fp32 (fused) {batch_one_milliseconds(fuse_model(model), image):.2f} ms")
+    print(f"batch-1 latency, median of 50: fp32 (fused) {time_module(fuse_model(model), image).median_ms:.2f} ms")
     for sensitive_in_float in (True, False):
         int8_model = quantize_int8(model, calibration, sensitive_in_float=sensitive_in_float)
         int8 = evaluate(int8_model, test_x, test_y, 512, "cpu")
         label = "int8, stem/classifier/attention in float" if sensitive_in_float else "int8 everywhere"
         print(f"{label}: accuracy {int8:.4f}, drop {100 * (fp32 - int8):.2f} points; batch-1 latency "
-              f"{batch_one_milliseconds(int8_model, image):.2f} ms")
+              f"{time_module(int8_model, image).median_ms:.2f} ms")
 
 
 if __name__ == "__main__":

@@ -224,8 +224,9 @@ def run_tasks(run_dir: Path, tasks: list[Task], evaluator: ProxyEvaluator, *, de
     """
     executor = executor or InProcess()
     done = {evaluation.key for evaluation in read_evaluations(run_dir)}
-    pending = iter([(index, task) for index, task in enumerate(tasks) if task.key not in done])
-    bar = progress_bar(len(tasks) - sum(task.key in done for task in tasks), description, "network", quiet)
+    todo = [(index, task) for index, task in enumerate(tasks) if task.key not in done]
+    bar = progress_bar(len(todo), description, "network", quiet)
+    pending = iter(todo)
     light = None if executor.in_process else evaluator.without_data()  # workers prepare or are sent their data
     shared: dict[tuple[int, int], object] = {}
     in_flight: dict[concurrent.futures.Future, Task] = {}

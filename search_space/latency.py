@@ -167,18 +167,15 @@ class LatencyTable:
         self.threads, self.repeats = threads, repeats
         self.path = path or default_table_path(threads)
         self.entries: dict[str, float] = {}
-        if self.path.is_file():
-            try:
-                self.entries = {str(k): float(v) for k, v in json.loads(self.path.read_text())["parts"].items()}
-            except (OSError, ValueError, KeyError, TypeError, AttributeError):
-                self.entries = {}  # a damaged table is measured again, not trusted
-        self.measured = 0  # parts measured by this object (the rest came from the table)
         self.calibration = 1.0
         if self.path.is_file():
             try:
-                self.calibration = float(json.loads(self.path.read_text()).get("calibration", 1.0))
-            except (OSError, ValueError, TypeError, AttributeError):
-                pass
+                saved = json.loads(self.path.read_text())
+                self.entries = {str(k): float(v) for k, v in saved["parts"].items()}
+                self.calibration = float(saved.get("calibration", 1.0))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                self.entries, self.calibration = {}, 1.0  # a damaged table is measured again, not trusted
+        self.measured = 0  # parts measured by this object (the rest came from the table)
 
     def calibrate(self, specs: list[NetworkSpec]) -> float:
         """Fit the table's one correction factor: the median over ``specs`` of measured over

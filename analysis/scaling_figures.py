@@ -95,7 +95,7 @@ def family_costs(family: pd.DataFrame) -> go.Figure:
         figure.add_annotation(text="no law fitted: no prediction", row=1, col=3, showarrow=False,
                               x=float(family["phi"].mean()), y=0.5)
     figure.update_xaxes(title_text="phi")
-    figure.update_layout(title="The scaled family B1..B7")
+    figure.update_layout(title="The scaled family B0..B7")
     return figure
 
 

@@ -74,7 +74,7 @@ def main() -> None:
     print(f"  --results   (66 points x 2 seeds, 1000 bootstrap)   {results_cli:6.2f} s")
     print(f"    fit_coefficients in-process                       {coefficient_fit:6.2f} s  "
           f"({coefficient_fit / results_cli:.0%} of the command)")
-    print(f"    B1..B7 + Ghost family of B0                       {family:6.2f} s  ({family / results_cli:.0%})")
+    print(f"    B0..B7 + Ghost family of B0                       {family:6.2f} s  ({family / results_cli:.0%})")
     print(f"  --power-law (12 points, 1000 bootstrap + holdout)   {law_cli:6.2f} s")
     print(f"    fit_power_law in-process (one fit + bootstrap)    {law_fit:6.2f} s  ({law_fit / law_cli:.0%} of the command)")
     print(f"  the 66 rounding-corrected grid networks of B0        {grid_networks:6.2f} s "

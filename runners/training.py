@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
+from runners.augmentation import transform_batch
 from runners.data import Splits
 from search_space import NetworkSpec, build_model
 
@@ -106,12 +107,14 @@ def to_device(batch: torch.Tensor, device: str, layout: torch.memory_format | No
 def recalibrate_batch_norm(model: torch.nn.Module, images: torch.Tensor, batch_size: int, device: str,
                            layout: torch.memory_format = torch.contiguous_format, mixed_precision: bool = True) -> None:
     """Replace running statistics by exact averages over ``images`` (training data)."""
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    model.train()
+    # Frozen layers' norms stay in eval mode (see search_space.set_trainable_layers): they keep
+    # the statistics they were trained with, which their frozen weights expect.
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training]
     saved = [m.momentum for m in norms]
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None  # cumulative average over the calibration batches
-    model.train()
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size]
         if len(batch) > 1:
@@ -190,6 +193,124 @@ def training_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, imag
     return loss.detach()
 
 
+@dataclass(frozen=True)
+class Stage:
+    """What an epoch trains with beyond the recipe: image size and regularisation, which
+    EfficientNetV2's progressive learning raises together (Tan & Le 2021, section 4.2).
+
+    ``resolution`` ``None`` is the data's own; ``dropout`` ``None`` the spec's;
+    ``augmentation`` is a magnitude in [0, 1] (:func:`runners.augmentation.transform_batch`).
+    Evaluation and batch-norm recalibration always run at the data's own resolution.
+    """
+
+    resolution: tuple[int, int] | None = None
+    dropout: float | None = None
+    augmentation: float = 0.0
+
+
+class TrainingLoop:
+    """The suite's one training loop: the proxy (:func:`train_model`) and full training
+    (:mod:`runners.train`) both run it, so a speed-up or fix reaches every path.
+
+    ``seed`` fixes the data order (:func:`epoch_orders`) and the augmentation's random
+    stream; the initial weights are the caller's (build the model after seeding).
+    :meth:`state_dict` holds everything a resumed run needs to continue exactly where
+    this one stopped, random streams included.
+    """
+
+    def __init__(self, model: torch.nn.Module, data: Splits, config: TrainConfig, seed: int):
+        self.data, self.config, self.seed = data, config, seed
+        self.layout = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.model = model.to(config.device, memory_format=self.layout)
+        self.optimizer = make_optimizer(self.model, config)
+        self.steps_per_epoch = math.ceil(len(data.train_x) / config.batch_size)
+        total_steps = self.steps_per_epoch * config.epochs
+        warmup = max(1, int(total_steps * config.warmup_fraction))
+
+        def learning_rate_factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = (step - warmup) / max(1, total_steps - warmup)
+            return 0.5 * (1 + math.cos(math.pi * progress))
+
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, learning_rate_factor)
+        # Its own stream: augmenting (or not) never shifts the weights' or the order's randomness.
+        self.augmentation_random = torch.Generator().manual_seed(seed)
+        self.epoch = 0
+        self.training_loss_sum = 0.0
+        self._orders = epoch_orders(len(data.train_x), seed)
+        self._order: torch.Tensor | None = None
+
+    def train_epoch(self, stage: Stage = Stage(), on_step: Callable[[], None] | None = None) -> float:
+        """One epoch over the training split; its mean training loss. ``on_step`` is called
+        after each optimisation step (a progress bar)."""
+        config, model = self.config, self.model
+        if stage.dropout is not None and isinstance(getattr(model, "dropout", None), torch.nn.Dropout):
+            model.dropout.p = stage.dropout
+        size = tuple(stage.resolution or self.data.resolution)
+        model.train()
+        order = self._order = next(self._orders)
+        # Summed on the device and read once an epoch: no host synchronisation per step.
+        total_loss = torch.zeros((), dtype=torch.float64, device=config.device)
+        seen = 0
+        for first in range(0, len(order), config.batch_size):
+            index = order[first : first + config.batch_size]
+            if len(index) < 2:  # batch norm needs two samples per channel in training
+                continue
+            x = to_device(self.data.train_x[index], config.device)
+            if stage.augmentation or size != tuple(x.shape[2:]):
+                x = transform_batch(x, size, stage.augmentation, self.augmentation_random)
+            x = x.contiguous(memory_format=self.layout)
+            y = to_device(self.data.train_y[index], config.device)
+            total_loss += training_step(model, self.optimizer, x, y, config.label_smoothing,
+                                        precision(config.device, config.mixed_precision)) * len(index)
+            self.schedule.step()
+            seen += len(index)
+            if on_step is not None:
+                on_step()
+        epoch_loss = total_loss.item() / max(1, seen)
+        self.epoch += 1
+        if not math.isfinite(epoch_loss):
+            raise TrainingDiverged(f"loss became {epoch_loss} in epoch {self.epoch}")
+        self.training_loss_sum += epoch_loss
+        return epoch_loss
+
+    def evaluate(self, split: str = "val") -> Evaluation:
+        """Batch norms recalibrated on the last epoch's first training batches, then
+        accuracy and loss on ``split`` (``val`` or ``test``) at the data's resolution."""
+        config = self.config
+        images, labels = (self.data.test_x, self.data.test_y) if split == "test" else (self.data.val_x,
+                                                                                       self.data.val_y)
+        if images is None:
+            raise ValueError("the data has no test split")
+        order = self._order if self._order is not None else torch.arange(len(self.data.train_x))
+        recalibrate_batch_norm(self.model, self.data.train_x[order[: config.calibration_samples]],
+                               config.eval_batch_size, config.device, self.layout, config.mixed_precision)
+        return evaluate_with_loss(self.model, images, labels, config.eval_batch_size, config.device, self.layout,
+                                  config.mixed_precision)
+
+    def state_dict(self) -> dict:
+        """Weights, optimizer, schedule and random streams: what resuming needs (plain data)."""
+        return {"epoch": self.epoch, "training_loss_sum": self.training_loss_sum,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict(), "torch_random": torch.get_rng_state(),
+                "augmentation_random": self.augmentation_random.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict`: the next epoch is the one after ``state["epoch"]``."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        torch.set_rng_state(state["torch_random"])
+        self.augmentation_random.set_state(state["augmentation_random"])
+        self.epoch, self.training_loss_sum = int(state["epoch"]), float(state["training_loss_sum"])
+        # The data order is a function of the seed: replay it up to the epoch reached.
+        self._orders = epoch_orders(len(self.data.train_x), self.seed)
+        self._order = None
+        for _ in range(self.epoch):
+            self._order = next(self._orders)
+
+
 def train_model(
     spec: NetworkSpec,
     data: Splits,
@@ -208,58 +329,22 @@ def train_model(
     the result says ``pruned``. ``evaluate_on="test"`` is for benchmarks only: the search
     never reads the test split.
     """
-    torch.manual_seed(seed)
-    layout = torch.channels_last if config.channels_last else torch.contiguous_format
-    model = build_model(spec, num_classes=data.num_classes, in_channels=data.in_channels)
-    model = model.to(config.device, memory_format=layout)
-    optimizer = make_optimizer(model, config)
-    steps_per_epoch = math.ceil(len(data.train_x) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    warmup = max(1, int(total_steps * config.warmup_fraction))
-
-    def learning_rate_factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return 0.5 * (1 + math.cos(math.pi * progress))
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, learning_rate_factor)
-    eval_x, eval_y = (data.test_x, data.test_y) if evaluate_on == "test" else (data.val_x, data.val_y)
-    if eval_x is None:
+    if evaluate_on == "test" and data.test_x is None:
         raise ValueError("the data has no test split")
+    torch.manual_seed(seed)
+    loop = TrainingLoop(build_model(spec, num_classes=data.num_classes, in_channels=data.in_channels), data, config,
+                        seed)
     start = time.perf_counter()
-    measured, epoch_loss, loss_sum = Evaluation(0.0, float("nan")), float("nan"), 0.0
-    orders = epoch_orders(len(data.train_x), seed)
+    measured, epoch_loss = Evaluation(0.0, float("nan")), float("nan")
     for epoch in range(1, config.epochs + 1):
-        model.train()
-        order = next(orders)
-        # Summed on the device and read once an epoch: no host synchronisation per step.
-        total_loss = torch.zeros((), dtype=torch.float64, device=config.device)
-        seen = 0
-        for first in range(0, len(order), config.batch_size):
-            index = order[first : first + config.batch_size]
-            if len(index) < 2:  # batch norm needs two samples per channel in training
-                continue
-            x = to_device(data.train_x[index], config.device, layout)
-            y = to_device(data.train_y[index], config.device)
-            total_loss += training_step(model, optimizer, x, y, config.label_smoothing,
-                                        precision(config.device, config.mixed_precision)) * len(index)
-            schedule.step()
-            seen += len(index)
-        epoch_loss = total_loss.item() / max(1, seen)
-        if not math.isfinite(epoch_loss):
-            raise TrainingDiverged(f"loss became {epoch_loss} in epoch {epoch}")
-        loss_sum += epoch_loss
-        calibration = data.train_x[order[: config.calibration_samples]]
-        recalibrate_batch_norm(model, calibration, config.eval_batch_size, config.device, layout,
-                               config.mixed_precision)
-        measured = evaluate_with_loss(model, eval_x, eval_y, config.eval_batch_size, config.device, layout,
-                                      config.mixed_precision)
+        epoch_loss = loop.train_epoch()
+        measured = loop.evaluate(evaluate_on)
         if report is not None and report(epoch, measured.accuracy):
-            return model, TrainResult(measured.accuracy, epoch, time.perf_counter() - start, epoch_loss, pruned=True,
-                                      training_loss_sum=loss_sum, validation_loss=measured.loss)
-    return model, TrainResult(measured.accuracy, config.epochs, time.perf_counter() - start, epoch_loss,
-                              training_loss_sum=loss_sum, validation_loss=measured.loss)
+            return loop.model, TrainResult(measured.accuracy, epoch, time.perf_counter() - start, epoch_loss,
+                                           pruned=True, training_loss_sum=loop.training_loss_sum,
+                                           validation_loss=measured.loss)
+    return loop.model, TrainResult(measured.accuracy, config.epochs, time.perf_counter() - start, epoch_loss,
+                                   training_loss_sum=loop.training_loss_sum, validation_loss=measured.loss)
 
 
 def train_and_evaluate(spec: NetworkSpec, data: Splits, config: TrainConfig, **options) -> TrainResult:

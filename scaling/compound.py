@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from search_space import NetworkSpec, count_cost
 from search_space.mac_target import MacWindow, Reached, SearchLine, reach_macs
-from search_space.rules import Multipliers
+from search_space.rules import Multipliers, resolution_multiplier
 from search_space.common.errors import UsageError
 
 RATIO_TOLERANCE = 0.05  # a scaled network's MACs within 5% of (alpha beta^2 gamma^2)^phi times the base's
@@ -115,8 +115,7 @@ def effective_multipliers(base: NetworkSpec, spec: NetworkSpec) -> tuple[float, 
     """
     widths = lambda s: [s.stem_channels, *(stage.out_channels for stage in s.stages), s.head_channels]  # noqa: E731
     width = math.exp(sum(math.log(a / b) for a, b in zip(widths(spec), widths(base))) / len(widths(base)))
-    resolution = math.sqrt(spec.resolution[0] * spec.resolution[1] / (base.resolution[0] * base.resolution[1]))
-    return spec.total_blocks / base.total_blocks, width, resolution
+    return spec.total_blocks / base.total_blocks, width, resolution_multiplier(base, spec)
 
 
 @dataclass(frozen=True)

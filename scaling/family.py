@@ -1,4 +1,4 @@
-"""The scaled family B1..B7 of a base network, and its Ghost variants (EfficientNet section 3.3).
+"""The scaled family B0..B7 of a base network, and its Ghost variants (EfficientNet section 3.3).
 
 Member ``phi`` is the base scaled by ``alpha^phi``, ``beta^phi``, ``gamma^phi`` with the
 reference rounding, corrected so that its realised MACs are ``(alpha beta^2 gamma^2)^phi``
@@ -17,7 +17,8 @@ from pathlib import Path
 from scaling.compound import Coefficients, corrected_scale, effective_multipliers
 from search_space import NetworkSpec, count_cost, to_ghost, write_spec_file
 
-FAMILY_PHIS = tuple(range(1, 8))
+# B0 is the base itself (phi = 0): measured members are checked against the law there too.
+FAMILY_PHIS = tuple(range(0, 8))
 
 
 @dataclass(frozen=True)

@@ -226,7 +226,7 @@ def _direction_law(evaluations: list[Evaluation], chosen: Coefficients, base: Ne
 
 def write_family_outputs(out: Path, base: NetworkSpec, coefficients: Coefficients,
                          law: LawReport | None, depth_rule: str) -> list[FamilyMember]:
-    """``specs/``, ``family.csv``: the family B1..B7 and, with a healthy law, each member's
+    """``specs/``, ``family.csv``: the family B0..B7 (B0 the base) and, with a healthy law, each member's
     predicted metric (a law that failed its checks is not extrapolated)."""
     members = scaled_family(base, coefficients, depth_rule=depth_rule)
     predictions = {}

@@ -41,10 +41,12 @@ from search_space.counting import Cost
 from search_space.model import EfficientNet, build_model
 from search_space.cost_model import CostReport, PartCost, count_cost
 from search_space.transforms import to_ghost
-from search_space.rules import CHANNEL_DIVISOR, Multipliers, round_filters, round_repeats, scale, scale_resolution
+from search_space.rules import (CHANNEL_DIVISOR, Multipliers, resolution_multiplier, round_filters, round_repeats, scale,
+                            scale_resolution)
 from search_space.mac_target import MacWindow, Reached, SearchLine, reach_macs
 from search_space.presets import PRESETS, ghost_efficientnetv2, load_spec
-from search_space.finetuning import adapt_input_channels, load_adapted_state_dict, set_trainable_layers
+from search_space.finetuning import (adapt_input_channels, load_adapted_state_dict, load_pretrained,
+                                     set_trainable_layers)
 from search_space.fusion import fuse_model
 from search_space.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from search_space.export import export_model, load_network
@@ -56,13 +58,13 @@ __all__ = [
     "UserError", "format_macs", "parse_macs", "parse_resolution",
     "ACTIVATIONS", "BLOCK_TYPES", "CHANNEL_DIVISOR", "CLASSIFIERS", "PRESETS",
     "MacWindow", "Multipliers", "Reached", "SearchLine", "reach_macs", "round_filters", "round_repeats", "scale",
-    "scale_resolution",
+    "resolution_multiplier", "scale_resolution",
     "Cost", "CostReport", "EfficientChannelAttention", "EfficientNet", "NetworkSpec", "PartCost",
     "SearchSpace", "SpecError", "SqueezeExcitation", "StageChoices", "StageSpec",
     "adapt_input_channels", "build_model", "count_cost", "decode_stage", "encode_stage",
     "CheckpointError", "export_model", "load_checkpoint", "load_network", "quantize_int8", "save_checkpoint",
     "format_attention", "from_json", "from_yaml", "fuse_model", "ghost_efficientnetv2",
-    "load_adapted_state_dict", "load_space", "load_spec", "network_from_block_strings",
+    "load_adapted_state_dict", "load_pretrained", "load_space", "load_spec", "network_from_block_strings",
     "network_to_block_strings", "parse_attention", "read_spec_file", "set_trainable_layers",
     "spec_from_dict", "spec_to_dict", "stages_summary", "to_ghost", "to_json", "to_yaml",
     "write_spec_file",

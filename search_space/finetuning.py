@@ -43,6 +43,43 @@ def load_adapted_state_dict(model: EfficientNet, state_dict: Mapping[str, torch.
     return model.load_state_dict(adapt_input_channels(state_dict, model.spec.in_channels), strict=strict)
 
 
+CLASSIFIER_PREFIX = "classifier."
+
+
+def load_pretrained(model: EfficientNet, state_dict: Mapping[str, torch.Tensor]) -> list[str]:
+    """Load pretrained weights of the same architecture into ``model`` for fine-tuning; what
+    was adapted, in words (empty when nothing was).
+
+    The stem is adapted to the model's input channels (:func:`adapt_input_channels`: 3 -> 1
+    for spectrograms) and a classifier of another shape or kind (1000 ImageNet classes, a
+    linear head under a cosine one) is left freshly initialised. Any other difference means
+    another architecture: ``ValueError`` naming the first weight that does not fit.
+    """
+    adapted = adapt_input_channels(state_dict, model.spec.in_channels)
+    notes = []
+    if adapted[STEM_WEIGHT].shape != state_dict[STEM_WEIGHT].shape:
+        notes.append(f"stem averaged from {state_dict[STEM_WEIGHT].shape[1]} to {model.spec.in_channels} input "
+                     "channels")
+    own = model.state_dict()
+    head = {key for key in (*own, *adapted) if key.startswith(CLASSIFIER_PREFIX)}
+    if any(key not in own or key not in adapted or own[key].shape != adapted[key].shape for key in head):
+        adapted = {key: value for key, value in adapted.items() if not key.startswith(CLASSIFIER_PREFIX)}
+        notes.append(f"classifier initialised afresh ({model.spec.num_classes} classes, {model.spec.classifier})")
+    for key, value in own.items():
+        if key.startswith(CLASSIFIER_PREFIX):
+            continue
+        if key not in adapted:
+            raise ValueError(f"the pretrained weights have no {key}: another architecture")
+        if adapted[key].shape != value.shape:
+            raise ValueError(f"{key} is {tuple(adapted[key].shape)} in the pretrained weights, "
+                             f"{tuple(value.shape)} here: another architecture")
+    extra = [key for key in adapted if key not in own]
+    if extra:
+        raise ValueError(f"the pretrained weights have {extra[0]}, which this network lacks: another architecture")
+    model.load_state_dict(adapted, strict=False)
+    return notes
+
+
 def set_trainable_layers(model: EfficientNet, trainable_blocks: int) -> EfficientNet:
     """Freeze all but the head and the last ``trainable_blocks`` blocks.
 

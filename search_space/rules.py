@@ -144,6 +144,17 @@ def scale_resolution(resolution: tuple[int, int], multiplier: float) -> tuple[in
     return tuple(max(1, int(round(side * multiplier))) for side in resolution)  # type: ignore[return-value]
 
 
+def resolution_multiplier(base: NetworkSpec, spec: NetworkSpec) -> float:
+    """How much larger ``spec``'s input is than ``base``'s: the geometric mean ratio of the two
+    sides (what rounding made of a requested resolution multiplier).
+
+    >>> from search_space import load_spec
+    >>> round(resolution_multiplier(load_spec("efficientnet-b0"), load_spec("efficientnet-b4")), 3)
+    1.696
+    """
+    return math.sqrt(spec.resolution[0] * spec.resolution[1] / (base.resolution[0] * base.resolution[1]))
+
+
 @dataclass(frozen=True)
 class Multipliers:
     """Continuous depth, width and resolution multipliers asked of the rounding rules."""

@@ -106,7 +106,7 @@ def test_scaling_figures_from_a_fit(runs):
     assert simplex.layout.ternary.aaxis.title.text == "depth share"
     family = pd.read_csv(runs["scaling"] / "family.csv")
     ratio = mac_ratio_by_phi(family)
-    assert list(ratio.data[0].y) == pytest.approx([2.0**phi for phi in range(1, 8)], rel=1e-4)
+    assert list(ratio.data[0].y) == pytest.approx([2.0**phi for phi in range(0, 8)], rel=1e-4)
     assert ratio.layout.yaxis.type == "log"
     costs = family_costs(family)
     assert list(costs.data[0].y) == pytest.approx(list(family["params"] / 1e6))

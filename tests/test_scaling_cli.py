@@ -56,15 +56,15 @@ def test_results_table_gives_coefficients_and_family_of_the_base_it_names(tmp_pa
         assert low <= coefficients[name] <= high
     assert 1.9 <= coefficients["realised_mac_ratio"] <= 2.1
     family = pd.read_csv(out / "family.csv")
-    assert list(family["phi"]) == list(range(1, 8))
+    assert list(family["phi"]) == list(range(0, 8))
     for column in ("depth_mult", "width_mult", "resolution_mult", "macs", "params"):
         assert family[column].is_monotonic_increasing, column
     b0_macs = count_cost(load_spec("efficientnet-b0")).macs
-    for phi in range(1, 8):
+    for phi in range(0, 8):
         member = load_spec(out / "specs" / f"b{phi}.yaml")
         ghost = load_spec(out / "specs" / f"ghost-b{phi}.yaml")
-        assert count_cost(member).macs == family.loc[phi - 1, "macs"]
-        assert count_cost(member).macs / b0_macs == pytest.approx(family.loc[phi - 1, "realised_mac_ratio"], rel=1e-5)
+        assert count_cost(member).macs == family.loc[phi, "macs"]
+        assert count_cost(member).macs / b0_macs == pytest.approx(family.loc[phi, "realised_mac_ratio"], rel=1e-5)
         assert all(stage.block.startswith("Ghost") for stage in ghost.stages)
 
 

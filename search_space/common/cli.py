@@ -85,16 +85,17 @@ positive_int = integer_between(1, description="a positive integer")
 non_negative_int = integer_between(0)
 
 
-def float_between(low: float, high: float = math.inf):
-    """An argparse ``type`` for a finite number in ``(low, high]``."""
-    description = f"a finite number > {low:g}" if math.isinf(high) else f"a number in ({low:g}, {high:g}]"
+def float_between(low: float, high: float = math.inf, include_low: bool = False):
+    """An argparse ``type`` for a finite number in ``(low, high]`` (``[low, high]`` with ``include_low``)."""
+    bracket, sign = ("[", ">=") if include_low else ("(", ">")
+    description = f"a finite number {sign} {low:g}" if math.isinf(high) else f"a number in {bracket}{low:g}, {high:g}]"
 
     def parse(text: str) -> float:
         try:
             value = float(_ascii(text))
         except ValueError:
             value = math.nan
-        if not (math.isfinite(value) and low < value <= high):
+        if not (math.isfinite(value) and (low <= value if include_low else low < value) and value <= high):
             raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}")
         return value
     parse.__name__ = description

@@ -1,4 +1,4 @@
-"""Plotly figures and self-contained HTML dashboards over search and scaling runs.
+"""Plotly figures and self-contained HTML dashboards over search, scaling and training runs.
 
 The top layer of the suite: it reads run directories through the typed readers of the
 packages that write them (:func:`runners.read_records`, :func:`scaling.reports.read_coefficients`,
@@ -12,10 +12,11 @@ from analysis.scaling_figures import (compare_scaling_runs, family_costs, mac_ra
                                       scaling_baselines, share_simplex)
 from analysis.scaling_report import scaling_sections
 from analysis.search_report import load_search_run, search_sections
+from analysis.training_figures import learning_curves, training_sections
 
 __all__ = [
-    "compare_runs", "compare_scaling_runs", "family_costs", "load_search_run", "mac_ratio_by_phi",
+    "compare_runs", "compare_scaling_runs", "family_costs", "learning_curves", "load_search_run", "mac_ratio_by_phi",
     "macs_vs_accuracy", "network_stages", "parallel_coordinates", "parameter_importances", "pareto_front",
     "power_law_fit", "scaling_baselines", "scaling_sections", "search_history", "search_sections", "share_simplex",
-    "stage_choice_frequencies", "write_report",
+    "stage_choice_frequencies", "training_sections", "write_report",
 ]

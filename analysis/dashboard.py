@@ -6,7 +6,8 @@
 
 Each directory is recognised by its files: a search run has ``trials.jsonl`` or a
 search ``config.json``; a scaling run has ``evaluations.jsonl``, ``coefficients.json``,
-``family.csv`` or ``laws.json``. Runs still being written, or with nothing finished
+``family.csv`` or ``laws.json``; a training (``python -m runners.train``) has ``curves.csv``
+or a train ``config.json``. Runs still being written, or with nothing finished
 yet, are shown with a note. The page goes into the run directory (or, for several runs,
 their common parent directory) unless --out says otherwise. plotly.js is embedded once:
 the page makes no network requests.
@@ -28,6 +29,7 @@ from analysis.report import Section, write_report
 from analysis.scaling_figures import compare_scaling_runs
 from analysis.scaling_report import scaling_sections
 from analysis.search_report import load_search_run, search_sections
+from analysis.training_figures import training_sections
 from runners.results import TrialState
 from runners.run_dir import RUNS, read_config
 from scaling.grid_run import read_evaluations
@@ -55,7 +57,7 @@ def damaged_log_notes(paths: list[Path]) -> list[str]:
 
 
 def run_kind(path: Path) -> str:
-    """``"search"`` or ``"scaling"``; :class:`UsageError` for anything else."""
+    """``"search"``, ``"scaling"`` or ``"train"``; :class:`UsageError` for anything else."""
     if not path.is_dir():
         raise UsageError(f"{path}: not a directory")
     if any((path / name).exists() for name in SCALING_FILES):
@@ -63,8 +65,10 @@ def run_kind(path: Path) -> str:
     config = read_config(path)
     if (path / "trials.jsonl").exists() or config.get("kind") == "search" or "budget_flops" in config:
         return "search"
-    raise UsageError(f"{path}: not a search or scaling run directory (no trials.jsonl, config.json, "
-                     f"evaluations.jsonl, coefficients.json, family.csv or laws.json)")
+    if (path / "curves.csv").exists() or config.get("kind") == "train":
+        return "train"
+    raise UsageError(f"{path}: not a search, scaling or training run directory (no trials.jsonl, config.json, "
+                     f"evaluations.jsonl, coefficients.json, family.csv, laws.json or curves.csv)")
 
 
 def dashboard_sections(paths: list[Path]) -> list[Section]:
@@ -80,6 +84,8 @@ def dashboard_sections(paths: list[Path]) -> list[Section]:
             sections.append((f"Search run {path.name}", f"{len(run.frame)} trials finished; objective "
                              f"{run.objective.kind} ({run.objective.label}), budget {budget} MACs. {run.winner()}"))
             sections += [(f"{path.name}: {heading}", content) for heading, content in search_sections(path)]
+        elif kind == "train":
+            sections += [(f"Training {path.name}: {heading}", content) for heading, content in training_sections(path)]
         else:
             coefficients = read_coefficients(path)
             if coefficients is not None:

@@ -74,8 +74,28 @@ def mac_ratio_by_phi(family: pd.DataFrame) -> go.Figure:
     return figure
 
 
+def measured_members(family: pd.DataFrame) -> pd.DataFrame:
+    """The members ``python -m runners.train RUN --members`` measured (``family.csv``'s
+    measured columns), with ``inside`` the band verdict (``None`` without a prediction)."""
+    if "measured_metric" not in family:
+        return family.iloc[0:0].assign(measured=[], inside=[])
+    measured = family.assign(measured=pd.to_numeric(family["measured_metric"], errors="coerce"))
+    measured = measured[measured["measured"].notna()]
+    verdict = measured["inside_band"].map({True: True, False: False, "True": True, "False": False})
+    return measured.assign(inside=verdict.where(verdict.notna(), None))
+
+
+def band_verdict(measured: pd.DataFrame) -> str:
+    """``"k of n measured members inside the predicted band"`` (members without a band left out)."""
+    judged = measured[measured["inside"].notna()]
+    if judged.empty:
+        return f"{len(measured)} measured, none with a predicted band to compare"
+    return f"{int(judged['inside'].astype(bool).sum())} of {len(judged)} measured members inside the predicted band"
+
+
 def family_costs(family: pd.DataFrame) -> go.Figure:
-    """Params, MACs (plain and Ghost) and the predicted metric of each family member."""
+    """Params, MACs (plain and Ghost) and the predicted metric of each family member, with
+    the measured metric of the members trained (``runners.train --members``)."""
     figure = make_subplots(rows=1, cols=3, subplot_titles=("parameters (millions)", "MACs (billions)",
                                                           "predicted metric"))
     names = family["name"]
@@ -94,14 +114,21 @@ def family_costs(family: pd.DataFrame) -> go.Figure:
     else:
         figure.add_annotation(text="no law fitted: no prediction", row=1, col=3, showarrow=False,
                               x=float(family["phi"].mean()), y=0.5)
+    measured = measured_members(family)
+    if not measured.empty:
+        figure.add_trace(go.Scatter(x=measured["phi"], y=measured["measured"], mode="markers",
+                                    marker={"symbol": "diamond", "size": 11, "color": "black"},
+                                    name=f"measured ({band_verdict(measured)})", customdata=measured["name"],
+                                    hovertemplate="%{customdata}<br>measured %{y:.4f}"), row=1, col=3)
     figure.update_xaxes(title_text="phi")
     figure.update_layout(title="The scaled family B0..B7")
     return figure
 
 
-def power_law_fit(law: LawReport) -> go.Figure:
+def power_law_fit(law: LawReport, family: pd.DataFrame | None = None) -> go.Figure:
     """Data, the fitted law ``E + A C^-a`` with its bootstrap band, and held-out points (log-log);
-    the title says whether the fit passed its checks."""
+    the title says whether the fit passed its checks. ``family``: a ``family.csv`` whose measured
+    members are drawn at their MACs (their error ``1 - metric``), and counted in the title."""
     compute, error = np.asarray(law.compute, float), np.asarray(law.error, float)
     held = law.held_out
     held_compute = {point.compute for point in held.points} if held else set()
@@ -125,7 +152,16 @@ def power_law_fit(law: LawReport) -> go.Figure:
                   for p in held.points], hoverinfo="text+x+y"))
         figure.add_trace(go.Scatter(x=grid, y=held.refit.error(grid), mode="lines",
                                     line={"dash": "dash"}, name="refit without held-out points"))
-    figure.update_layout(title=f"Power law: {law.error_name} vs {law.x} ({law.health})", xaxis_title=f"{law.x} (log)",
+    title = f"Power law: {law.error_name} vs {law.x} ({law.health})"
+    measured = measured_members(family) if family is not None else None
+    if measured is not None and not measured.empty:
+        figure.add_trace(go.Scatter(
+            x=measured["macs"], y=1 - measured["measured"], mode="markers", customdata=measured["name"],
+            marker={"symbol": "diamond", "size": 12, "color": "black"}, name="measured family members",
+            text=["no band" if inside is None else "inside band" if inside else "OUTSIDE band"
+                  for inside in measured["inside"]], hovertemplate="%{customdata}: %{text}<br>error %{y:.4f}"))
+        title += f"; {band_verdict(measured)}"
+    figure.update_layout(title=title, xaxis_title=f"{law.x} (log)",
                          yaxis_title=f"error = {law.error_name} (log)", xaxis_type="log", yaxis_type="log")
     return figure
 
@@ -190,4 +226,4 @@ def compare_scaling_runs(runs: dict[str, tuple[pd.DataFrame, LawReport | None]])
     return figure
 
 
-__all__ = ["compare_scaling_runs", "family_costs", "mac_ratio_by_phi", "power_law_fit", "scaling_baselines", "share_simplex"]
+__all__ = ["band_verdict", "compare_scaling_runs", "family_costs", "measured_members", "mac_ratio_by_phi", "power_law_fit", "scaling_baselines", "share_simplex"]

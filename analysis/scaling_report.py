@@ -6,7 +6,8 @@ from pathlib import Path
 
 
 from analysis.report import Section, read_csv
-from analysis.scaling_figures import family_costs, mac_ratio_by_phi, power_law_fit, scaling_baselines, share_simplex
+from analysis.scaling_figures import (band_verdict, family_costs, mac_ratio_by_phi, measured_members, power_law_fit,
+                                      scaling_baselines, share_simplex)
 from scaling.reports import read_coefficients, read_laws
 
 # The columns the figures below read (family.csv's predicted_* may be blank: no law).
@@ -38,17 +39,35 @@ def scaling_sections(run_dir: Path) -> list[Section]:
             sections.append(("The family: no predicted metric",
                              f"the law along the chosen direction failed its checks ({unhealthy[0].health}); "
                              "its predictions are not extrapolated to the family"))
+        measured = measured_members(family)
+        if not measured.empty:
+            sections.append(("The family measured against its prediction", _measured_note(measured)))
         sections.append(("The family", family_costs(family)))
     for law in laws:
         if not law.healthy:
             sections.append((f"Power law of {law.y} vs {law.x}: {law.health}",
                              f"{law.describe()}: the fit failed a check; its predictions are not to be trusted."))
-        sections.append((f"Power law of {law.y} vs {law.x}", power_law_fit(law)))
+        # The family's predictions come from the law of proxy accuracy vs MACs (scaling.pipeline).
+        members = family if law.x == "macs" and law.y == "proxy accuracy" else None
+        sections.append((f"Power law of {law.y} vs {law.x}", power_law_fit(law, members)))
     if note and not laws:
         sections.append(("Power law", f"no law: {note}"))
     if not sections:
         sections.append(("Scaling run", "Nothing finished yet: no coefficients, family or laws in this directory."))
     return sections
+
+
+def _measured_note(measured) -> str:
+    """One line per measured member: its metric and where it fell against the band."""
+    parts = []
+    for _, row in measured.iterrows():
+        if row["inside"] is None:
+            where = "no predicted band"
+        else:
+            where = (f"{'inside' if row['inside'] else 'OUTSIDE'} the band "
+                     f"[{float(row['predicted_low']):.4f}, {float(row['predicted_high']):.4f}]")
+        parts.append(f"{row['name']}: measured {row['measured']:.4f}, {where}")
+    return f"{band_verdict(measured)} ({'; '.join(parts)})"
 
 
 __all__ = ["scaling_sections"]

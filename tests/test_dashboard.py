@@ -136,6 +136,38 @@ def test_power_law_figure_marks_held_out_points(runs):
     assert figure.layout.xaxis.type == "log" and "macs" in figure.layout.xaxis.title.text
 
 
+def test_measured_family_members_are_drawn_on_the_law_with_how_many_fall_inside_the_band(runs):
+    [law], _ = read_laws(runs["law"])
+    compute = np.asarray(law.band.compute)
+    low, high = np.asarray(law.band.low), np.asarray(law.band.high)
+    picks = [len(compute) // 4, len(compute) // 2, 3 * len(compute) // 4]
+    # Errors: one inside the band, one above it, one below it; metric = 1 - error.
+    errors = [(low[picks[0]] + high[picks[0]]) / 2, high[picks[1]] * 1.5, low[picks[2]] / 1.5]
+    family = pd.DataFrame({"phi": [0, 1, 2], "name": ["b0", "b1", "b2"], "macs": compute[picks],
+                           "measured_metric": [1 - e for e in errors], "inside_band": [True, False, False]})
+    figure = power_law_fit(law, family)
+    measured = next(trace for trace in figure.data if trace.name == "measured family members")
+    assert list(measured.y) == pytest.approx(errors) and list(measured.x) == pytest.approx(compute[picks])
+    assert "1 of 3 measured members inside the predicted band" in figure.layout.title.text
+    assert "measured" not in " ".join(trace.name for trace in power_law_fit(law).data)
+
+
+def test_a_training_run_shows_its_curves_and_result(tmp_path):
+    run = tmp_path / "train"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"kind": "train"}))
+    assert dashboard_sections([run]) == [("Training train: Training", "no epoch finished yet")]
+    pd.DataFrame({"epoch": [1, 2], "resolution": ["16x16", "32x32"], "dropout": [0.1, 0.3], "augmentation": [0, 0.3],
+                  "learning_rate": [1e-3, 0], "train_loss": [1.2, 0.8], "val_accuracy": [0.6, 0.7],
+                  "val_loss": [1.0, 0.9], "seconds": [3.0, 7.0]}).to_csv(run / "curves.csv", index=False)
+    (run / "result.json").write_text(json.dumps({"val_accuracy": 0.7, "test_accuracy": 0.69, "epochs": 2,
+                                                "seconds": 7.0}))
+    (heading, note), (_, figure) = dashboard_sections([run])
+    assert "test accuracy 0.6900" in note
+    accuracy = next(trace for trace in figure.data if trace.name == "validation accuracy")
+    assert list(accuracy.y) == [0.6, 0.7] and "16x16, dropout 0.10" in accuracy.text[0]
+
+
 def test_scaling_runs_compared_on_one_macs_axis(runs, tmp_path):
     frame = pd.read_csv(runs["root"] / "law.csv")
     frame.assign(metric=frame["metric"] - 0.05).to_csv(tmp_path / "worse.csv", index=False)
@@ -176,7 +208,7 @@ def test_partial_and_empty_runs_render_with_a_note(tmp_path):
 
 
 @pytest.mark.parametrize("make, words", [
-    (lambda p: p.mkdir(), "not a search or scaling run directory"),
+    (lambda p: p.mkdir(), "not a search, scaling or training run directory"),
     (lambda p: p.write_text("x"), "not a directory"),
     (lambda p: None, "not a directory"),
 ])

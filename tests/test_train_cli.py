@@ -17,6 +17,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
+from analysis.dashboard import dashboard_sections
 from runners.augmentation import transform_batch
 from runners.data import DataOptions, prepare
 from runners.family_check import MEASURED_REPLICATE
@@ -207,6 +208,9 @@ def test_members_of_a_scaling_run_are_measured_as_its_grid_measures_and_written_
     replanted = pd.read_csv(run / "family.csv")
     assert list(replanted["inside_band"][:2]) == [True, False]
     assert "inside the predicted band" in outcome.out and "OUTSIDE the predicted band" in outcome.out
+    notes = dict(dashboard_sections([run]))
+    assert notes["scaling: The family measured against its prediction"].startswith(
+        "1 of 2 measured members inside the predicted band (tiny-b0: measured")
     # Another recipe measures something else: family.csv keeps the prediction alone.
     outcome = call(main, [run, "--members", "b0", "--epochs", "2", "--out", tmp_path / "longer", "--quiet"], capsys)
     assert outcome.code == 0 and "another recipe than the scaling grid" in outcome.out

@@ -30,6 +30,7 @@ from analysis.scaling_figures import compare_scaling_runs
 from analysis.scaling_report import scaling_sections
 from analysis.search_report import load_search_run, search_sections
 from analysis.training_figures import training_sections
+from runners.evaluation import SearchSettings
 from runners.results import TrialState
 from runners.run_dir import RUNS, read_config
 from scaling.grid_run import read_evaluations
@@ -37,7 +38,6 @@ from scaling.reports import LawReport, read_coefficients, read_laws
 from search_space.common.cli import ArgumentParser, run_main
 from search_space.common.errors import UsageError
 from search_space.common.files import unreadable_lines
-from search_space.common.units import format_macs
 
 SCALING_FILES = ("evaluations.jsonl", "coefficients.json", "family.csv", "laws.json")
 LOGS = ("trials.jsonl", "evaluations.jsonl")  # JSON-lines logs, read for what they can still tell
@@ -80,9 +80,9 @@ def dashboard_sections(paths: list[Path]) -> list[Section]:
         if kind == "search":
             run = load_search_run(path)
             searches[path.name] = run
-            budget = format_macs(run.budget) if run.budget else "unknown"
+            budget = SearchSettings.from_config(run.config).budget.describe() if run.budget else "budget unknown"
             sections.append((f"Search run {path.name}", f"{len(run.frame)} trials finished; objective "
-                             f"{run.objective.kind} ({run.objective.label}), budget {budget} MACs. {run.winner()}"))
+                             f"{run.objective.kind} ({run.objective.label}), {budget}. {run.winner()}"))
             sections += [(f"{path.name}: {heading}", content) for heading, content in search_sections(path)]
         elif kind == "train":
             sections += [(f"Training {path.name}: {heading}", content) for heading, content in training_sections(path)]

@@ -73,18 +73,23 @@ def compare_runs(frames: dict[str, pd.DataFrame], objective: Objective = Objecti
     return figure
 
 
-def macs_vs_accuracy(frame: pd.DataFrame, budget: float | None = None) -> go.Figure:
-    """Proxy accuracy against MACs, the Pareto front, and the budget window."""
+def macs_vs_accuracy(frame: pd.DataFrame, budget: float | None = None, cost: str = "macs") -> go.Figure:
+    """Proxy accuracy against the budgeted cost (``cost``: ``macs``, or ``latency_ms`` for a
+    latency budget), the Pareto front, and the budget window."""
     figure = go.Figure()
     done = Objective("pareto", "train").scored(frame).reset_index(drop=True)
-    megamacs = done["macs"] / 1e6
+    scale, unit, axis = ((1e6, "MMACs", "MACs (millions, at the spec's resolution)") if cost == "macs" else
+                         (1.0, "ms", "predicted batch-1 CPU latency (ms, at the spec's resolution)"))
+    done = done[done[cost].notna()].reset_index(drop=True) if cost in done else done.iloc[0:0].assign(**{cost: []})
+    megamacs = done[cost] / scale
     figure.add_trace(go.Scatter(x=megamacs, y=done["proxy_accuracy"], mode="markers", name="trial",
-                                customdata=done["number"], hovertemplate="trial %{customdata}<br>%{x:.1f} MMACs<br>%{y:.4f}"))
+                                customdata=done["number"],
+                                hovertemplate=f"trial %{{customdata}}<br>%{{x:.1f}} {unit}<br>%{{y:.4f}}"))
     front = pareto_front(list(megamacs), list(done["proxy_accuracy"]))
     figure.add_trace(go.Scatter(x=megamacs[front], y=done["proxy_accuracy"][front], mode="lines+markers",
                                 line={"shape": "hv"}, name="Pareto front"))
     if budget:
-        low, high = WINDOW_LOW * budget / 1e6, budget / 1e6
+        low, high = WINDOW_LOW * budget / scale, budget / scale
         figure.add_vrect(x0=low, x1=high, fillcolor="green", opacity=0.1, line_width=0,
                          annotation_text="budget window", annotation_position="top left")
         figure.add_vline(x=high, line_dash="dash", line_color="green")
@@ -92,7 +97,7 @@ def macs_vs_accuracy(frame: pd.DataFrame, budget: float | None = None) -> go.Fig
         # fill the whole axis and say nothing.
         span = high - low
         figure.update_xaxes(range=[min([low - span, *megamacs]), max([high + 0.5 * span, *megamacs])])
-    figure.update_layout(title="MACs vs proxy accuracy", xaxis_title="MACs (millions, at the spec's resolution)",
+    figure.update_layout(title=f"{'MACs' if cost == 'macs' else 'Latency'} vs proxy accuracy", xaxis_title=axis,
                          yaxis_title="proxy accuracy")
     return figure
 

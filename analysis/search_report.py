@@ -41,7 +41,8 @@ class SearchRun:
 
     @property
     def budget(self) -> float | None:
-        return self.config.get("budget_flops")
+        """The budget's value: MACs, or ms for a latency budget (see :attr:`objective`'s ``cost``)."""
+        return self.config.get("budget_latency") or self.config.get("budget_flops")
 
 
 def load_search_run(path: Path) -> SearchRun:
@@ -97,7 +98,8 @@ def search_sections(path: Path) -> list[Section]:
     column = run.objective.column
     sections: list[Section] = [
         ("Search history", search_history(run.frame, run.objective)),
-        ("MACs vs accuracy", macs_vs_accuracy(run.frame, run.budget)),
+        ("MACs vs accuracy" if run.objective.cost == "macs" else "Latency vs accuracy",
+         macs_vs_accuracy(run.frame, run.budget, run.objective.cost)),
         ("Per-stage choices", stage_choice_frequencies(run.frame, objective=run.objective)),
     ]
     importances = _importances(path)

@@ -29,7 +29,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = {"search_space": "search_space", "search": "runners.search", "evaluate": "runners.evaluate",
-           "fit": "scaling.fit", "dashboard": "analysis.dashboard"}
+           "train": "runners.train", "fit": "scaling.fit", "dashboard": "analysis.dashboard"}
 # Appended to commands that would train, so that accepted nonsense finishes in seconds.
 QUICK_TRAIN = ["--epochs", "1", "--max-train-samples", "64", "--max-val-samples", "32", "--quiet"]
 
@@ -269,6 +269,7 @@ def make_files(root: Path) -> None:
         "run_family_text": {"config.json": '{"kind": "scaling"}', "family.csv": "name,macs\nb1,lots\n"},
         "run_laws_null": {"config.json": '{"kind": "scaling"}', "laws.json": "null"},
         "run_best_yaml_garbage": {"config.json": '{"kind": "search"}', "best.yaml": ": : :\n\t-"},
+        "scaling_no_specs": {"config.json": '{"kind": "scaling"}'},
     }
     for name, contents in runs.items():
         folder = root / name
@@ -375,6 +376,20 @@ def cases(root: Path) -> list[Case]:
         ("--proxy-resolution", "2x"), ("--val-fraction", "-0.1"), ("--batch-size", "1e3"))]
     out += [Case("evaluate", ())]
 
+    out += [Case("train", (spec, "--data", f("good.npz"), *quick)) for spec in spec_bad[:16]]
+    out += [Case("train", ("efficientnet-b0", "--data", data, *quick)) for data in data_bad[:16]]
+    out += [Case("train", ("efficientnet-b0", "--init", str(path), "--data", f("good.npz"), *quick))
+            for path in sorted(root.glob("ckpt_*.pt"))]
+    out += [Case("train", (run, "--members", "b0", "--data", f("good.npz"), *quick)) for run in
+            (f("run_config_garbage"), f("run_config_kind_unknown"), f("empty_dir"), f("scaling_no_specs"))]
+    out += [Case("train", (f("scaling_no_specs"), "--quiet"))]
+    out += [Case("train", ("efficientnet-b0", flag, value, "--data", f("good.npz"), *quick)) for flag, value in (
+        ("--members", "b0"), ("--members", "x1"), ("--members", ""), ("--members", "b-1"), ("--trainable-blocks", "-2"),
+        ("--trainable-blocks", "999"), ("--trainable-blocks", "1.0"), ("--augmentation", "-0.1"),
+        ("--augmentation", "nan"), ("--augmentation", "2"), ("--progressive-stages", "0"), ("--classifier", "arc"),
+        ("--out", f("a_file")), ("--out", f("run_config_kind_unknown")), ("--init", f("empty_dir")),
+        ("--init", "does/not/exist.pt"), ("--seed", "0.5"))]
+
     tables = sorted(str(path) for path in root.glob("table_*.csv"))
     out += [Case("fit", ("--results", table, "--base", "efficientnet-b0", "--out", f("fit_out_table"))) for table in tables]
     laws = sorted(str(path) for path in root.glob("law_*.csv"))
@@ -439,7 +454,9 @@ def run_case(case: Case, cwd: Path, timeout: float) -> Outcome:
 def controls(root: Path) -> list[Case]:
     """Good inputs that must exit 0: a harness that fails everything cannot pass as a kept promise."""
     return [Case("search_space", ("describe", "efficientnet-b0")), Case("search_space", ("sample", "default")),
-            Case("evaluate", ("efficientnet-b0", "--data", str(root / "good.npz"), *QUICK_TRAIN))]
+            Case("evaluate", ("efficientnet-b0", "--data", str(root / "good.npz"), *QUICK_TRAIN)),
+            Case("train", ("efficientnet-b0", "--data", str(root / "good.npz"), "--out", str(root / "train_control"),
+                           *QUICK_TRAIN))]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,22 +1,28 @@
-"""The MAC budget: its window, projection into it, the MnasNet reward.
+"""The search's budget: MACs or batch-1 latency; its window, projection into it, the MnasNet reward.
 
-Every candidate that is trained has ``0.9 * budget <= MACs <= budget`` at the spec's own
-resolution (MACs as in :func:`search_space.count_cost`, the papers' "FLOPs"). A
-candidate outside is projected with :func:`search_space.reach_macs` (the suite's one
-MAC-target solver): for each depth multiplier of a ladder, nearest to 1 first, its width
-multiplier is bisected with the reference rounding; if no pair lands in the window the
-candidate is rejected untrained.
+Every candidate that is trained has ``0.9 * budget <= cost <= budget``, where the cost is
+MACs at the spec's own resolution (:func:`search_space.count_cost`, the papers' "FLOPs"),
+or, for a latency budget, the batch-1 CPU latency in ms that this machine's
+:class:`search_space.latency.LatencyTable` predicts for the spec at its own resolution
+(table entries where it has them, its regression for parts it has not seen: no candidate is
+built or run to be placed). A candidate outside is projected with
+:func:`search_space.reach_macs` (the suite's one target solver): for each depth multiplier
+of a ladder, nearest to 1 first, its width multiplier is bisected with the reference
+rounding; if no pair lands in the window the candidate is rejected untrained.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from search_space import NetworkSpec, SearchSpace, SpecError, count_cost
 from search_space.common.units import format_macs
+from search_space.latency import LatencyTable, default_table_path
 from search_space.mac_target import MacWindow, SearchLine, reach_macs
 from search_space.rules import Multipliers
 from search_space.space import domain_values
@@ -28,6 +34,63 @@ REWARD_EXPONENT = -0.07  # MnasNet's w in ACC x (MACs/T)^w (arXiv 1807.11626, se
 def budget_window(budget: float) -> MacWindow:
     """``[0.9, 1.0] x budget``, aiming at the budget itself (the widest network within it)."""
     return MacWindow(WINDOW_LOW * budget, budget, budget)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a search budgets: ``value`` MACs (``kind="macs"``) or ``value`` ms of predicted
+    batch-1 CPU latency with ``threads`` intra-op threads (``kind="latency"``, MnasNet's
+    target, arXiv 1807.11626 section 3)."""
+
+    value: float
+    kind: str = "macs"
+    threads: int = 1
+    # The table latencies are predicted from; it travels with the budget to worker processes
+    # and Ray nodes, so every trial is placed by the driver machine's latencies, identically.
+    table: LatencyTable | None = field(default=None, compare=False, repr=False)
+
+    KINDS = ("macs", "latency")
+
+    def __post_init__(self) -> None:
+        if self.kind not in self.KINDS:
+            raise ValueError(f"budget kind: expected one of {self.KINDS}, got {self.kind!r}")
+
+    @property
+    def column(self) -> str:
+        """The results-table column holding a candidate's cost: ``macs`` or ``latency_ms``."""
+        return "macs" if self.kind == "macs" else "latency_ms"
+
+    @property
+    def symbol(self) -> str:
+        return "MACs" if self.kind == "macs" else "LAT"
+
+    def cost(self, spec: NetworkSpec) -> float:
+        """``spec``'s cost as this budget counts it (MACs, or predicted ms without running it)."""
+        if self.kind == "macs":
+            return count_cost(spec).macs
+        return (self.table or latency_table(self.threads)).predict(spec, measure_unseen=False)
+
+    def window(self) -> MacWindow:
+        return budget_window(self.value)
+
+    def format(self, cost: float) -> str:
+        """``379M MACs`` or ``14.20 ms``."""
+        return f"{format_macs(cost)} MACs" if self.kind == "macs" else f"{cost:.2f} ms"
+
+    def describe(self) -> str:
+        return (f"budget {self.format(self.value)}" + ("" if self.kind == "macs" else
+                f" (predicted batch-1 CPU latency, {self.threads} thread{'s' if self.threads > 1 else ''})"))
+
+
+def latency_table(threads: int) -> LatencyTable:
+    """This machine's latency table for ``threads`` threads, read once per process (and per
+    cache folder: ``$XDG_CACHE_HOME`` may change between searches of one process)."""
+    return _table_at(default_table_path(threads), threads)
+
+
+@functools.lru_cache(maxsize=None)
+def _table_at(path: Path, threads: int) -> LatencyTable:
+    return LatencyTable(threads=threads, path=path)
 
 
 def reward(accuracy: float, macs: int, target: int, exponent: float = REWARD_EXPONENT) -> float:
@@ -43,6 +106,7 @@ class Projection:
     macs: int
     original_macs: int
     action: str  # "in window", "width x0.912", "width x1.05, depth x0.8", "rejected: ..."
+    cost: float = 0.0  # what the budget counts: the MACs again, or the predicted latency in ms
 
     @property
     def accepted(self) -> bool:
@@ -58,8 +122,8 @@ WIDTH_LIMITS = (0.25, 4.0)  # the width multipliers a projection bisects between
 _DEPTH_LADDER = tuple(sorted((round(0.5 + 0.05 * i, 2) for i in range(31)), key=lambda d: abs(math.log(d))))
 
 
-def project(spec: NetworkSpec, budget: int, width_limits: tuple[float, float] = WIDTH_LIMITS) -> Projection:
-    """Bring ``spec`` into ``[0.9, 1.0] x budget``, or reject it.
+def project(spec: NetworkSpec, budget: "Budget | int", width_limits: tuple[float, float] = WIDTH_LIMITS) -> Projection:
+    """Bring ``spec`` into ``[0.9, 1.0] x budget`` (a :class:`Budget`, or MACs), or reject it.
 
     Depth multipliers of a ladder (0.5..2.0 in steps of 0.05, nearest to 1 first) are tried
     in turn; at each the width multiplier is bisected for the widest network within budget,
@@ -67,19 +131,21 @@ def project(spec: NetworkSpec, budget: int, width_limits: tuple[float, float] = 
     reference rounding moves every multiple-of-8 width up by 8 at the same multiplier (1/0.9),
     a MAC step that can exceed the 10% window.
     """
-    window = budget_window(budget)
+    budget = budget if isinstance(budget, Budget) else Budget(budget)
+    window = budget.window()
     original = count_cost(spec).macs
-    if window.contains(original):
-        return Projection(spec, original, original, "in window")
+    original_cost = original if budget.kind == "macs" else budget.cost(spec)
+    if window.contains(original_cost):
+        return Projection(spec, original, original, "in window", original_cost)
     lines = (SearchLine(lambda width, depth=depth: Multipliers(depth=depth, width=width), *width_limits)
              for depth in _DEPTH_LADDER)
-    reached = reach_macs(spec, window, lines)
+    reached = reach_macs(spec, window, lines, measure=None if budget.kind == "macs" else budget.cost)
     if not reached.in_window:
         return Projection(None, reached.macs, original, "rejected: no width/depth multiplier lands in the window "
-                                                        f"(closest {format_macs(reached.macs)})")
+                                                        f"(closest {budget.format(reached.value)})", reached.value)
     width, depth = reached.multipliers.width, reached.multipliers.depth
     action = f"width x{width:.3f}" + ("" if depth == 1.0 else f", depth x{depth:.2f}")
-    return Projection(reached.spec, reached.macs, original, action)
+    return Projection(reached.spec, reached.macs, original, action, reached.value)
 
 
 def _extreme_network(space: SearchSpace, pick) -> tuple[int, NetworkSpec]:
@@ -114,15 +180,20 @@ def smallest_macs(space: SearchSpace) -> tuple[int, NetworkSpec]:
     return _extreme_network(space, min)
 
 
-def largest_reachable_macs(space: SearchSpace) -> int:
-    """MACs of the largest network :func:`project` can make from ``space``: its largest
-    network at the widest and deepest multipliers the projection tries."""
+def largest_reachable(space: SearchSpace) -> NetworkSpec:
+    """The largest network :func:`project` can make from ``space``: its largest network at
+    the widest and deepest multipliers the projection tries."""
     _, largest = _extreme_network(space, max)
     try:
-        return count_cost(Multipliers(depth=max(_DEPTH_LADDER), width=WIDTH_LIMITS[1]).apply(largest)).macs
+        return Multipliers(depth=max(_DEPTH_LADDER), width=WIDTH_LIMITS[1]).apply(largest)
     except SpecError:  # past the spec's bounds: the projection cannot go there either
-        return count_cost(largest).macs
+        return largest
 
 
-__all__ = ["Projection", "REWARD_EXPONENT", "WINDOW_LOW", "budget_window", "largest_reachable_macs", "project", "reward",
-           "smallest_macs"]
+def largest_reachable_macs(space: SearchSpace) -> int:
+    """MACs of :func:`largest_reachable`."""
+    return count_cost(largest_reachable(space)).macs
+
+
+__all__ = ["Budget", "Projection", "REWARD_EXPONENT", "WINDOW_LOW", "budget_window", "largest_reachable",
+           "largest_reachable_macs", "latency_table", "project", "reward", "smallest_macs"]

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from runners.budget import REWARD_EXPONENT, project, reward
+from runners.budget import REWARD_EXPONENT, Budget, project, reward
 from runners.data import Splits
 from runners.results import Objective, TrialRecord, TrialState
 from runners.statistics import SeedNoise, could_beat
@@ -26,7 +26,7 @@ from search_space import NetworkSpec, count_cost, spec_to_dict, stages_summary
 class SearchSettings:
     """What every trial needs to know; identical in every worker and backend."""
 
-    budget: int
+    budget: Budget  # or MACs, made a Budget
     objective: Objective = field(default_factory=Objective)
     reward_exponent: float = REWARD_EXPONENT
     zero_cost_score: str = "naswot"
@@ -35,10 +35,16 @@ class SearchSettings:
     seed: int = 0
     seeds: int = 1  # seed replicates a contender may get (racing gives fewer to clear losers)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.budget, Budget):  # a plain number is a MAC budget
+            object.__setattr__(self, "budget", Budget(int(self.budget)))
+
     @classmethod
     def from_config(cls, config: dict) -> "SearchSettings":
         """What a run directory's ``config.json`` says about scoring (for readers of the run)."""
-        return cls(budget=int(config.get("budget_flops") or 1), objective=Objective.from_config(config),
+        budget = (Budget(float(config["budget_latency"]), "latency", int(config.get("latency_threads", 1)))
+                  if config.get("budget_latency") else Budget(int(config.get("budget_flops") or 1)))
+        return cls(budget=budget, objective=Objective.from_config(config),
                    reward_exponent=float(config.get("reward_exponent", REWARD_EXPONENT)),
                    seed=int(config.get("seed", 0)), seeds=int(config.get("seeds", 1)))
 
@@ -48,7 +54,7 @@ def seed_scores(record: TrialRecord, settings: SearchSettings) -> list[float]:
     (the reward of each seed's accuracy, or the accuracy itself)."""
     if settings.objective.column == "proxy_accuracy":
         return list(record.seed_accuracies)
-    return [reward(accuracy, record.macs, settings.budget, settings.reward_exponent)
+    return [reward(accuracy, getattr(record, settings.budget.column), settings.budget.value, settings.reward_exponent)
             for accuracy in record.seed_accuracies]
 
 
@@ -105,6 +111,9 @@ class Evaluator:
             cost = count_cost(spec)
             record.spec, record.spec_dict = stages_summary(spec), spec_to_dict(spec)
             record.macs, record.params = cost.macs, cost.params
+            if settings.budget.kind == "latency":
+                record.latency_ms = projection.cost
+            budgeted = projection.cost  # what the reward counts: MACs or predicted latency
             trial_seed = replicate_seed(settings.seed, 0)  # common random numbers across candidates
             if proxy == "zero-cost":
                 scores = zero_cost_scores(spec, self.data, batches=settings.zero_cost_batches,
@@ -121,7 +130,7 @@ class Evaluator:
                     last = epoch == settings.train.epochs
                     progress = dataclasses.replace(
                         record, state=TrialState.COMPLETE if last else TrialState.PRUNED, epochs=epoch, proxy_accuracy=accuracy,
-                        reward=reward(accuracy, cost.macs, settings.budget, settings.reward_exponent),
+                        reward=reward(accuracy, budgeted, settings.budget.value, settings.reward_exponent),
                         duration_s=time.perf_counter() - start, finished_at=time.time())
                     return report(progress)
 
@@ -136,7 +145,7 @@ class Evaluator:
                                                seed=replicate_seed(settings.seed, replicate))
                     record.seed_accuracies.append(again.accuracy)
                 record.proxy_accuracy = sum(record.seed_accuracies) / len(record.seed_accuracies)
-                record.reward = reward(record.proxy_accuracy, cost.macs, settings.budget, settings.reward_exponent)
+                record.reward = reward(record.proxy_accuracy, budgeted, settings.budget.value, settings.reward_exponent)
                 record.state = TrialState.PRUNED if result.pruned else TrialState.COMPLETE
         except KeyboardInterrupt:
             raise

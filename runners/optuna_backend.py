@@ -196,7 +196,8 @@ def describe_trial(trial: optuna.Trial, record: TrialRecord) -> None:
     """What optuna-dashboard shows next to a trial: the network as block strings, its cost
     and our own state (the study's state cannot say REJECTED)."""
     for key, value in (("state", record.state.value), ("spec", record.spec), ("macs", record.macs),
-                       ("params", record.params), ("proxy_accuracy", record.proxy_accuracy)):
+                       ("latency_ms", record.latency_ms), ("params", record.params),
+                       ("proxy_accuracy", record.proxy_accuracy)):
         if value not in (None, ""):
             trial.set_user_attr(key, value)
 

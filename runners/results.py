@@ -48,8 +48,9 @@ _LEGACY_INTERRUPTED_PREFIX = "interrupted"
 @dataclass
 class TrialRecord:
     """One row of ``results.csv``. MACs at the spec's own resolution; accuracy on the
-    validation split at the proxy resolution; ``reward`` is MnasNet's ``ACC x (MACs/T)^w``
-    (the zero-cost score under ``--proxy zero-cost``)."""
+    validation split at the proxy resolution; ``reward`` is MnasNet's ``ACC x (C/T)^w`` with
+    ``C`` the budgeted cost, MACs or ``latency_ms`` (the zero-cost score under ``--proxy
+    zero-cost``). ``latency_ms``: predicted batch-1 CPU latency, with a latency budget only."""
 
     number: int
     state: TrialState
@@ -69,6 +70,7 @@ class TrialRecord:
     spec_dict: dict = field(default_factory=dict)
     finished_at: float = 0.0
     seed_accuracies: list[float] = field(default_factory=list)  # one per seed replicate; proxy_accuracy is their mean
+    latency_ms: float | None = None
 
     def __post_init__(self) -> None:
         self.state = TrialState(self.state)
@@ -93,19 +95,22 @@ class Objective:
     """What a search maximises: how a record is scored, what the study is told, which trial is best.
 
     ``kind="reward"`` ranks by MnasNet's reward; ``kind="pareto"`` is multi-objective
-    (score up, MACs down) and ranks single winners by the score alone. The score is proxy
-    accuracy after training, or the zero-cost score (kept in ``reward``) without training.
+    (score up, cost down: MACs, or ``latency_ms`` under a latency budget) and ranks single
+    winners by the score alone. The score is proxy accuracy after training, or the
+    zero-cost score (kept in ``reward``) without training.
     """
 
     kind: str = "reward"  # "reward" or "pareto"
     proxy: str = "train"  # "train" or "zero-cost"
+    cost: str = "macs"  # the record field the budget counts: "macs" or "latency_ms"
 
     KINDS = ("reward", "pareto")
 
     @classmethod
     def from_config(cls, config: dict) -> "Objective":
         """The objective a run directory's ``config.json`` recorded."""
-        return cls(config.get("objective", "reward"), config.get("proxy", "train"))
+        return cls(config.get("objective", "reward"), config.get("proxy", "train"),
+                   "latency_ms" if config.get("budget_latency") else "macs")
 
     @property
     def multi(self) -> bool:
@@ -124,7 +129,8 @@ class Objective:
     def label(self) -> str:
         if self.proxy == "zero-cost":
             return "zero-cost score"
-        return "proxy accuracy" if self.column == "proxy_accuracy" else "reward ACC x (MACs/T)^w"
+        cost = "MACs" if self.cost == "macs" else "LAT"
+        return "proxy accuracy" if self.column == "proxy_accuracy" else f"reward ACC x ({cost}/T)^w"
 
     @property
     def prunable(self) -> bool:
@@ -136,7 +142,7 @@ class Objective:
 
     def values(self, record: TrialRecord) -> float | tuple[float, float]:
         """What the Optuna study is told for a complete trial."""
-        return (self.score(record), record.macs) if self.multi else self.score(record)
+        return (self.score(record), getattr(record, self.cost)) if self.multi else self.score(record)
 
     def best(self, records: list[TrialRecord]) -> TrialRecord | None:
         """The complete trial with the highest score; the earlier trial wins a tie."""

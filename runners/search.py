@@ -1,12 +1,13 @@
-"""``python -m runners.search``: search a declared space for a base network under a MAC budget.
+"""``python -m runners.search``: search a declared space for a base network under a MAC or latency budget.
 
     python -m runners.search --budget-flops 400M                  # Fashion-MNIST, Optuna TPE
     python -m runners.search --budget-flops 1.2G --backend ray --workers 2
     python -m runners.search --data spectrograms.npz --proxy-resolution 64x200
+    python -m runners.search --budget-latency 15ms --objective pareto    # (accuracy, latency) front
 
-Every trained candidate has MACs in [0.9, 1.0] x budget at the spec's own resolution
-(with the data's channels and classes); candidates outside are projected into that
-window or rejected untrained. The run directory holds the study, trials.jsonl,
+Every trained candidate has MACs (or predicted batch-1 CPU latency) in [0.9, 1.0] x budget
+at the spec's own resolution (with the data's channels and classes); candidates outside are
+projected into that window or rejected untrained. The run directory holds the study, trials.jsonl,
 results.csv/.parquet and best.yaml; rerunning the same command with the same --out
 continues the search. Look at it with: python -m analysis.dashboard RUN_DIR
 """
@@ -20,10 +21,11 @@ import time
 from pathlib import Path
 
 from runners import optuna_backend
-from runners.budget import REWARD_EXPONENT, WINDOW_LOW, largest_reachable_macs, smallest_macs
+from runners.budget import REWARD_EXPONENT, WINDOW_LOW, Budget, largest_reachable, latency_table, smallest_macs
 from runners.data import prepare
 from runners.evaluation import SCORES, SearchSettings
 from runners.job import SearchJob
+from runners.progress import progress_bar
 from runners.options import (MAX_SEEDS, SEARCH_PROXY, add_backend_arguments, add_proxy_arguments,
                              check_backend_arguments, data_options, train_config)
 from runners.results import Objective, read_records
@@ -35,11 +37,12 @@ from search_space.common.cli import (ArgumentParser, checked, float_between, int
                                      positive_int, run_main)
 from search_space.common.errors import UsageError
 from search_space.common.files import check_creatable
-from search_space.common.units import format_macs, parse_macs
+from search_space.common.units import parse_macs, parse_milliseconds
 from search_space.space import replace_fixed
 
+DEFAULT_BUDGET = 400_000_000  # MACs, when no budget is given
 # Flags that define what a run directory means; resuming with other values is refused.
-RUN_IDENTITY = ("budget_flops", "objective", "reward_exponent", "space", "sampler", "startup_trials", "proxy",
+RUN_IDENTITY = ("budget_flops", "budget_latency", "latency_threads", "objective", "reward_exponent", "space", "sampler", "startup_trials", "proxy",
                 "zero_cost_score", "data", "proxy_resolution", "epochs", "batch_size", "learning_rate",
                 "max_train_samples", "max_val_samples", "val_fraction", "seed", "backend", "seeds", "study_name")
 # What several commands on one shared study must agree on: the run's identity, less what is
@@ -50,11 +53,17 @@ STUDY_IDENTITY = tuple(key for key in RUN_IDENTITY if key not in ("data", "backe
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python -m runners.search", description=__doc__.split("\n\n")[0])
     goal = parser.add_argument_group("goal")
-    goal.add_argument("--budget-flops", default="400M", type=checked(parse_macs),
-                      help="MAC budget at the spec's resolution (the papers' FLOPs): 400M, 1.2G, 4e8")
+    goal.add_argument("--budget-flops", default=None, type=checked(parse_macs),
+                      help="MAC budget at the spec's resolution (the papers' FLOPs): 400M, 1.2G, 4e8 (default: 400M, "
+                           "unless --budget-latency is given)")
+    goal.add_argument("--budget-latency", default=None, type=checked(parse_milliseconds),
+                      help="a batch-1 CPU latency budget instead: 15ms, 0.015s; each candidate's latency is predicted "
+                           "from this machine's per-block table (built on first use, cached), not measured")
+    goal.add_argument("--latency-threads", type=integer_between(1, 1024), default=1,
+                      help="intra-op threads the latency budget is measured with")
     goal.add_argument("--objective", choices=Objective.KINDS, default="reward",
-                      help="reward: MnasNet ACC x (MACs/T)^w; pareto: (accuracy, MACs), multi-objective")
-    goal.add_argument("--reward-exponent", type=float_between(-math.inf, 0.0), default=REWARD_EXPONENT, help="w in ACC x (MACs/T)^w")
+                      help="reward: MnasNet ACC x (C/T)^w, C = MACs or latency; pareto: (accuracy, C), multi-objective")
+    goal.add_argument("--reward-exponent", type=float_between(-math.inf, 0.0), default=REWARD_EXPONENT, help="w in ACC x (C/T)^w")
     goal.add_argument("--space", default="default", help="search space: the packaged B0-like space ('default') or a YAML file")
     goal.add_argument("--sampler", choices=("tpe", "nsga2", "random", "grid"), default="tpe", help="Optuna sampler")
     goal.add_argument("--startup-trials", type=positive_int, default=4,
@@ -106,18 +115,9 @@ def job_from_args(args: argparse.Namespace):
     data = prepare(options)
     # Candidates are the networks that will really be deployed on this data.
     space = replace_fixed(space, in_channels=data.in_channels, num_classes=data.num_classes)
-    smallest, smallest_spec = smallest_macs(space)
-    if args.budget_flops < smallest:
-        raise UsageError(f"--budget-flops {format_macs(args.budget_flops)} is below the smallest network of the "
-                         f"space ({smallest:,} MACs = {format_macs(smallest)} at "
-                         f"{'x'.join(map(str, smallest_spec.resolution))}, {data.num_classes} classes)")
-    largest = largest_reachable_macs(space)
-    if WINDOW_LOW * args.budget_flops > largest:
-        raise UsageError(f"--budget-flops {format_macs(args.budget_flops)} is above the largest network the space "
-                         f"reaches ({largest:,} MACs = {format_macs(largest)}: its largest choices at the widest and "
-                         f"deepest projection)")
+    budget = _budget(args, space)
     run_dir = args.out or default_run_dir()
-    settings = SearchSettings(budget=args.budget_flops, objective=Objective(args.objective, args.proxy),
+    settings = SearchSettings(budget=budget, objective=Objective(args.objective, args.proxy, budget.column),
                               reward_exponent=args.reward_exponent, zero_cost_score=args.zero_cost_score,
                               seed=args.seed, seeds=args.seeds, train=train)
     job = SearchJob(run_dir=run_dir, space=space, settings=settings, data=options, sampler=args.sampler,
@@ -133,8 +133,42 @@ def job_from_args(args: argparse.Namespace):
         from runners import ray_backend
 
         ray_backend.init_ray(job.ray_address, job.workers)  # a cluster that cannot be joined is one line before the run directory exists
-    resuming = claim_run_dir(run_dir, _identity(args), "search", predating={"study_name": "search"})
+    resuming = claim_run_dir(run_dir, _identity(args), "search",
+                             predating={"study_name": "search", "budget_latency": None, "latency_threads": 1})
     return job, data, resuming
+
+
+LATENCY_TABLE_SPECS = 24  # sampled networks whose parts seed a new latency table (plus the extremes)
+
+
+def _budget(args: argparse.Namespace, space) -> Budget:
+    """The budget the flags name, checked against what the space can reach; a latency budget
+    first fills this machine's latency table from the space where it is new."""
+    if args.budget_latency is not None and args.budget_flops is not None:
+        raise UsageError("--budget-flops and --budget-latency: give one budget, not both")
+    smallest = smallest_macs(space)[1]
+    largest = largest_reachable(space)
+    if args.budget_latency is None:
+        args.budget_flops = args.budget_flops or DEFAULT_BUDGET
+        budget, flag = Budget(args.budget_flops), "--budget-flops"
+    else:
+        table = latency_table(args.latency_threads)
+        budget, flag = Budget(args.budget_latency, "latency", args.latency_threads, table), "--budget-latency"
+        if table.model() is None:
+            specs = [smallest, largest, *(space.sample(seed) for seed in range(LATENCY_TABLE_SPECS))]
+            bar = progress_bar(len(specs), f"latency table ({args.latency_threads} thread(s), once per machine)",
+                               "network", args.quiet)
+            table.fill(specs, progress=lambda: bar.update(1))
+            bar.close()
+    low, high = budget.cost(smallest), budget.cost(largest)
+    if budget.value < low:
+        raise UsageError(f"{flag} {budget.format(budget.value)} is below the smallest network of the space "
+                         f"({budget.format(low)} at {'x'.join(map(str, smallest.resolution))}, "
+                         f"{smallest.num_classes} classes)")
+    if WINDOW_LOW * budget.value > high:
+        raise UsageError(f"{flag} {budget.format(budget.value)} is above the largest network the space reaches "
+                         f"({budget.format(high)}: its largest choices at the widest and deepest projection)")
+    return budget
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +180,7 @@ def _search(args: argparse.Namespace) -> int:
     job, data, resuming = job_from_args(args)
     height, width = data.resolution
     print(f"{'resuming' if resuming else 'starting'} search in {job.run_dir}: {args.trials} trials in all, "
-          f"budget {format_macs(job.settings.budget)} MACs, {job.backend}/{job.sampler}, "
+          f"{job.settings.budget.describe()}, {job.backend}/{job.sampler}, "
           f"proxy {job.settings.objective.proxy} at {height}x{width} on {data.source} "
           f"({len(data.train_x)} train / {len(data.val_x)} validation samples), device {job.settings.train.device}",
           flush=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 
 from runners import optuna_backend
-from runners.budget import budget_window
 from runners.data import Splits
 from runners.evaluation import SearchSettings, seed_scores
 from runners.job import SearchJob
@@ -98,9 +97,10 @@ def winner_verdict(settings: SearchSettings, records: list[TrialRecord], best: T
 def summarize(job: SearchJob, records: list[TrialRecord], elapsed: float, started_at: float = 0.0) -> str:
     """The end-of-run summary; the rate counts trials finished since ``started_at``."""
     counts = {state: sum(r.state is state for r in records) for state in TrialState}
-    trained = [r for r in records if r.state.trained and r.macs is not None]
-    window = budget_window(job.settings.budget)
-    in_window = sum(window.contains(r.macs) for r in trained)
+    budget = job.settings.budget
+    trained = [r for r in records if r.state.trained and getattr(r, budget.column) is not None]
+    window = budget.window()
+    in_window = sum(window.contains(getattr(r, budget.column)) for r in trained)
     projected = sum(r.projection not in ("", "in window") and r.state is not TrialState.REJECTED for r in records)
     this_run = sum(r.finished_at >= started_at for r in records)
     lines = [
@@ -108,8 +108,8 @@ def summarize(job: SearchJob, records: list[TrialRecord], elapsed: float, starte
         f"trials: {len(records)} ({', '.join(f'{n} {s.value.lower()}' for s, n in counts.items() if n)}); "
         f"{this_run} in this invocation, {elapsed / 60:.1f} min"
         + (f", {3600 * this_run / elapsed:.0f} trials/hour" if elapsed > 0 and this_run else ""),
-        f"budget {format_macs(job.settings.budget)} MACs: {in_window}/{len(trained)} trained candidates in the window "
-        f"[{format_macs(window.low)}, {format_macs(window.high)}]; {projected} projected into it, "
+        f"{budget.describe()}: {in_window}/{len(trained)} trained candidates in the window "
+        f"[{budget.format(window.low)}, {budget.format(window.high)}]; {projected} projected into it, "
         f"{counts[TrialState.REJECTED]} rejected untrained",
     ]
     objective = job.settings.objective
@@ -121,7 +121,8 @@ def summarize(job: SearchJob, records: list[TrialRecord], elapsed: float, starte
         lines += [
             f"best by {objective.label}: trial {best.number}, {accuracy}"
             f"{'score' if objective.proxy == 'zero-cost' else 'reward'} {best.reward:.4f}, "
-            f"{format_macs(best.macs)} MACs, {best.params:,} params ({best.projection})",
+            f"{format_macs(best.macs)} MACs, " + ("" if best.latency_ms is None else f"{best.latency_ms:.2f} ms, ")
+            + f"{best.params:,} params ({best.projection})",
             f"      {best.spec}",
             winner_verdict(job.settings, records, best),
             f"best spec: {job.run_dir / 'best.yaml'}",

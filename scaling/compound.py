@@ -143,7 +143,7 @@ def compound_scale(base: NetworkSpec, coefficients: Coefficients, phi: float, ex
     with the reference rounding; reports the realised MAC ratio to the base."""
     multipliers = coefficients.multipliers(phi if exponent is None else exponent, depth_rule)
     spec = multipliers.apply(base)
-    return _network(base, Reached(multipliers, spec, count_cost(spec).macs, True))
+    return _network(base, Reached(multipliers, spec, (macs := count_cost(spec).macs), True, macs))
 
 
 def corrected_scale(base: NetworkSpec, coefficients: Coefficients, phi: float = 1.0,

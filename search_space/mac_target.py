@@ -1,6 +1,7 @@
 """Reaching a MAC target despite rounding: the one solver behind budget projection
 (:func:`runners.project`) and rounding-corrected compound scaling
-(:func:`scaling.corrected_scale`).
+(:func:`scaling.corrected_scale`). The target may be any cost that does not decrease with
+the multipliers (``measure``): a latency budget projects with predicted latency.
 
 Rounding makes MACs a step function of the multipliers: widths move in multiples of 8,
 repeats in whole blocks, resolution in whole pixels. A target is therefore a window
@@ -57,12 +58,15 @@ class SearchLine:
 
 @dataclass(frozen=True)
 class Reached:
-    """The network found: the multipliers asked for, what rounding made of them, its MACs."""
+    """The network found: the multipliers asked for, what rounding made of them, its MACs,
+    and its cost as the window measures it (``value``: the MACs again, unless a ``measure``
+    was given)."""
 
     multipliers: Multipliers
     spec: NetworkSpec
     macs: int
     in_window: bool
+    value: float = 0.0
 
 
 def _better(candidate: Reached, best: Reached | None, window: MacWindow) -> bool:
@@ -71,14 +75,15 @@ def _better(candidate: Reached, best: Reached | None, window: MacWindow) -> bool
     if candidate.in_window != best.in_window:
         return candidate.in_window
     if candidate.in_window:  # both inside: the one nearer the aim
-        return abs(math.log(candidate.macs / window.aim)) < abs(math.log(best.macs / window.aim))
-    return window.miss(candidate.macs) < window.miss(best.macs)
+        return abs(math.log(candidate.value / window.aim)) < abs(math.log(best.value / window.aim))
+    return window.miss(candidate.value) < window.miss(best.value)
 
 
 def reach_macs(base: NetworkSpec, window: MacWindow, lines: Iterable[SearchLine],
-               steps: int = BISECTION_STEPS) -> Reached:
+               steps: int = BISECTION_STEPS, measure: Callable[[NetworkSpec], float] | None = None) -> Reached:
     """The first network inside ``window`` along ``lines`` (bisected towards ``window.aim``),
-    or the closest one found.
+    or the closest one found. ``window`` bounds MACs, or ``measure(spec)`` when given (it
+    must not decrease along a line).
 
     >>> from search_space import load_spec
     >>> b0 = load_spec("efficientnet-b0")
@@ -94,7 +99,8 @@ def reach_macs(base: NetworkSpec, window: MacWindow, lines: Iterable[SearchLine]
         nonlocal best
         spec = multipliers.apply(base)
         macs = count_cost(spec).macs
-        candidate = Reached(multipliers, spec, macs, window.contains(macs))
+        value = macs if measure is None else measure(spec)
+        candidate = Reached(multipliers, spec, macs, window.contains(value), value)
         if _better(candidate, best, window):
             best = candidate
         return candidate
@@ -104,7 +110,7 @@ def reach_macs(base: NetworkSpec, window: MacWindow, lines: Iterable[SearchLine]
         for _ in range(steps if high > low else 1):
             middle = (low + high) / 2
             candidate = visit(line.at(middle))
-            if candidate.macs < window.aim:
+            if candidate.value < window.aim:
                 low = middle
             else:
                 high = middle

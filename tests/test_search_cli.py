@@ -1,6 +1,7 @@
 """python -m runners.search end to end on small generated data: outputs, resume after
 kill -9, failures, reproducibility, both backends, and one-line errors with exit code 2."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -347,3 +348,59 @@ def test_seeds_give_the_winner_an_interval_and_a_verdict(files, tmp_path, capsys
     seed_accuracies = json.loads(best["seed_accuracies"])
     assert best["seeds"] == len(seed_accuracies) == 2
     assert best["proxy_accuracy"] == pytest.approx(sum(seed_accuracies) / 2)
+
+
+def test_a_latency_budget_keeps_every_trained_candidate_in_its_window_with_pareto_over_latency(files, tmp_path):
+    """Predicted latencies come from the machine's table (filled once from the space), so the
+    window holds exactly for the predictions the records carry, and the study is told them."""
+    from runners.budget import reward
+    from search_space import load_space
+    from search_space.latency import LatencyTable
+
+    space = load_space(files["space"])
+    probe = LatencyTable(threads=1)
+    probe.fill([dataclasses.replace(space.sample(seed), in_channels=1, num_classes=4) for seed in range(30)])
+    budget = sorted(probe.predict(dataclasses.replace(space.sample(seed), in_channels=1, num_classes=4))
+                    for seed in range(30))[15]  # a middling network's latency: reachable from most
+    out = tmp_path / "run"
+    args = ["--data", files["npz"], "--space", files["space"], "--budget-latency", f"{budget:.4f}ms", "--trials", "5",
+            "--out", str(out), *FAST]
+    assert main(args) == 0
+    frame = table(out)
+    trained = frame[frame["state"].isin(["COMPLETE", "PRUNED"])]
+    assert len(trained) and trained["latency_ms"].between(0.9 * round(budget, 4), round(budget, 4)).all()
+    table_now = LatencyTable(threads=1)
+    for _, row in trained.iterrows():
+        spec = load_spec_json(row["spec_json"])
+        assert table_now.predict(spec, measure_unseen=False) == pytest.approx(row["latency_ms"], rel=1e-9)
+    complete = frame[frame["state"] == "COMPLETE"]
+    assert complete.apply(lambda r: r["reward"] == pytest.approx(
+        reward(r["proxy_accuracy"], r["latency_ms"], round(budget, 4))), axis=1).all()
+    # Pareto over (accuracy, latency): the study's second objective is each trial's latency.
+    pareto = tmp_path / "pareto"
+    assert main([*args[:-len(FAST) - 2], "--out", str(pareto), "--objective", "pareto", "--sampler", "nsga2",
+                 *FAST]) == 0
+    study = optuna.load_study(study_name="search", storage=f"sqlite:///{pareto / 'study.db'}")
+    latencies = dict(zip(table(pareto)["number"], table(pareto)["latency_ms"]))
+    finished = [t for t in study.trials if t.values is not None]
+    assert finished and all(t.values[1] == pytest.approx(latencies[t.number]) for t in finished)
+
+
+def load_spec_json(text):
+    from search_space import spec_from_dict
+
+    return spec_from_dict(json.loads(text))
+
+
+@pytest.mark.parametrize("flags, fragments", [
+    (["--budget-latency", "15ms", "--budget-flops", "12M"], ["one budget, not both"]),
+    (["--budget-latency", "15 parsecs"], ["--budget-latency", "15ms"]),
+    (["--budget-latency", "0ms"], ["--budget-latency", "> 0"]),
+    (["--budget-latency", "0.0001ms"], ["--budget-latency", "below the smallest network", "ms"]),
+    (["--budget-latency", "1e6ms"], ["--budget-latency", "above the largest network", "ms"]),
+])
+def test_bad_latency_budgets_are_one_line(files, tmp_path, capsys, flags, fragments):
+    outcome = call(main, ["--data", files["npz"], "--space", files["space"], "--out", tmp_path / "run", *FAST,
+                          *flags], capsys)
+    assert_one_line_error(outcome, *fragments)
+    assert not (tmp_path / "run").exists()

@@ -83,4 +83,27 @@ def parse_seconds(text: str) -> float:
     return result
 
 
-__all__ = ["format_macs", "parse_macs", "parse_resolution", "parse_seconds"]
+_LATENCY = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?\s*(ms|s|us)?\s*$", re.IGNORECASE | re.ASCII)
+_LATENCY_UNITS = {"ms": 1.0, "": 1.0, "s": 1e3, "us": 1e-3}
+
+
+def parse_milliseconds(text: str) -> float:
+    """A latency in milliseconds: ``15ms``, ``15`` (ms), ``0.015s``, ``900us``.
+
+    >>> parse_milliseconds("15ms"), parse_milliseconds("0.015s"), parse_milliseconds("900us")
+    (15.0, 15.0, 0.9)
+    """
+    match = _LATENCY.match(str(text))
+    if not match:
+        raise ValueError(f"expected a latency like 15ms, 0.015s or 900us, got {text!r}")
+    mantissa, exponent, unit = match.groups()
+    try:
+        value = float(mantissa) * 10.0 ** int(exponent or 0) * _LATENCY_UNITS[(unit or "").lower()]
+    except OverflowError:
+        value = math.inf
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"a latency must be a finite number > 0, got {text!r}")
+    return round(value, 9)
+
+
+__all__ = ["format_macs", "parse_macs", "parse_milliseconds", "parse_resolution", "parse_seconds"]

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from runners.data import DataOptions, Splits, prepare
-from runners.progressive import PAPER_STAGES, progressive_schedule
+from runners.progressive import progressive_schedule
 from runners.statistics import paired_difference
 from runners.train import main as train_main
 from runners.training import Stage, TrainConfig, TrainingLoop

@@ -42,25 +42,37 @@ SEARCH_PROXY = ProxyDefaults(epochs=2, batch_size=64, learning_rate=1e-2, max_tr
                              max_val_samples=1024)
 
 
-def add_proxy_arguments(parser: argparse.ArgumentParser, *, title: str, defaults: ProxyDefaults) -> None:
-    """Data and proxy-training flags, with this command's defaults."""
+def add_proxy_arguments(parser: argparse.ArgumentParser, *, title: str, defaults: ProxyDefaults,
+                        otherwise: str = "") -> None:
+    """Data and proxy-training flags, with this command's defaults. With ``otherwise`` (e.g.
+    ", or the scaling run's with --members") the recipe flags default to ``None`` (not
+    given, for the command to fill) and their help says what applies then."""
+    def default(value, shown: str | None = None) -> dict:
+        if not otherwise:
+            return {"default": value}
+        return {"default": None, "help_suffix": f"; when not given, {shown or value}{otherwise}"}
+
+    def add(flag: str, help: str, **options) -> None:
+        suffix = options.pop("help_suffix", "")
+        group.add_argument(flag, help=help + suffix, **options)
+
     group = parser.add_argument_group(title)
     group.add_argument("--data", default=None,
                        help="IDX directory, .npz (x, y) or class-folder directory; when not given, Fashion-MNIST "
-                            "from $FASHION_MNIST or Debian's dataset-fashion-mnist")
+                            "from $FASHION_MNIST or Debian's dataset-fashion-mnist" + (otherwise and f" ({otherwise[2:]})"))
     group.add_argument("--proxy-resolution", type=checked(parse_proxy_resolution), default=None,
-                       help="N or HxW for proxy training; when not given, the data's size, at least 32")
-    group.add_argument("--epochs", type=integer_between(1, MAX_EPOCHS), default=defaults.epochs,
-                       help="proxy training epochs")
-    group.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="training batch size")
-    group.add_argument("--learning-rate", type=float_between(0.0, MAX_LEARNING_RATE), default=defaults.learning_rate,
-                       help="AdamW peak learning rate")
-    group.add_argument("--max-train-samples", type=positive_int, default=defaults.max_train_samples,
-                       help="training samples a proxy sees")
-    group.add_argument("--max-val-samples", type=positive_int, default=defaults.max_val_samples,
-                       help="validation samples a proxy is scored on")
-    group.add_argument("--val-fraction", type=positive_float, default=0.1,
-                       help="share of the training data held out to score candidates")
+                       help="N or HxW for training; when not given, the data's size, at least 32"
+                            + (otherwise and f" ({otherwise[2:]})"))
+    add("--epochs", "training epochs", type=integer_between(1, MAX_EPOCHS), **default(defaults.epochs))
+    add("--batch-size", "training batch size", type=positive_int, **default(defaults.batch_size))
+    add("--learning-rate", "AdamW peak learning rate", type=float_between(0.0, MAX_LEARNING_RATE),
+        **default(defaults.learning_rate))
+    add("--max-train-samples", "training samples used", type=positive_int,
+        **default(defaults.max_train_samples, "all" if defaults.max_train_samples is None else None))
+    add("--max-val-samples", "validation samples scored", type=positive_int,
+        **default(defaults.max_val_samples, "all" if defaults.max_val_samples is None else None))
+    add("--val-fraction", "share of the training data held out for validation", type=positive_float,
+        **default(0.1))
     group.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, ...")
 
 

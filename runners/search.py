@@ -54,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python -m runners.search", description=__doc__.split("\n\n")[0])
     goal = parser.add_argument_group("goal")
     goal.add_argument("--budget-flops", default=None, type=checked(parse_macs),
-                      help="MAC budget at the spec's resolution (the papers' FLOPs): 400M, 1.2G, 4e8 (default: 400M, "
-                           "unless --budget-latency is given)")
+                      help="MAC budget at the spec's resolution (the papers' FLOPs): 400M, 1.2G, 4e8; when neither "
+                           "budget is given, 400M")
     goal.add_argument("--budget-latency", default=None, type=checked(parse_milliseconds),
                       help="a batch-1 CPU latency budget instead: 15ms, 0.015s; each candidate's latency is predicted "
                            "from this machine's per-block table (built on first use, cached), not measured")

@@ -54,9 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=None,
                         help="run directory (resumed when it holds this training); when not given, "
                              "runs/train-<timestamp>, or RUN_DIR/trained/<member> for --members")
-    parser.add_argument("--seed", type=integer, default=None, help="data split, initial weights and data order (default 0)")
+    parser.add_argument("--seed", type=integer, default=None,
+                        help="data split, initial weights and data order; when not given, 0, or the scaling run's "
+                             "with --members")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_proxy_arguments(parser, title="data and training", defaults=TRAINING)
+    add_proxy_arguments(parser, title="data and training", defaults=TRAINING,
+                        otherwise=", or the scaling run's with --members")
     schedule = parser.add_argument_group("progressive learning and regularisation")
     schedule.add_argument("--progressive", action="store_true",
                           help="EfficientNetV2 progressive learning: image size, dropout and augmentation grow "
@@ -73,8 +76,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the head: linear, or cosine (ArcFace-style); when not given, the spec's")
     tuning.add_argument("--trainable-blocks", type=integer_between(-1, None), default=-1,
                         help="-1 trains everything, 0 only the head, N the head and the last N blocks")
-    # None marks a recipe flag as not given, so that --members can fill it from the scaling run.
-    parser.set_defaults(**{flag: None for flag in RECIPE_FLAGS})
     return parser
 
 

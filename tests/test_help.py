@@ -5,10 +5,12 @@ import pytest
 from analysis.dashboard import build_parser as dashboard_parser
 from runners.evaluate import build_parser as evaluate_parser
 from runners.search import build_parser as search_parser
+from runners.train import build_parser as train_parser
 from scaling.fit import build_parser as fit_parser
 from search_space.__main__ import build_parser as describe_parser
 
-PARSERS = {"runners.search": search_parser, "runners.evaluate": evaluate_parser, "scaling.fit": fit_parser,
+PARSERS = {"runners.search": search_parser, "runners.evaluate": evaluate_parser, "runners.train": train_parser,
+           "scaling.fit": fit_parser,
            "analysis.dashboard": dashboard_parser, "search_space": describe_parser}
 
 
@@ -29,7 +31,9 @@ def test_help_is_plain_text_and_shows_each_default_once(name):
 
 def test_search_help_names_the_defaults_a_newcomer_looks_for():
     text = " ".join(search_parser().format_help().split())
-    for shown in ("--epochs EPOCHS proxy training epochs (default: 2)", "(default: tpe)", "(default: 400M)"):
+    for shown in ("--epochs EPOCHS training epochs (default: 2)", "(default: tpe)", "when neither budget is given, 400M"):
         assert shown in text, shown
     fit = " ".join(fit_parser().format_help().split())
     assert "(default: 18m)" in fit and "(default: 2)" in fit
+    train = " ".join(train_parser().format_help().split())
+    assert "--epochs EPOCHS training epochs; when not given, 10, or the scaling run's with --members" in train

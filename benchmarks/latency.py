@@ -43,7 +43,7 @@ def main() -> None:
             table.predict(sampled(seed))
         print(f"table: {len(table.entries)} parts from {args.fill} specs in {time.perf_counter() - start:.0f} s, "
               f"{args.threads} thread(s), batch 1")
-        errors, known_share, kinds = [], [], set()
+        errors, known_share, kinds, repeats = [], [], set(), []
         for seed in range(args.specs):
             spec = sampled(seed)
             parts = spec_parts(spec)
@@ -52,11 +52,15 @@ def main() -> None:
             predicted = table.predict(spec, measure_unseen=False)
             measured = measure_latency(spec, args.threads).median_ms
             errors.append(predicted / measured - 1)
+            if seed < 20:  # the measurement's own repeatability: the floor under any predictor's error
+                repeats.append(abs(measure_latency(spec, args.threads).median_ms / measured - 1))
         model = table.model()
         unseen = sorted(kinds - set(model.kinds))
         print(f"parts of the evaluated specs found in the table: {100 * statistics.mean(known_share):.0f}% on average; "
               f"the rest predicted by the regression ({len(model.kinds)} kinds of part"
               + (f"; never seen: {', '.join(unseen)}" if unseen else "") + ")")
+    print(f"the same spec measured twice ({len(repeats)} specs): |difference| median "
+          f"{100 * statistics.median(repeats):.1f}%, worst {100 * max(repeats):.1f}%")
     within = sum(abs(e) <= 0.10 for e in errors)
     print(f"pure predictions: {len(errors)} specs; within +-10%: {within} ({100 * within / len(errors):.0f}%); "
           f"median |error| {100 * statistics.median(abs(e) for e in errors):.1f}%; worst "

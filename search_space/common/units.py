@@ -14,20 +14,26 @@ _AMOUNT = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?\s*([kmgt]?)\s*$
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
+def _amount(text: str, pattern: re.Pattern, units: dict[str, float], expected: str) -> float:
+    """``mantissa[e exponent][unit]`` read by ``pattern`` (its three groups) times the unit's
+    factor; infinity when it overflows; ``ValueError`` naming ``expected`` when it does not parse."""
+    match = pattern.match(str(text))
+    if not match:
+        raise ValueError(f"expected {expected}, got {text!r}")
+    mantissa, exponent, unit = match.groups()
+    try:
+        return float(mantissa) * 10.0 ** int(exponent or 0) * units[(unit or "").lower()]
+    except OverflowError:
+        return math.inf
+
+
 def parse_macs(text: str) -> int:
     """``"400M"`` -> 400_000_000; also ``1.2G``, ``4e8``, ``250k``, ``400000000``.
 
     >>> parse_macs("400M"), parse_macs("1.2G"), parse_macs("4e8")
     (400000000, 1200000000, 400000000)
     """
-    match = _AMOUNT.match(str(text))
-    if not match:
-        raise ValueError(f"expected a MAC count like 400M, 1.2G or 4e8, got {text!r}")
-    mantissa, exponent, unit = match.groups()
-    try:
-        value = float(mantissa) * 10.0 ** int(exponent or 0) * _UNITS[unit.lower()]
-    except OverflowError:
-        value = math.inf
+    value = _amount(text, _AMOUNT, _UNITS, "a MAC count like 400M, 1.2G or 4e8")
     if not math.isfinite(value):
         raise ValueError(f"a MAC count must be a finite number, got {text!r}")
     if value < 1:
@@ -93,14 +99,7 @@ def parse_milliseconds(text: str) -> float:
     >>> parse_milliseconds("15ms"), parse_milliseconds("0.015s"), parse_milliseconds("900us")
     (15.0, 15.0, 0.9)
     """
-    match = _LATENCY.match(str(text))
-    if not match:
-        raise ValueError(f"expected a latency like 15ms, 0.015s or 900us, got {text!r}")
-    mantissa, exponent, unit = match.groups()
-    try:
-        value = float(mantissa) * 10.0 ** int(exponent or 0) * _LATENCY_UNITS[(unit or "").lower()]
-    except OverflowError:
-        value = math.inf
+    value = _amount(text, _LATENCY, _LATENCY_UNITS, "a latency like 15ms, 0.015s or 900us")
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"a latency must be a finite number > 0, got {text!r}")
     return round(value, 9)

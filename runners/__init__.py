@@ -1,6 +1,7 @@
-"""Search runners: budgets, data, proxy training, zero-cost proxies, Optuna and Ray Tune backends.
+"""Search runners: budgets, data, proxy and full training, zero-cost proxies, Optuna and Ray Tune backends.
 
-Command line: ``python -m runners.search --budget-flops 400M`` (see :mod:`runners.search`).
+Command line: ``python -m runners.search --budget-flops 400M`` (see :mod:`runners.search`),
+``python -m runners.evaluate``, ``python -m runners.train`` (see :mod:`runners.train`).
 
 >>> from runners import project
 >>> from search_space import load_spec, parse_macs
@@ -9,17 +10,23 @@ Command line: ``python -m runners.search --budget-flops 400M`` (see :mod:`runner
 (True, True)
 """
 
-from runners.budget import REWARD_EXPONENT, WINDOW_LOW, Projection, budget_window, project, reward, smallest_macs
+from runners.augmentation import transform_batch
+from runners.budget import (REWARD_EXPONENT, WINDOW_LOW, Budget, Projection, budget_window, project, reward,
+                            smallest_macs)
 from runners.data import DataError, DataOptions, Splits, prepare
 from runners.evaluation import Evaluator, SearchSettings
 from runners.results import Objective, TrialRecord, TrialState, read_records, records_frame, write_tables
 from runners.run_dir import claim_run_dir, read_config
-from runners.training import TrainConfig, TrainingDiverged, train_and_evaluate
+from runners.family_check import record_measured
+from runners.progressive import progressive_schedule
+from runners.train_run import FineTuning, initial_model, train_run
+from runners.training import Stage, TrainConfig, TrainingDiverged, TrainingLoop, train_and_evaluate, train_model
 from runners.zero_cost import SCORES, zero_cost_scores
 
 __all__ = [
-    "DataError", "DataOptions", "Evaluator", "Objective", "Projection", "REWARD_EXPONENT", "SCORES",
-    "SearchSettings", "Splits", "TrainConfig", "TrainingDiverged", "TrialRecord", "TrialState", "WINDOW_LOW",
-    "budget_window", "claim_run_dir", "prepare", "project", "read_config", "read_records", "records_frame",
-    "reward", "smallest_macs", "train_and_evaluate", "write_tables", "zero_cost_scores",
+    "Budget", "DataError", "DataOptions", "Evaluator", "FineTuning", "Objective", "Projection", "REWARD_EXPONENT",
+    "SCORES", "SearchSettings", "Splits", "Stage", "TrainConfig", "TrainingDiverged", "TrainingLoop", "TrialRecord",
+    "TrialState", "WINDOW_LOW", "budget_window", "claim_run_dir", "initial_model", "prepare", "progressive_schedule",
+    "project", "read_config", "read_records", "record_measured", "records_frame", "reward", "smallest_macs",
+    "train_and_evaluate", "train_model", "train_run", "transform_batch", "write_tables", "zero_cost_scores",
 ]

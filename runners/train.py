@@ -115,14 +115,20 @@ def _member_spec(run: Path, member: str) -> NetworkSpec:
     return load_spec(path)
 
 
+def _recorded(config: dict, flag: str):
+    """A flag's value as a run's ``config.json`` holds it, in the type the flag parses to
+    (JSON has no tuples: a proxy resolution comes back as a list)."""
+    value = config[flag]
+    return tuple(value) if flag == "proxy_resolution" and value is not None else value
+
+
 def _fill_recipe(args: argparse.Namespace, scaling: dict | None) -> argparse.Namespace:
     """The flags not given: from the scaling run's config (``--members``), else the defaults."""
     filled = vars(args).copy()
     for flag in RECIPE_FLAGS:
         if filled[flag] is None:
             if scaling is not None and flag in scaling:
-                value = scaling[flag]
-                filled[flag] = tuple(value) if flag == "proxy_resolution" and value is not None else value
+                filled[flag] = _recorded(scaling, flag)
             else:
                 filled[flag] = {"seed": 0, "val_fraction": 0.1, **dataclasses.asdict(TRAINING)}.get(flag)
     return argparse.Namespace(**filled)
@@ -151,14 +157,15 @@ def _file_digest(path: Path) -> str:
         raise UsageError(f"--init {path}: cannot be read ({error.strerror})") from None
 
 
-def _identity(target: Target, spec: NetworkSpec, train: TrainConfig, args: argparse.Namespace) -> dict:
+def _identity(target: Target, spec: NetworkSpec, train: TrainConfig, args: argparse.Namespace,
+              init_digest: str | None) -> dict:
     """What defines a training: a rerun resumes only when all of it matches."""
     return {"spec": spec_to_dict(spec), **target.data.identity(), "epochs": train.epochs,
             "batch_size": train.batch_size, "learning_rate": train.learning_rate, "seed": target.data.seed,
             "replicate": target.replicate, "progressive": args.progressive,
             "progressive_stages": args.progressive_stages if args.progressive else None,
             "augmentation": args.augmentation, "trainable_blocks": args.trainable_blocks,
-            "init": None if args.init is None else {"path": str(args.init), "sha256": _file_digest(args.init)}}
+            "init": None if args.init is None else {"path": str(args.init), "sha256": init_digest}}
 
 
 def _member_data(target: Target, base_data: Splits) -> Splits:
@@ -176,8 +183,7 @@ def _member_data(target: Target, base_data: Splits) -> Splits:
 def _same_recipe_as_grid(args: argparse.Namespace, scaling: dict) -> bool:
     """True when a member's metric means what the scaling run's law predicts: its recipe,
     no augmentation, no progressive schedule, no fine-tuning."""
-    return (all(getattr(args, flag) == (tuple(scaling[flag]) if flag == "proxy_resolution" and scaling[flag]
-                                        else scaling[flag]) for flag in RECIPE_FLAGS if flag in scaling)
+    return (all(getattr(args, flag) == _recorded(scaling, flag) for flag in RECIPE_FLAGS if flag in scaling)
             and not args.progressive and args.augmentation == 0 and args.init is None
             and args.classifier is None and args.trainable_blocks == -1)
 
@@ -190,8 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 def _train(args: argparse.Namespace) -> int:
     args, targets = _targets(args)
     train = train_config(args)
-    if args.init is not None:
-        _file_digest(args.init)
+    init_digest = None if args.init is None else _file_digest(args.init)  # unreadable: one line before any work
     base_data = prepare(targets[0].data)
     comparable = (targets[0].scaling_run is not None
                   and _same_recipe_as_grid(args, read_config(targets[0].scaling_run)))
@@ -202,7 +207,7 @@ def _train(args: argparse.Namespace) -> int:
         data = _member_data(target, base_data)
         spec = data.deployed(with_head(target.spec, args.classifier))
         seed = replicate_seed(target.data.seed, target.replicate)
-        identity = _identity(target, spec, train, args)
+        identity = _identity(target, spec, train, args, init_digest)
         # Checked before the run directory exists: a checkpoint that does not fit makes none.
         model, notes = initial_model(spec, FineTuning(args.init, args.trainable_blocks), seed)
         resuming = claim_run_dir(target.out, identity, "train")

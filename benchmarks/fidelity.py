@@ -158,35 +158,55 @@ def run_baselines(panel: list[NetworkSpec], log: Path, device: str) -> None:
 # Higher is better for every ranking; losses are negated.
 SIGNAL_SIGN = {"accuracy": 1, "training_loss_sum": -1, "validation_loss": -1, "macs": 1, "params": 1,
                **{score: 1 for score in SCORES}}
+# Logs of the proxies as they were before this benchmark's findings changed them, scored
+# against the same reference: (file under --dir, label appended to each configuration).
+HISTORY = (("before.jsonl", ""), ("before-zero-init/proxies.jsonl", " [before zero-init]"))
+
+
+def logged_rows(directory: Path) -> list[dict]:
+    """Every proxy row: ``proxies.jsonl``, then the history logs' rows, labelled and marked
+    ``history``."""
+    rows = read_json_lines(directory / "proxies.jsonl") if (directory / "proxies.jsonl").exists() else []
+    for name, label in HISTORY:
+        if (directory / name).exists():
+            rows += [{**row, "recipe": row["recipe"] + label, "history": True}
+                     for row in read_json_lines(directory / name)]
+    return rows
 
 
 def variants(proxy_rows: list[dict]) -> list[tuple[str, int]]:
-    """(configuration, seeds) pairs to score: each configuration at its own seeds, and, where
+    """(configuration, seeds) pairs to score: each configuration at seed 0, and, where
     ``reproducibility`` measured more seeds, at the mean of all its seeds 0..K-1. That mean is
     the same recipe at K paired seeds, as ``--seeds K`` without racing would score it."""
     pairs = []
     for name in dict.fromkeys(r["recipe"] for r in proxy_rows):
-        own = PROXIES[name].seeds if name in PROXIES else 1
         measured = {r["seed"] for r in proxy_rows if r["recipe"] == name}
         contiguous = next(k for k in range(len(measured) + 1) if k not in measured)
-        pairs += [(name, own)] + ([(name, contiguous)] if contiguous > own else [])
+        pairs += [(name, 1)] + ([(name, contiguous)] if contiguous > 1 else [])
     return pairs
 
 
-def report(directory: Path, bootstrap: int = 2000) -> list[dict]:
-    """One row per (configuration, signal): agreement with the reference and seconds per candidate."""
-    reference_rows = read_json_lines(directory / "reference.jsonl")
-    panel_size = len(read_panel(directory))
+def reference_scores(directory: Path, panel_size: int) -> np.ndarray:
+    """Each candidate's reference accuracy (NaN where it is not trained yet)."""
+    rows = read_json_lines(directory / "reference.jsonl") if (directory / "reference.jsonl").exists() else []
     reference = np.full(panel_size, np.nan)
     for index in range(panel_size):
-        values = [r["accuracy"] for r in reference_rows if r["candidate"] == index]
+        values = [r["accuracy"] for r in rows if r["candidate"] == index]
         reference[index] = np.mean(values) if values else np.nan
+    return reference
+
+
+def report(directory: Path, bootstrap: int = 2000) -> list[dict]:
+    """One row per (configuration, signal): agreement with the reference and seconds per
+    candidate. The signals are those every row of a configuration logged."""
+    panel_size = len(read_panel(directory))
+    reference = reference_scores(directory, panel_size)
     have = ~np.isnan(reference)
     rows = []
-    proxy_rows = read_json_lines(directory / "proxies.jsonl") if (directory / "proxies.jsonl").exists() else []
+    proxy_rows = logged_rows(directory)
     for name, seeds in variants(proxy_rows):
         measured = [r for r in proxy_rows if r["recipe"] == name and r["seed"] < seeds]
-        signals = PROXIES[name].signals if name in PROXIES else ("macs", "params", *SCORES)
+        signals = [signal for signal in SIGNAL_SIGN if all(signal in r for r in measured)]
         for signal in signals:
             values = np.full(panel_size, np.nan)
             seconds = np.zeros(panel_size)
@@ -199,8 +219,9 @@ def report(directory: Path, bootstrap: int = 2000) -> list[dict]:
             if usable.sum() < 3:
                 continue
             agreement = rank_agreement(reference[usable], values[usable], bootstrap=bootstrap)
-            label = name if seeds == (PROXIES[name].seeds if name in PROXIES else 1) else f"{name} x{seeds} seeds"
-            rows.append({"configuration": label, "signal": signal, "candidates": int(usable.sum()),
+            rows.append({"configuration": name if seeds == 1 else f"{name} x{seeds} seeds", "signal": signal,
+                         "history": bool(measured[0].get("history")),
+                         "candidates": int(usable.sum()),
                          "kendall": agreement.kendall.mean, "kendall_low": agreement.kendall.low,
                          "kendall_high": agreement.kendall.high, "spearman": agreement.spearman.mean,
                          "spearman_low": agreement.spearman.low, "spearman_high": agreement.spearman.high,
@@ -212,7 +233,7 @@ def reproducibility(directory: Path, bootstrap: int = 2000) -> list[str]:
     """For every configuration with two or more seeds: Kendall tau between its rankings at
     seed 0 and seed 1, and the mean absolute accuracy change between the two. No proxy can
     agree with the reference much better than with itself."""
-    rows = read_json_lines(directory / "proxies.jsonl") if (directory / "proxies.jsonl").exists() else []
+    rows = logged_rows(directory)
     lines = []
     for name in dict.fromkeys(r["recipe"] for r in rows if "accuracy" in r):
         by_seed = {seed: {r["candidate"]: r["accuracy"] for r in rows if r["recipe"] == name and r["seed"] == seed}
@@ -230,7 +251,9 @@ def reproducibility(directory: Path, bootstrap: int = 2000) -> list[str]:
 
 
 def front(rows: list[dict]) -> list[dict]:
-    """The rows no other row beats on both Kendall tau (higher) and seconds per candidate (lower)."""
+    """The current rows (not history) that no other current row beats on both Kendall tau
+    (higher) and seconds per candidate (lower)."""
+    rows = [row for row in rows if not row["history"]]
     return [row for row in rows if not any(
         other["kendall"] >= row["kendall"] and other["seconds_per_candidate"] <= row["seconds_per_candidate"]
         and (other["kendall"] > row["kendall"] or other["seconds_per_candidate"] < row["seconds_per_candidate"])
@@ -238,19 +261,28 @@ def front(rows: list[dict]) -> list[dict]:
 
 
 def plot(rows: list[dict], directory: Path) -> str:
-    """Kendall tau (95% interval) against seconds per candidate: ``front.html``, and
-    ``front.png`` when kaleido can render it."""
+    """Kendall tau (95% interval) against seconds per candidate for the current rows, one
+    trace per signal, the proxies before this benchmark (history, accuracy) as one more:
+    ``front.html``, and ``front.png`` when kaleido can render it."""
     import plotly.graph_objects as go
 
-    figure = go.Figure()
-    for signal in dict.fromkeys(row["signal"] for row in rows):
-        chosen = [row for row in rows if row["signal"] == signal]
-        figure.add_trace(go.Scatter(
+    def trace(chosen: list[dict], name: str, labels: list[str], **style) -> go.Scatter:
+        return go.Scatter(
             x=[max(row["seconds_per_candidate"], 0.05) for row in chosen], y=[row["kendall"] for row in chosen],
-            mode="markers+text", name=signal, textposition="top center",
-            text=[row["signal"] if row["configuration"] == "baselines" else row["configuration"] for row in chosen],
+            mode="markers+text", name=name, textposition="top center", text=labels, textfont={"size": 10},
             error_y={"type": "data", "symmetric": False, "array": [row["kendall_high"] - row["kendall"] for row in chosen],
-                     "arrayminus": [row["kendall"] - row["kendall_low"] for row in chosen]}))
+                     "arrayminus": [row["kendall"] - row["kendall_low"] for row in chosen]}, **style)
+
+    figure = go.Figure()
+    current = [row for row in rows if not row["history"]]
+    for signal in dict.fromkeys(row["signal"] for row in current):
+        chosen = [row for row in current if row["signal"] == signal]
+        figure.add_trace(trace(chosen, signal, [row["signal"] if row["configuration"] == "baselines"
+                                                else row["configuration"] for row in chosen]))
+    before = [row for row in rows if row["history"] and row["signal"] == "accuracy" and "x" not in row["configuration"]]
+    if before:
+        figure.add_trace(trace(before, "accuracy, before (old init or old step)", ["" for _ in before],
+                               marker={"color": "lightgray", "symbol": "x"}, visible="legendonly"))
     slowest = max(max(row["seconds_per_candidate"] for row in rows), 20.0) * 2
     figure.add_hline(y=0.6, line_dash="dash", annotation_text="target tau 0.6")
     # A vertical line as a trace: shapes on a log axis take log10 coordinates.
@@ -259,7 +291,7 @@ def plot(rows: list[dict], directory: Path) -> str:
     figure.update_layout(title="Proxy fidelity: Kendall tau against the reference vs seconds per candidate (2 CPU cores)",
                          xaxis={"title": "seconds per candidate (log; baselines drawn at 0.05)", "type": "log",
                                 "range": [math.log10(0.03), math.log10(slowest)]},
-                         yaxis_title="Kendall tau (95% bootstrap interval)", width=1100, height=650)
+                         yaxis_title="Kendall tau (95% bootstrap interval)", width=1200, height=700)
     figure.write_html(directory / "front.html", include_plotlyjs="cdn")
     try:
         figure.write_image(directory / "front.png")
@@ -316,18 +348,19 @@ def main() -> None:
         frame.to_csv(args.dir / "fidelity.csv", index=False)
         print(f"reference: {REFERENCE.images_seen:,} images seen per candidate "
               f"({REFERENCE.images_seen / Recipe('default').images_seen:.0f}x the default proxy)")
-        print(f"{'configuration':16s} {'signal':18s} {'n':>3s} {'Kendall tau [95%]':>26s} {'Spearman [95%]':>26s} "
-              f"{'s/cand':>7s}")
-        for row in frame.to_dict("records"):
-            print(f"{row['configuration']:16s} {row['signal']:18s} {row['candidates']:3d} "
-                  f"{row['kendall']:+.3f} [{row['kendall_low']:+.3f}, {row['kendall_high']:+.3f}]   "
-                  f"{row['spearman']:+.3f} [{row['spearman_low']:+.3f}, {row['spearman_high']:+.3f}]   "
-                  f"{row['seconds_per_candidate']:7.1f}")
-        if rows:
-            print("front (no other row has both a higher tau and fewer seconds): " + ", ".join(
-                f"{row['configuration']}/{row['signal']}" for row in
-                sorted(front(rows), key=lambda row: row["seconds_per_candidate"])))
-            print(f"plot: {plot(rows, args.dir)}")
+        for history in (False, True):
+            print("\nbefore this benchmark's changes (history logs):" if history else "")
+            print(f"{'configuration':44s} {'signal':18s} {'n':>3s} {'Kendall tau [95%]':>26s} "
+                  f"{'Spearman [95%]':>26s} {'s/cand':>7s}")
+            for row in frame[frame["history"] == history].to_dict("records"):
+                print(f"{row['configuration']:44s} {row['signal']:18s} {row['candidates']:3d} "
+                      f"{row['kendall']:+.3f} [{row['kendall_low']:+.3f}, {row['kendall_high']:+.3f}]   "
+                      f"{row['spearman']:+.3f} [{row['spearman_low']:+.3f}, {row['spearman_high']:+.3f}]   "
+                      f"{row['seconds_per_candidate']:7.1f}")
+        print("\nfront (no other current row has both a higher tau and fewer seconds): " + ", ".join(
+            f"{row['configuration']}/{row['signal']}" for row in
+            sorted(front(rows), key=lambda row: row["seconds_per_candidate"])))
+        print(f"plot: {plot(rows, args.dir)}")
 
 
 if __name__ == "__main__":

@@ -261,37 +261,52 @@ def front(rows: list[dict]) -> list[dict]:
 
 
 def plot(rows: list[dict], directory: Path) -> str:
-    """Kendall tau (95% interval) against seconds per candidate for the current rows, one
-    trace per signal, the proxies before this benchmark (history, accuracy) as one more:
-    ``front.html``, and ``front.png`` when kaleido can render it."""
+    """Kendall tau (95% interval) against seconds per candidate, one panel per ranking signal
+    of the trainings and one for the training-free baselines; the proxies before this
+    benchmark's changes (history) as grey crosses beside the current accuracy rows.
+    Writes ``front.html``, and ``front.png`` when kaleido can render it."""
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
-    def trace(chosen: list[dict], name: str, labels: list[str], **style) -> go.Scatter:
-        return go.Scatter(
-            x=[max(row["seconds_per_candidate"], 0.05) for row in chosen], y=[row["kendall"] for row in chosen],
-            mode="markers+text", name=name, textposition="top center", text=labels, textfont={"size": 10},
-            error_y={"type": "data", "symmetric": False, "array": [row["kendall_high"] - row["kendall"] for row in chosen],
-                     "arrayminus": [row["kendall"] - row["kendall_low"] for row in chosen]}, **style)
+    def panel_of(row: dict) -> str:
+        return "training-free baselines" if row["configuration"].startswith("baselines") else row["signal"]
 
-    figure = go.Figure()
     current = [row for row in rows if not row["history"]]
-    for signal in dict.fromkeys(row["signal"] for row in current):
-        chosen = [row for row in current if row["signal"] == signal]
-        figure.add_trace(trace(chosen, signal, [row["signal"] if row["configuration"] == "baselines"
-                                                else row["configuration"] for row in chosen]))
-    before = [row for row in rows if row["history"] and row["signal"] == "accuracy" and "x" not in row["configuration"]]
-    if before:
-        figure.add_trace(trace(before, "accuracy, before (old init or old step)", ["" for _ in before],
-                               marker={"color": "lightgray", "symbol": "x"}, visible="legendonly"))
-    slowest = max(max(row["seconds_per_candidate"] for row in rows), 20.0) * 2
-    figure.add_hline(y=0.6, line_dash="dash", annotation_text="target tau 0.6")
-    # A vertical line as a trace: shapes on a log axis take log10 coordinates.
-    figure.add_trace(go.Scatter(x=[20, 20], y=[-1, 1], mode="lines", line={"dash": "dash", "color": "gray"},
-                                name="20 s per candidate"))
-    figure.update_layout(title="Proxy fidelity: Kendall tau against the reference vs seconds per candidate (2 CPU cores)",
-                         xaxis={"title": "seconds per candidate (log; baselines drawn at 0.05)", "type": "log",
-                                "range": [math.log10(0.03), math.log10(slowest)]},
-                         yaxis_title="Kendall tau (95% bootstrap interval)", width=1200, height=700)
+    panels = list(dict.fromkeys(sorted((panel_of(row) for row in current), key=lambda name: name.startswith("training-free"))))
+    figure = make_subplots(rows=1, cols=len(panels), shared_yaxes=True, horizontal_spacing=0.03,
+                           subplot_titles=[f"signal: {name}" if name != "training-free baselines" else name
+                                           for name in panels])
+    history = [row for row in rows if row["history"] and row["signal"] == "accuracy" and " x" not in row["configuration"]]
+    trained = [row["seconds_per_candidate"] for row in current + history if panel_of(row) != "training-free baselines"]
+    trained_range = [math.log10(min(trained) / 1.3), math.log10(max(max(trained), 20.0) * 1.3)]
+    for column, name in enumerate(panels, start=1):
+        for chosen, style, label in (
+                ([row for row in current if panel_of(row) == name], {"color": "#1f77b4"}, True),
+                (history if name == "accuracy" else [], {"color": "#bbbbbb", "symbol": "x"}, False)):
+            if not chosen:
+                continue
+            figure.add_trace(go.Scatter(
+                x=[max(row["seconds_per_candidate"], 0.05) for row in chosen], y=[row["kendall"] for row in chosen],
+                mode="markers+text" if label else "markers", marker={"size": 8, **style}, showlegend=False,
+                text=[row["signal"] if name == "training-free baselines" else row["configuration"] for row in chosen],
+                textposition="middle right", textfont={"size": 10},
+                hovertext=[f"{row['configuration']} / {row['signal']}" for row in chosen],
+                error_y={"type": "data", "symmetric": False, "color": style["color"], "thickness": 1,
+                         "array": [row["kendall_high"] - row["kendall"] for row in chosen],
+                         "arrayminus": [row["kendall"] - row["kendall_low"] for row in chosen]}),
+                row=1, col=column)
+        figure.add_hline(y=0.6, line_dash="dash", line_color="gray", row=1, col=column)
+        if name != "training-free baselines":
+            # A vertical line as a trace: shapes on a log axis take log10 coordinates.
+            figure.add_trace(go.Scatter(x=[20, 20], y=[-1, 1], mode="lines", showlegend=False,
+                                        line={"dash": "dot", "color": "gray"}), row=1, col=column)
+        figure.update_xaxes(type="log", title_text="s per candidate (log)", row=1, col=column,
+                            range=None if name == "training-free baselines" else trained_range)
+    figure.update_yaxes(title_text="Kendall tau vs reference (95% interval)", range=[-0.7, 1.0], row=1, col=1)
+    figure.update_layout(
+        title="Proxy fidelity on 2 CPU cores: dashed, the target tau 0.6; dotted, 20 s per candidate; "
+              "grey crosses, proxies before zero-init / the faster step", width=1500, height=620,
+        margin={"t": 90})
     figure.write_html(directory / "front.html", include_plotlyjs="cdn")
     try:
         figure.write_image(directory / "front.png")

@@ -3,7 +3,8 @@
     python benchmarks/fidelity.py panel                   # the fixed panel of candidates (once)
     python benchmarks/fidelity.py reference [--device cuda]  # the long reference trainings (resumable)
     python benchmarks/fidelity.py proxies [--configs default,epochs-4,...]  # proxy configurations (resumable)
-    python benchmarks/fidelity.py reproducibility --configs epochs-4  # seed 1 of a one-seed configuration
+    python benchmarks/fidelity.py reproducibility --configs epochs-4 [--seeds 4]  # seeds 1..N-1 of configurations
+    python benchmarks/fidelity.py timing [--configs ...] [--every 3]  # seconds per candidate, side by side
     python benchmarks/fidelity.py report                  # Kendall/Spearman with intervals, s/candidate, front
 
 Everything lands in ``benchmarks/fidelity/`` (``--dir``): ``panel.json`` (the candidates:
@@ -34,7 +35,7 @@ from runners.budget import project
 from runners.data import DataOptions, Splits, prepare
 from runners.options import SEARCH_PROXY, checked_device
 from runners.progress import progress_bar
-from runners.statistics import rank_agreement
+from runners.statistics import rank_agreement, rank_agreement_difference
 from runners.training import TrainConfig, replicate_seed, train_and_evaluate
 from runners.zero_cost import SCORES, zero_cost_scores
 from search_space import NetworkSpec, count_cost, load_space, spec_from_dict, spec_to_dict, stages_summary
@@ -54,6 +55,7 @@ class Recipe:
     resolution: tuple[int, int] = (32, 32)
     epochs: int = SEARCH_PROXY.epochs
     train_samples: int = SEARCH_PROXY.max_train_samples
+    val_samples: int | None = SEARCH_PROXY.max_val_samples  # None: the whole validation split (6,000)
     batch_size: int = SEARCH_PROXY.batch_size
     learning_rate: float = SEARCH_PROXY.learning_rate
     seeds: int = 1
@@ -78,6 +80,12 @@ PROXIES = {recipe.name: recipe for recipe in (
     Recipe("resolution-48", resolution=(48, 48)),  # the last stage of a stride-32 network at 2x2
     Recipe("stem-stride-1", stem_stride=1),  # 32x32 input, stride-adapted stem: last stage at 2x2
     Recipe("lr-3e-3", learning_rate=3e-3),  # a calmer optimiser: is the seed noise the recipe's?
+    # 1,024 validation images put a binomial standard error of about 0.014 on each accuracy,
+    # more than the reference's spread between candidates (0.008): score on all 6,000.
+    Recipe("val-all", val_samples=None),
+    # Pairs of the knobs that did best alone (stem-stride-1 ranked best at one seed).
+    Recipe("stem-stride-1-val-all", stem_stride=1, val_samples=None),
+    Recipe("stem-stride-1-epochs-1", stem_stride=1, epochs=1),
 )}
 
 
@@ -108,7 +116,7 @@ def adapted(spec: NetworkSpec, recipe: Recipe) -> NetworkSpec:
 def recipe_data(recipe: Recipe, data_seed: int = 0) -> Splits:
     """Fashion-MNIST prepared as ``recipe`` trains on it (the validation split as the search's)."""
     return prepare(DataOptions(None, recipe.resolution, max_train_samples=recipe.train_samples,
-                               max_val_samples=SEARCH_PROXY.max_val_samples, seed=data_seed))
+                               max_val_samples=recipe.val_samples, seed=data_seed))
 
 
 def train_with(recipe: Recipe, spec: NetworkSpec, data: Splits, device: str, data_seed: int = 0, seed: int = 0):
@@ -155,6 +163,38 @@ def run_baselines(panel: list[NetworkSpec], log: Path, device: str) -> None:
                                "params": cost.params, "seconds": time.perf_counter() - start})
 
 
+def run_timing(configs: list[str], panel: list[NetworkSpec], log: Path, device: str, every: int) -> None:
+    """Seconds per candidate of every configuration measured side by side: for every
+    ``every``-th candidate, one seed-0 training of each configuration in turn (and the
+    zero-cost scores), so that drift of the machine's speed hits all of them alike. The
+    logs' own seconds come from different sessions and machine states; these are comparable."""
+    done = {(row["recipe"], row["candidate"]) for row in read_json_lines(log)} if log.exists() else set()
+    candidates = range(0, len(panel), every)
+    pending = [(index, name) for index in candidates for name in ["baselines", *configs] if (name, index) not in done]
+    if not pending:
+        return
+    data = {name: recipe_data(PROXIES[name]) for name in configs}
+    data["baselines"] = prepare(DataOptions(None, (32, 32), max_train_samples=SEARCH_PROXY.max_train_samples))
+    bar = progress_bar(len(pending), "timing", "training")
+    for index, name in pending:
+        start = time.perf_counter()
+        if name == "baselines":
+            zero_cost_scores(panel[index], data[name], seed=replicate_seed(0, 0), device=device)
+        else:
+            train_with(PROXIES[name], panel[index], data[name], device)
+        append_json_line(log, {"recipe": name, "candidate": index, "seconds": time.perf_counter() - start})
+        bar.update(1)
+    bar.close()
+
+
+def timed_seconds(directory: Path) -> dict[str, float]:
+    """Mean seconds of one seed per configuration from ``timings.jsonl`` (side by side)."""
+    path = directory / "timings.jsonl"
+    rows = read_json_lines(path) if path.exists() else []
+    return {name: float(np.mean([r["seconds"] for r in rows if r["recipe"] == name]))
+            for name in dict.fromkeys(r["recipe"] for r in rows)}
+
+
 # Higher is better for every ranking; losses are negated.
 SIGNAL_SIGN = {"accuracy": 1, "training_loss_sum": -1, "validation_loss": -1, "macs": 1, "params": 1,
                **{score: 1 for score in SCORES}}
@@ -196,36 +236,54 @@ def reference_scores(directory: Path, panel_size: int) -> np.ndarray:
     return reference
 
 
+BASELINE_CONFIGURATION = "default"  # every row is also compared with this one, paired by candidate
+
+
 def report(directory: Path, bootstrap: int = 2000) -> list[dict]:
-    """One row per (configuration, signal): agreement with the reference and seconds per
-    candidate. The signals are those every row of a configuration logged."""
+    """One row per (configuration, signal): agreement with the reference, its difference
+    from the default configuration's agreement on the same signal (paired: the same
+    resampled candidates for both), and seconds per candidate (from the side-by-side
+    ``timing`` step where it measured the configuration, else the log's own). The signals
+    are those every row of a configuration logged."""
     panel_size = len(read_panel(directory))
     reference = reference_scores(directory, panel_size)
-    have = ~np.isnan(reference)
-    rows = []
     proxy_rows = logged_rows(directory)
+    timed = timed_seconds(directory)
+    scored = {}  # (configuration label, signal) -> (values per candidate, logged seconds, name, seeds, history)
     for name, seeds in variants(proxy_rows):
         measured = [r for r in proxy_rows if r["recipe"] == name and r["seed"] < seeds]
-        signals = [signal for signal in SIGNAL_SIGN if all(signal in r for r in measured)]
-        for signal in signals:
+        for signal in (signal for signal in SIGNAL_SIGN if all(signal in r for r in measured)):
             values = np.full(panel_size, np.nan)
             seconds = np.zeros(panel_size)
             for index in range(panel_size):
                 at = [r for r in measured if r["candidate"] == index]
                 if len(at) == seeds:
                     values[index] = SIGNAL_SIGN[signal] * np.mean([r[signal] for r in at])
-                    seconds[index] = sum(r["seconds"] for r in at) if signal not in ("macs", "params") else 0.0
-            usable = have & ~np.isnan(values)
-            if usable.sum() < 3:
-                continue
-            agreement = rank_agreement(reference[usable], values[usable], bootstrap=bootstrap)
-            rows.append({"configuration": name if seeds == 1 else f"{name} x{seeds} seeds", "signal": signal,
-                         "history": bool(measured[0].get("history")),
-                         "candidates": int(usable.sum()),
-                         "kendall": agreement.kendall.mean, "kendall_low": agreement.kendall.low,
-                         "kendall_high": agreement.kendall.high, "spearman": agreement.spearman.mean,
-                         "spearman_low": agreement.spearman.low, "spearman_high": agreement.spearman.high,
-                         "seconds_per_candidate": float(seconds[usable].mean())})
+                    seconds[index] = sum(r["seconds"] for r in at)
+            label = name if seeds == 1 else f"{name} x{seeds} seeds"
+            scored[label, signal] = (values, seconds, name, seeds, bool(measured[0].get("history")))
+    rows = []
+    for (label, signal), (values, seconds, name, seeds, history) in scored.items():
+        usable = ~np.isnan(reference) & ~np.isnan(values)
+        if usable.sum() < 3:
+            continue
+        agreement = rank_agreement(reference[usable], values[usable], bootstrap=bootstrap)
+        cost = (0.0 if signal in ("macs", "params") else seeds * timed[name] if name in timed
+                else float(seconds[usable].mean()))
+        row = {"configuration": label, "signal": signal, "history": history, "candidates": int(usable.sum()),
+               "kendall": agreement.kendall.mean, "kendall_low": agreement.kendall.low,
+               "kendall_high": agreement.kendall.high, "spearman": agreement.spearman.mean,
+               "spearman_low": agreement.spearman.low, "spearman_high": agreement.spearman.high,
+               "seconds_per_candidate": cost, "seconds_side_by_side": name in timed}
+        default = scored.get((BASELINE_CONFIGURATION, signal))
+        if default is not None and label != BASELINE_CONFIGURATION:
+            both = usable & ~np.isnan(default[0])
+            if both.sum() >= 3:
+                difference = rank_agreement_difference(reference[both], values[both], default[0][both],
+                                                       bootstrap=bootstrap)
+                row.update(kendall_minus_default=difference.mean, kendall_minus_default_low=difference.low,
+                           kendall_minus_default_high=difference.high)
+        rows.append(row)
     return rows
 
 
@@ -317,11 +375,13 @@ def plot(rows: list[dict], directory: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("step", choices=("panel", "reference", "proxies", "reproducibility", "report"))
+    parser.add_argument("step", choices=("panel", "reference", "proxies", "reproducibility", "timing", "report"))
     parser.add_argument("--dir", type=Path, default=DIRECTORY, help="where the panel and the logs live")
     parser.add_argument("--configs", default=",".join(PROXIES), help="proxy configurations to run")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--panel-size", type=int, default=PANEL_SIZE)
+    parser.add_argument("--seeds", type=int, default=2, help="reproducibility: measure seeds 1..N-1 (seed 0 is the proxies')")
+    parser.add_argument("--every", type=int, default=3, help="timing: every N-th candidate of the panel")
     parser.add_argument("--bootstrap", type=int, default=2000, help="report: bootstrap samples per interval")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -347,7 +407,12 @@ def main() -> None:
         for name in args.configs.split(","):
             if name not in PROXIES:
                 raise SystemExit(f"error: unknown configuration {name!r}; expected some of {', '.join(PROXIES)}")
-            run_recipe(PROXIES[name], panel, args.dir / "proxies.jsonl", device, seeds=range(1, 2))
+            run_recipe(PROXIES[name], panel, args.dir / "proxies.jsonl", device, seeds=range(1, args.seeds))
+    elif args.step == "timing":
+        unknown = [name for name in args.configs.split(",") if name not in PROXIES]
+        if unknown:
+            raise SystemExit(f"error: unknown configuration {unknown[0]!r}; expected some of {', '.join(PROXIES)}")
+        run_timing(args.configs.split(","), read_panel(args.dir), args.dir / "timings.jsonl", device, args.every)
     else:
         import pandas as pd
 
@@ -366,12 +431,14 @@ def main() -> None:
         for history in (False, True):
             print("\nbefore this benchmark's changes (history logs):" if history else "")
             print(f"{'configuration':44s} {'signal':18s} {'n':>3s} {'Kendall tau [95%]':>26s} "
-                  f"{'Spearman [95%]':>26s} {'s/cand':>7s}")
+                  f"{'Spearman [95%]':>26s} {'s/cand':>7s}   {'tau - default (paired) [95%]':>28s}")
             for row in frame[frame["history"] == history].to_dict("records"):
                 print(f"{row['configuration']:44s} {row['signal']:18s} {row['candidates']:3d} "
                       f"{row['kendall']:+.3f} [{row['kendall_low']:+.3f}, {row['kendall_high']:+.3f}]   "
                       f"{row['spearman']:+.3f} [{row['spearman_low']:+.3f}, {row['spearman_high']:+.3f}]   "
-                      f"{row['seconds_per_candidate']:7.1f}")
+                      f"{row['seconds_per_candidate']:7.1f}   " + (
+                          f"{row['kendall_minus_default']:+.3f} [{row['kendall_minus_default_low']:+.3f}, "
+                          f"{row['kendall_minus_default_high']:+.3f}]" if pd.notna(row.get("kendall_minus_default")) else ""))
         print("\nfront (no other current row has both a higher tau and fewer seconds): " + ", ".join(
             f"{row['configuration']}/{row['signal']}" for row in
             sorted(front(rows), key=lambda row: row["seconds_per_candidate"])))

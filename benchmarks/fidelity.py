@@ -2,6 +2,7 @@
 
     python benchmarks/fidelity.py panel                   # the fixed panel of candidates (once)
     python benchmarks/fidelity.py reference [--device cuda]  # the long reference trainings (resumable)
+    python benchmarks/fidelity.py reference --seeds 2 --every 3  # its reproducibility on every 3rd candidate
     python benchmarks/fidelity.py proxies [--configs default,epochs-4,...]  # proxy configurations (resumable)
     python benchmarks/fidelity.py reproducibility --configs epochs-4 [--seeds 4]  # seeds 1..N-1 of configurations
     python benchmarks/fidelity.py timing [--configs ...] [--every 3]  # seconds per candidate, side by side
@@ -129,11 +130,12 @@ def train_with(recipe: Recipe, spec: NetworkSpec, data: Splits, device: str, dat
 
 
 def run_recipe(recipe: Recipe, panel: list[NetworkSpec], log: Path, device: str, data_seed: int = 0,
-               seeds: range | None = None) -> None:
+               seeds: range | None = None, every: int = 1) -> None:
     """Train every (candidate, seed) of ``recipe`` not yet in ``log``, appending each result.
-    ``seeds``: the recipe's own seeds by default; ``range(1, 2)`` measures its reproducibility."""
+    ``seeds``: the recipe's own seeds by default; ``range(1, 2)`` measures its reproducibility.
+    ``every``: only every N-th candidate of the panel (a subset for costly recipes)."""
     done = {(row["recipe"], row["candidate"], row["seed"]) for row in read_json_lines(log)} if log.exists() else set()
-    pending = [(seed, index) for seed in (seeds or range(recipe.seeds)) for index in range(len(panel))
+    pending = [(seed, index) for seed in (seeds or range(recipe.seeds)) for index in range(0, len(panel), every)
                if (recipe.name, index, seed) not in done]
     if not pending:
         return
@@ -216,24 +218,59 @@ def logged_rows(directory: Path) -> list[dict]:
 
 def variants(proxy_rows: list[dict]) -> list[tuple[str, int]]:
     """(configuration, seeds) pairs to score: each configuration at seed 0, and, where
-    ``reproducibility`` measured more seeds, at the mean of all its seeds 0..K-1. That mean is
-    the same recipe at K paired seeds, as ``--seeds K`` without racing would score it."""
+    ``reproducibility`` measured more seeds, at the mean of seeds 0..K-1 for every K up to
+    the contiguous count. That mean is the same recipe at K paired seeds, as ``--seeds K``
+    without racing would score it."""
     pairs = []
     for name in dict.fromkeys(r["recipe"] for r in proxy_rows):
         measured = {r["seed"] for r in proxy_rows if r["recipe"] == name}
         contiguous = next(k for k in range(len(measured) + 1) if k not in measured)
-        pairs += [(name, 1)] + ([(name, contiguous)] if contiguous > 1 else [])
+        pairs += [(name, seeds) for seeds in range(1, max(contiguous, 1) + 1)]
     return pairs
 
 
-def reference_scores(directory: Path, panel_size: int) -> np.ndarray:
-    """Each candidate's reference accuracy (NaN where it is not trained yet)."""
+def reference_seeds(directory: Path) -> dict[int, dict[int, float]]:
+    """The reference accuracies by seed, then by candidate."""
     rows = read_json_lines(directory / "reference.jsonl") if (directory / "reference.jsonl").exists() else []
+    by_seed: dict[int, dict[int, float]] = {}
+    for row in rows:
+        by_seed.setdefault(row["seed"], {})[row["candidate"]] = row["accuracy"]
+    return by_seed
+
+
+def reference_scores(directory: Path, panel_size: int) -> np.ndarray:
+    """Each candidate's reference accuracy (NaN where it is not trained yet): the mean over the
+    seeds that every trained candidate has, so that a second seed measured on a subset (its
+    reproducibility) does not make some candidates' scores less noisy than others'."""
+    by_seed = reference_seeds(directory)
+    trained = set(by_seed.get(0, {}))
+    common = [seed for seed in sorted(by_seed) if trained and trained <= set(by_seed[seed])] or [0]
     reference = np.full(panel_size, np.nan)
-    for index in range(panel_size):
-        values = [r["accuracy"] for r in rows if r["candidate"] == index]
-        reference[index] = np.mean(values) if values else np.nan
+    for index in trained:
+        reference[index] = np.mean([by_seed[seed][index] for seed in common])
     return reference
+
+
+def reference_ceiling(directory: Path, bootstrap: int = 2000) -> str | None:
+    """How well the reference agrees with itself, from the candidates trained at seeds 0 and 1:
+    their seed-to-seed Kendall tau, the noise of one reference score (sd of a paired
+    difference / sqrt 2), and the Kendall tau a noiseless proxy could at most reach against a
+    one-seed reference whose scores carry that noise (normal model: tau = 2/pi asin(sqrt(r)),
+    r the reliability 1 - noise variance / variance of the scores across the panel)."""
+    by_seed = reference_seeds(directory)
+    shared = sorted(set(by_seed.get(0, {})) & set(by_seed.get(1, {})))
+    if len(shared) < 3:
+        return None
+    first, second = np.array([by_seed[0][c] for c in shared]), np.array([by_seed[1][c] for c in shared])
+    agreement = rank_agreement(first, second, bootstrap=bootstrap).kendall
+    noise = float(np.std(first - second, ddof=1) / math.sqrt(2))
+    spread = float(np.var(list(by_seed[0].values()), ddof=1))
+    reliability = max(0.0, 1 - noise**2 / spread)
+    ceiling = 2 / math.pi * math.asin(math.sqrt(reliability))
+    return (f"reference: seed 0 vs seed 1 over {len(shared)} candidates: Kendall {agreement.mean:+.3f} "
+            f"[{agreement.low:+.3f}, {agreement.high:+.3f}]; noise of one score {noise:.4f} against a spread of "
+            f"{math.sqrt(spread):.4f} (sd over {len(by_seed[0])} candidates): reliability {reliability:.2f}, so a "
+            f"noiseless proxy reaches at most Kendall {ceiling:.2f} against the one-seed reference")
 
 
 BASELINE_CONFIGURATION = "default"  # every row is also compared with this one, paired by candidate
@@ -320,8 +357,9 @@ def front(rows: list[dict]) -> list[dict]:
 
 def plot(rows: list[dict], directory: Path) -> str:
     """Kendall tau (95% interval) against seconds per candidate, one panel per ranking signal
-    of the trainings and one for the training-free baselines; the proxies before this
-    benchmark's changes (history) as grey crosses beside the current accuracy rows.
+    of the trainings and one for the training-free baselines; the front and the default
+    named, the other rows as light points; the proxies before this benchmark's changes
+    (history) as grey crosses beside the current accuracy rows.
     Writes ``front.html``, and ``front.png`` when kaleido can render it."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -336,18 +374,25 @@ def plot(rows: list[dict], directory: Path) -> str:
                                            for name in panels])
     history = [row for row in rows if row["history"] and row["signal"] == "accuracy" and " x" not in row["configuration"]]
     trained = [row["seconds_per_candidate"] for row in current + history if panel_of(row) != "training-free baselines"]
-    trained_range = [math.log10(min(trained) / 1.3), math.log10(max(max(trained), 20.0) * 1.3)]
+    trained_range = [math.log10(min(trained) / 1.3), math.log10(max(max(trained), 20.0) * 2.5)]  # room for names
+    on_front = {(row["configuration"], row["signal"]) for row in front(rows)}
+    labelled = lambda row: (row["configuration"], row["signal"]) in on_front or row["configuration"] in (  # noqa: E731
+        BASELINE_CONFIGURATION, "baselines")
     for column, name in enumerate(panels, start=1):
-        for chosen, style, label in (
-                ([row for row in current if panel_of(row) == name], {"color": "#1f77b4"}, True),
-                (history if name == "accuracy" else [], {"color": "#bbbbbb", "symbol": "x"}, False)):
+        in_panel = [row for row in current if panel_of(row) == name]
+        for chosen, style in (
+                ([row for row in in_panel if not labelled(row)], {"color": "#9ecae1"}),
+                ([row for row in in_panel if labelled(row)], {"color": "#08519c"}),
+                (history if name == "accuracy" else [], {"color": "#bbbbbb", "symbol": "x"})):
             if not chosen:
                 continue
             figure.add_trace(go.Scatter(
                 x=[max(row["seconds_per_candidate"], 0.05) for row in chosen], y=[row["kendall"] for row in chosen],
-                mode="markers+text" if label else "markers", marker={"size": 8, **style}, showlegend=False,
-                text=[row["signal"] if name == "training-free baselines" else row["configuration"] for row in chosen],
-                textposition="middle right", textfont={"size": 10},
+                mode="markers+text", marker={"size": 8, **style}, showlegend=False,
+                # Only the front, the default and the baselines are named: the panel would be unreadable.
+                text=[(row["signal"] if name == "training-free baselines" else row["configuration"])
+                      if labelled(row) and not row["history"] else "" for row in chosen],
+                textposition="middle right", textfont={"size": 11},
                 hovertext=[f"{row['configuration']} / {row['signal']}" for row in chosen],
                 error_y={"type": "data", "symmetric": False, "color": style["color"], "thickness": 1,
                          "array": [row["kendall_high"] - row["kendall"] for row in chosen],
@@ -359,12 +404,13 @@ def plot(rows: list[dict], directory: Path) -> str:
             figure.add_trace(go.Scatter(x=[20, 20], y=[-1, 1], mode="lines", showlegend=False,
                                         line={"dash": "dot", "color": "gray"}), row=1, col=column)
         figure.update_xaxes(type="log", title_text="s per candidate (log)", row=1, col=column,
-                            range=None if name == "training-free baselines" else trained_range)
+                            range=[math.log10(0.03), math.log10(5)] if name == "training-free baselines" else trained_range)
     figure.update_yaxes(title_text="Kendall tau vs reference (95% interval)", range=[-0.7, 1.0], row=1, col=1)
     figure.update_layout(
-        title="Proxy fidelity on 2 CPU cores: dashed, the target tau 0.6; dotted, 20 s per candidate; "
-              "grey crosses, proxies before zero-init / the faster step", width=1500, height=620,
-        margin={"t": 90})
+        title="Proxy fidelity on 2 CPU cores: dark and named, the front (tau vs seconds) and the default; "
+              "dashed, the target tau 0.6; dotted, 20 s per candidate;<br>grey crosses, the proxies before "
+              "zero-init or the faster step (hover for every name)", width=1500, height=640,
+        margin={"t": 110})
     figure.write_html(directory / "front.html", include_plotlyjs="cdn")
     try:
         figure.write_image(directory / "front.png")
@@ -380,8 +426,10 @@ def main() -> None:
     parser.add_argument("--configs", default=",".join(PROXIES), help="proxy configurations to run")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--panel-size", type=int, default=PANEL_SIZE)
-    parser.add_argument("--seeds", type=int, default=2, help="reproducibility: measure seeds 1..N-1 (seed 0 is the proxies')")
-    parser.add_argument("--every", type=int, default=3, help="timing: every N-th candidate of the panel")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="reproducibility: seeds 1..N-1 (2: seed 1); reference: seeds 0..N-1 (1)")
+    parser.add_argument("--every", type=int, default=None,
+                        help="timing (3) and reference (1): every N-th candidate of the panel")
     parser.add_argument("--bootstrap", type=int, default=2000, help="report: bootstrap samples per interval")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -394,7 +442,8 @@ def main() -> None:
         print(f"{len(panel)} candidates, {min(count_cost(s).macs for s in panel):,} to "
               f"{max(count_cost(s).macs for s in panel):,} MACs: {args.dir / 'panel.json'}")
     elif args.step == "reference":
-        run_recipe(REFERENCE, read_panel(args.dir), args.dir / "reference.jsonl", device)
+        run_recipe(REFERENCE, read_panel(args.dir), args.dir / "reference.jsonl", device, seeds=range(args.seeds or 1),
+                   every=args.every or 1)
     elif args.step == "proxies":
         panel = read_panel(args.dir)
         run_baselines(panel, args.dir / "proxies.jsonl", device)
@@ -407,17 +456,20 @@ def main() -> None:
         for name in args.configs.split(","):
             if name not in PROXIES:
                 raise SystemExit(f"error: unknown configuration {name!r}; expected some of {', '.join(PROXIES)}")
-            run_recipe(PROXIES[name], panel, args.dir / "proxies.jsonl", device, seeds=range(1, args.seeds))
+            run_recipe(PROXIES[name], panel, args.dir / "proxies.jsonl", device, seeds=range(1, args.seeds or 2))
     elif args.step == "timing":
         unknown = [name for name in args.configs.split(",") if name not in PROXIES]
         if unknown:
             raise SystemExit(f"error: unknown configuration {unknown[0]!r}; expected some of {', '.join(PROXIES)}")
-        run_timing(args.configs.split(","), read_panel(args.dir), args.dir / "timings.jsonl", device, args.every)
+        run_timing(args.configs.split(","), read_panel(args.dir), args.dir / "timings.jsonl", device, args.every or 3)
     else:
         import pandas as pd
 
         for line in reproducibility(args.dir, args.bootstrap):
             print(line)
+        ceiling = reference_ceiling(args.dir, args.bootstrap)
+        if ceiling:
+            print(ceiling)
         rows = report(args.dir, args.bootstrap)
         if not rows:
             print(f"no agreement with the reference yet: it has "

@@ -12,7 +12,10 @@ Everything lands in ``benchmarks/fidelity/`` (``--dir``): ``panel.json`` (the ca
 the default space sampled with fixed seeds, projected into the 400M-MAC window at 224x224
 with 1 channel and 10 classes, and spread over it by MACs), ``reference.jsonl`` and
 ``proxies.jsonl`` (one line per candidate, configuration and seed, appended as each
-finishes: a kill loses the training in flight only), ``fidelity.csv`` (the report's table).
+finishes: a kill loses the training in flight only), ``timings.jsonl`` (the side-by-side
+seconds), ``fidelity.csv`` (the report's table) and ``front.html``/``front.png`` (its plot).
+``before.jsonl`` and ``before-zero-init/`` hold the proxies as they were before this
+benchmark's findings changed them; the report scores them as history rows.
 
 The reference recipe (``REFERENCE``): each candidate trained on 20,000 Fashion-MNIST
 training images for 6 epochs (120,000 images seen, 29x the default proxy's 4,096) at 64x64,
@@ -50,7 +53,7 @@ DIRECTORY = Path(__file__).parent / "fidelity"
 
 @dataclass(frozen=True)
 class Recipe:
-    """One way to train and score the panel; ``signal`` names what ranks the candidates."""
+    """One way to train and score the panel (every ranking signal of a training is logged)."""
 
     name: str
     resolution: tuple[int, int] = (32, 32)
@@ -61,7 +64,6 @@ class Recipe:
     learning_rate: float = SEARCH_PROXY.learning_rate
     seeds: int = 1
     stem_stride: int | None = None  # None: the candidate's own
-    signals: tuple[str, ...] = ("accuracy", "training_loss_sum", "validation_loss")
 
     @property
     def images_seen(self) -> int:
@@ -69,7 +71,7 @@ class Recipe:
 
 
 REFERENCE = Recipe("reference", resolution=(64, 64), epochs=6, train_samples=20_000, batch_size=128,
-                   learning_rate=5e-3, signals=("accuracy",))
+                   learning_rate=5e-3)
 
 # The proxy configurations scored against the reference: one knob at a time from the default.
 PROXIES = {recipe.name: recipe for recipe in (

@@ -394,7 +394,9 @@ def plot(rows: list[dict], directory: Path) -> str:
                 # Only the front, the default and the baselines are named: the panel would be unreadable.
                 text=[(row["signal"] if name == "training-free baselines" else row["configuration"])
                       if labelled(row) and not row["history"] else "" for row in chosen],
-                textposition="middle right", textfont={"size": 11},
+                # Names of the slowest points go to their left, inside the panel.
+                textposition=["middle left" if row["seconds_per_candidate"] > 20 else "middle right" for row in chosen],
+                textfont={"size": 11},
                 hovertext=[f"{row['configuration']} / {row['signal']}" for row in chosen],
                 error_y={"type": "data", "symmetric": False, "color": style["color"], "thickness": 1,
                          "array": [row["kendall_high"] - row["kendall"] for row in chosen],
@@ -405,7 +407,10 @@ def plot(rows: list[dict], directory: Path) -> str:
             # A vertical line as a trace: shapes on a log axis take log10 coordinates.
             figure.add_trace(go.Scatter(x=[20, 20], y=[-1, 1], mode="lines", showlegend=False,
                                         line={"dash": "dot", "color": "gray"}), row=1, col=column)
+        # MACs and parameters cost no time; the log axis draws them at 0.05 s, labelled 0.
+        ticks = [0.05, 0.5, 1, 2, 5] if name == "training-free baselines" else [1, 2, 5, 10, 20, 50, 100]
         figure.update_xaxes(type="log", title_text="s per candidate (log)", row=1, col=column,
+                            tickvals=ticks, ticktext=["0" if tick == 0.05 else f"{tick:g}" for tick in ticks],
                             range=[math.log10(0.03), math.log10(5)] if name == "training-free baselines" else trained_range)
     figure.update_yaxes(title_text="Kendall tau vs reference (95% interval)", range=[-0.7, 1.0], row=1, col=1)
     figure.update_layout(

@@ -152,6 +152,11 @@ def run_recipe(recipe: Recipe, panel: list[NetworkSpec], log: Path, device: str,
     bar.close()
 
 
+def baseline_data() -> Splits:
+    """The data the zero-cost scores see: the default proxy's training images at 32x32."""
+    return prepare(DataOptions(None, (32, 32), max_train_samples=SEARCH_PROXY.max_train_samples))
+
+
 def run_baselines(panel: list[NetworkSpec], log: Path, device: str) -> None:
     """Zero-cost scores (on the default proxy's data), MACs and parameters of every candidate."""
     done = {row["candidate"] for row in read_json_lines(log) if row["recipe"] == "baselines"} if log.exists() else set()
@@ -159,7 +164,7 @@ def run_baselines(panel: list[NetworkSpec], log: Path, device: str) -> None:
     for index, spec in enumerate(panel):
         if index in done:
             continue
-        data = data or prepare(DataOptions(None, (32, 32), max_train_samples=SEARCH_PROXY.max_train_samples))
+        data = data or baseline_data()
         start = time.perf_counter()
         scores = zero_cost_scores(spec, data, seed=replicate_seed(0, 0), device=device)
         cost = count_cost(spec)
@@ -178,7 +183,7 @@ def run_timing(configs: list[str], panel: list[NetworkSpec], log: Path, device: 
     if not pending:
         return
     data = {name: recipe_data(PROXIES[name]) for name in configs}
-    data["baselines"] = prepare(DataOptions(None, (32, 32), max_train_samples=SEARCH_PROXY.max_train_samples))
+    data["baselines"] = baseline_data()
     bar = progress_bar(len(pending), "timing", "training")
     for index, name in pending:
         start = time.perf_counter()
@@ -253,6 +258,14 @@ def reference_scores(directory: Path, panel_size: int) -> np.ndarray:
     return reference
 
 
+def first_two_seeds(by_seed: dict[int, dict[int, float]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The scores at seed 0 and at seed 1 of the candidates that have both (None: under 3)."""
+    shared = sorted(set(by_seed.get(0, {})) & set(by_seed.get(1, {})))
+    if len(shared) < 3:
+        return None
+    return np.array([by_seed[0][c] for c in shared]), np.array([by_seed[1][c] for c in shared])
+
+
 def reference_ceiling(directory: Path, bootstrap: int = 2000) -> str | None:
     """How well the reference agrees with itself, from the candidates trained at seeds 0 and 1:
     their seed-to-seed Kendall tau, the noise of one reference score (sd of a paired
@@ -260,16 +273,16 @@ def reference_ceiling(directory: Path, bootstrap: int = 2000) -> str | None:
     one-seed reference whose scores carry that noise (normal model: tau = 2/pi asin(sqrt(r)),
     r the reliability 1 - noise variance / variance of the scores across the panel)."""
     by_seed = reference_seeds(directory)
-    shared = sorted(set(by_seed.get(0, {})) & set(by_seed.get(1, {})))
-    if len(shared) < 3:
+    pair = first_two_seeds(by_seed)
+    if pair is None:
         return None
-    first, second = np.array([by_seed[0][c] for c in shared]), np.array([by_seed[1][c] for c in shared])
+    first, second = pair
     agreement = rank_agreement(first, second, bootstrap=bootstrap).kendall
     noise = float(np.std(first - second, ddof=1) / math.sqrt(2))
     spread = float(np.var(list(by_seed[0].values()), ddof=1))
     reliability = max(0.0, 1 - noise**2 / spread)
     ceiling = 2 / math.pi * math.asin(math.sqrt(reliability))
-    return (f"reference: seed 0 vs seed 1 over {len(shared)} candidates: Kendall {agreement.mean:+.3f} "
+    return (f"reference: seed 0 vs seed 1 over {len(first)} candidates: Kendall {agreement.mean:+.3f} "
             f"[{agreement.low:+.3f}, {agreement.high:+.3f}]; noise of one score {noise:.4f} against a spread of "
             f"{math.sqrt(spread):.4f} (sd over {len(by_seed[0])} candidates): reliability {reliability:.2f}, so a "
             f"noiseless proxy reaches at most Kendall {ceiling:.2f} against the one-seed reference")
@@ -291,11 +304,11 @@ def report(directory: Path, bootstrap: int = 2000) -> list[dict]:
     scored = {}  # (configuration label, signal) -> (values per candidate, logged seconds, name, seeds, history)
     for name, seeds in variants(proxy_rows):
         measured = [r for r in proxy_rows if r["recipe"] == name and r["seed"] < seeds]
+        by_candidate = [[r for r in measured if r["candidate"] == index] for index in range(panel_size)]
         for signal in (signal for signal in SIGNAL_SIGN if all(signal in r for r in measured)):
             values = np.full(panel_size, np.nan)
             seconds = np.zeros(panel_size)
-            for index in range(panel_size):
-                at = [r for r in measured if r["candidate"] == index]
+            for index, at in enumerate(by_candidate):
                 if len(at) == seeds:
                     values[index] = SIGNAL_SIGN[signal] * np.mean([r[signal] for r in at])
                     seconds[index] = sum(r["seconds"] for r in at)
@@ -333,15 +346,14 @@ def reproducibility(directory: Path, bootstrap: int = 2000) -> list[str]:
     rows = logged_rows(directory)
     lines = []
     for name in dict.fromkeys(r["recipe"] for r in rows if "accuracy" in r):
-        by_seed = {seed: {r["candidate"]: r["accuracy"] for r in rows if r["recipe"] == name and r["seed"] == seed}
-                   for seed in (0, 1)}
-        shared = sorted(set(by_seed[0]) & set(by_seed[1]))
-        if len(shared) < 3:
+        pair = first_two_seeds({seed: {r["candidate"]: r["accuracy"] for r in rows
+                                       if r["recipe"] == name and r["seed"] == seed} for seed in (0, 1)})
+        if pair is None:
             continue
-        first, second = [by_seed[0][c] for c in shared], [by_seed[1][c] for c in shared]
+        first, second = pair
         agreement = rank_agreement(first, second, bootstrap=bootstrap).kendall
         change = float(np.mean(np.abs(np.subtract(first, second))))
-        lines.append(f"{name}: seed 0 vs seed 1 over {len(shared)} candidates: Kendall {agreement.mean:+.3f} "
+        lines.append(f"{name}: seed 0 vs seed 1 over {len(first)} candidates: Kendall {agreement.mean:+.3f} "
                      f"[{agreement.low:+.3f}, {agreement.high:+.3f}], mean |accuracy change| {change:.3f} "
                      f"(panel accuracies {min(first):.3f}-{max(first):.3f})")
     return lines
@@ -426,6 +438,15 @@ def plot(rows: list[dict], directory: Path) -> str:
         return f"{directory / 'front.html'} (no PNG: {type(error).__name__})"
 
 
+def chosen_configurations(text: str) -> list[str]:
+    """``--configs`` as names of ``PROXIES``; an unknown one ends the run with one line."""
+    names = text.split(",")
+    unknown = [name for name in names if name not in PROXIES]
+    if unknown:
+        raise SystemExit(f"error: unknown configuration {unknown[0]!r}; expected some of {', '.join(PROXIES)}")
+    return names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("step", choices=("panel", "reference", "proxies", "reproducibility", "timing", "report"))
@@ -454,21 +475,14 @@ def main() -> None:
     elif args.step == "proxies":
         panel = read_panel(args.dir)
         run_baselines(panel, args.dir / "proxies.jsonl", device)
-        for name in args.configs.split(","):
-            if name not in PROXIES:
-                raise SystemExit(f"error: unknown configuration {name!r}; expected some of {', '.join(PROXIES)}")
+        for name in chosen_configurations(args.configs):
             run_recipe(PROXIES[name], panel, args.dir / "proxies.jsonl", device)
     elif args.step == "reproducibility":
         panel = read_panel(args.dir)
-        for name in args.configs.split(","):
-            if name not in PROXIES:
-                raise SystemExit(f"error: unknown configuration {name!r}; expected some of {', '.join(PROXIES)}")
+        for name in chosen_configurations(args.configs):
             run_recipe(PROXIES[name], panel, args.dir / "proxies.jsonl", device, seeds=range(1, args.seeds or 2))
     elif args.step == "timing":
-        unknown = [name for name in args.configs.split(",") if name not in PROXIES]
-        if unknown:
-            raise SystemExit(f"error: unknown configuration {unknown[0]!r}; expected some of {', '.join(PROXIES)}")
-        run_timing(args.configs.split(","), read_panel(args.dir), args.dir / "timings.jsonl", device, args.every or 3)
+        run_timing(chosen_configurations(args.configs), read_panel(args.dir), args.dir / "timings.jsonl", device, args.every or 3)
     else:
         import pandas as pd
 

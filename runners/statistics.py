@@ -175,6 +175,20 @@ def _correlations(reference: np.ndarray, candidate: np.ndarray) -> tuple[float, 
     return float(stats.kendalltau(reference, candidate).statistic), float(stats.spearmanr(reference, candidate).statistic)
 
 
+def _rankings(*rankings: Sequence[float]) -> list[np.ndarray]:
+    """The rankings as float arrays, checked to cover the same 3 or more candidates."""
+    arrays = [np.asarray(values, dtype=float) for values in rankings]
+    if len({array.shape for array in arrays}) != 1 or arrays[0].size < 3:
+        raise ValueError(f"rank agreement needs the same 3 or more candidates in all {len(arrays)} rankings")
+    return arrays
+
+
+def _bootstrap_candidates(statistic, size: int, bootstrap: int, seed: int) -> np.ndarray:
+    """``statistic(index)`` on ``bootstrap`` resamples (with replacement) of ``size`` candidates."""
+    rng = np.random.default_rng(seed)
+    return np.array([statistic(index) for index in rng.integers(0, size, (bootstrap, size))])
+
+
 def rank_agreement(reference: Sequence[float], candidate: Sequence[float], *, bootstrap: int = 2000, seed: int = 0,
                    level: float = INTERVAL_LEVEL) -> RankAgreement:
     """Kendall's tau-b and Spearman's rho of ``candidate`` against ``reference`` (both:
@@ -185,13 +199,10 @@ def rank_agreement(reference: Sequence[float], candidate: Sequence[float], *, bo
     >>> round(agreement.kendall.mean, 3), round(agreement.spearman.mean, 3)
     (0.8, 0.9)
     """
-    reference_array, candidate_array = np.asarray(reference, dtype=float), np.asarray(candidate, dtype=float)
-    if reference_array.shape != candidate_array.shape or reference_array.size < 3:
-        raise ValueError("rank agreement needs the same 3 or more candidates in both rankings")
+    reference_array, candidate_array = _rankings(reference, candidate)
     kendall, spearman = _correlations(reference_array, candidate_array)
-    rng = np.random.default_rng(seed)
-    draws = np.array([_correlations(reference_array[index], candidate_array[index])
-                      for index in rng.integers(0, reference_array.size, (bootstrap, reference_array.size))])
+    draws = _bootstrap_candidates(lambda index: _correlations(reference_array[index], candidate_array[index]),
+                                  reference_array.size, bootstrap, seed)
     n = int(reference_array.size)
     return RankAgreement(Estimate(kendall, *percentile_interval(draws[:, 0], kendall, level), n),
                          Estimate(spearman, *percentile_interval(draws[:, 1], spearman, level), n))
@@ -207,18 +218,14 @@ def rank_agreement_difference(reference: Sequence[float], first: Sequence[float]
     >>> round(difference.mean, 3)
     0.4
     """
-    arrays = [np.asarray(values, dtype=float) for values in (reference, first, second)]
-    if len({array.shape for array in arrays}) != 1 or arrays[0].size < 3:
-        raise ValueError("a rank-agreement difference needs the same 3 or more candidates in all three rankings")
-    reference_array, first_array, second_array = arrays
+    reference_array, first_array, second_array = _rankings(reference, first, second)
 
     def difference(index) -> float:
         return (_correlations(reference_array[index], first_array[index])[0]
                 - _correlations(reference_array[index], second_array[index])[0])
 
     estimate = difference(slice(None))
-    rng = np.random.default_rng(seed)
-    draws = [difference(index) for index in rng.integers(0, reference_array.size, (bootstrap, reference_array.size))]
+    draws = _bootstrap_candidates(difference, reference_array.size, bootstrap, seed)
     return Estimate(estimate, *percentile_interval(draws, estimate, level), int(reference_array.size))
 
 

@@ -30,17 +30,20 @@ from analysis.scaling_figures import compare_scaling_runs
 from analysis.scaling_report import scaling_sections
 from analysis.search_report import load_search_run, search_sections
 from analysis.training_figures import training_sections
-from runners.evaluation import SearchSettings
-from runners.results import TrialState
-from runners.run_dir import RUNS, read_config
+from runners.search.candidates import SearchSettings
+from infra.trial_state import TrialState
+from runners.search.records import TRIALS_LOG
+from runners.train.run_files import CURVES
+from infra.run_dirs import RUNS, read_config
 from scaling.grid_run import read_evaluations
+from scaling.run_files import COEFFICIENTS_FILE, EVALUATIONS_LOG, FAMILY_FILE, LAWS_FILE
 from scaling.reports import LawReport, read_coefficients, read_laws
-from search_space.common.cli import ArgumentParser, run_main
-from search_space.common.errors import UsageError
-from search_space.common.files import unreadable_lines
+from infra.cli import ArgumentParser, run_main
+from infra.errors import UsageError
+from infra.files import unreadable_lines
 
-SCALING_FILES = ("evaluations.jsonl", "coefficients.json", "family.csv", "laws.json")
-LOGS = ("trials.jsonl", "evaluations.jsonl")  # JSON-lines logs, read for what they can still tell
+SCALING_FILES = (EVALUATIONS_LOG, COEFFICIENTS_FILE, FAMILY_FILE, LAWS_FILE)
+LOGS = (TRIALS_LOG, EVALUATIONS_LOG)  # JSON-lines logs, read for what they can still tell
 
 
 def damaged_log_notes(paths: list[Path]) -> list[str]:
@@ -63,12 +66,12 @@ def run_kind(path: Path) -> str:
     if any((path / name).exists() for name in SCALING_FILES):
         return "scaling"
     config = read_config(path)
-    if (path / "trials.jsonl").exists() or config.get("kind") == "search" or "budget_flops" in config:
+    if (path / TRIALS_LOG).exists() or config.get("kind") == "search" or "budget_flops" in config:
         return "search"
-    if (path / "curves.csv").exists() or config.get("kind") == "train":
+    if (path / CURVES).exists() or config.get("kind") == "train":
         return "train"
     raise UsageError(f"{path}: not a search, scaling or training run directory (no trials.jsonl, config.json, "
-                     f"evaluations.jsonl, coefficients.json, family.csv, laws.json or curves.csv)")
+                     f"{', '.join(SCALING_FILES)} or {CURVES})")
 
 
 def dashboard_sections(paths: list[Path]) -> list[Section]:
@@ -90,7 +93,7 @@ def dashboard_sections(paths: list[Path]) -> list[Section]:
             coefficients = read_coefficients(path)
             if coefficients is not None:
                 note = coefficients.summary()
-            elif (path / "evaluations.jsonl").exists():
+            elif (path / EVALUATIONS_LOG).exists():
                 note = "no coefficients yet: the grid is still being evaluated"
             else:
                 note = "power-law fit"

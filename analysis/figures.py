@@ -17,8 +17,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from runners.budget import WINDOW_LOW
-from runners.results import Objective
+from runners.search.budget import WINDOW_LOW
+from runners.search.records import Objective
 
 CHOICE_FIELDS = ("block", "kernel", "expansion", "attention", "repeats", "out_channels")
 

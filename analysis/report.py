@@ -9,8 +9,8 @@ from typing import Iterable, Union
 import pandas as pd
 import plotly.graph_objects as go
 
-from search_space.common.errors import UserError
-from search_space.common.files import write_atomically
+from infra.errors import UserError
+from infra.files import write_atomically
 
 Section = tuple[str, Union[go.Figure, str]]
 

@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from runners.statistics import mean_interval
+from infra.statistics import mean_interval
 from scaling.compound import PAPER_COEFFICIENTS
 from scaling.reports import CoefficientsReport, LawReport
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from analysis.report import Section, read_csv
 from analysis.scaling_figures import (band_verdict, family_costs, mac_ratio_by_phi, measured_members, power_law_fit,
                                       scaling_baselines, share_simplex)
+from scaling.run_files import FAMILY_FILE, GRID_FILE
 from scaling.reports import read_coefficients, read_laws
 
 # The columns the figures below read (family.csv's predicted_* may be blank: no law).
@@ -25,12 +26,12 @@ def scaling_sections(run_dir: Path) -> list[Section]:
         comparisons = ([coefficients.runner_up] if coefficients.runner_up else []) + list(coefficients.corner_comparisons)
         sections.append(("Compound vs single-dimension scaling: paired by seed at phi = 1",
                          "; ".join(comparison.describe() for comparison in comparisons)))
-    grid = read_csv(run_dir / "grid.csv", numeric=GRID_NUMBERS)
+    grid = read_csv(run_dir / GRID_FILE, numeric=GRID_NUMBERS)
     if grid is not None and not grid.empty:
         fresh = coefficients.fresh_seeds if coefficients is not None else None
         sections.append(("Compound vs single-dimension scaling",
                          scaling_baselines(grid, list(fresh.metrics) if fresh else None)))
-    family = read_csv(run_dir / "family.csv", numeric=FAMILY_NUMBERS, required=("name",))
+    family = read_csv(run_dir / FAMILY_FILE, numeric=FAMILY_NUMBERS, required=("name",))
     laws, note = read_laws(run_dir)
     if family is not None and not family.empty:
         sections.append(("Realised vs ideal MAC ratio", mac_ratio_by_phi(family)))

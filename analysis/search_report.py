@@ -11,10 +11,10 @@ import pandas as pd
 from analysis.figures import (macs_vs_accuracy, network_stages, parallel_coordinates, parameter_importances,
                               search_history, stage_choice_frequencies)
 from analysis.report import Section
-from runners.evaluation import SearchSettings
-from runners.results import Objective, TrialRecord, read_records, records_frame
-from runners.search_run import winner_verdict
-from runners.run_dir import read_config
+from runners.search.candidates import SearchSettings
+from runners.search.records import BEST_SPEC, Objective, TrialRecord, read_records, records_frame
+from runners.search.driver import winner_verdict
+from infra.run_dirs import read_config
 from search_space import SpecError, count_cost, encode_stage, read_spec_file
 
 
@@ -110,11 +110,11 @@ def search_sections(path: Path) -> list[Section]:
     sections.append(("Parallel coordinates", parallel_coordinates(
         params[varied], done[column], column, importances if isinstance(importances, dict) else None)
         if varied else "no parameter varied among the complete trials"))
-    best_path = path / "best.yaml"
+    best_path = path / BEST_SPEC
     if best_path.exists():
         try:
             spec = read_spec_file(best_path)
             sections.append(("Best network", network_stages(best_network_parts(spec), f"Best network: {spec.name}")))
         except SpecError as error:
-            sections.append(("Best network", f"best.yaml is unreadable: {error}"))
+            sections.append(("Best network", f"{BEST_SPEC} is unreadable: {error}"))
     return sections

@@ -9,7 +9,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analysis.report import Section, read_csv
-from search_space.common.documents import DocumentError, read_json
+from runners.train.run_files import CURVES, RESULT
+from infra.documents import DocumentError, read_json
 
 CURVE_NUMBERS = ("epoch", "train_loss", "val_accuracy", "val_loss", "seconds")
 
@@ -34,13 +35,13 @@ def learning_curves(curves: pd.DataFrame, title: str = "Learning curves") -> go.
 
 def training_sections(run_dir: Path) -> list[Section]:
     """A training run's result and its curves, or a note while nothing finished."""
-    curves = read_csv(run_dir / "curves.csv", numeric=CURVE_NUMBERS)
+    curves = read_csv(run_dir / CURVES, numeric=CURVE_NUMBERS)
     if curves is None or curves.empty:
         return [("Training", "no epoch finished yet")]
     note = f"{len(curves)} epochs so far, validation accuracy {curves['val_accuracy'].iloc[-1]:.4f}"
-    if (run_dir / "result.json").exists():
+    if (run_dir / RESULT).exists():
         try:
-            result = read_json(run_dir / "result.json")
+            result = read_json(run_dir / RESULT)
         except DocumentError:
             result = None
         if isinstance(result, dict) and isinstance(result.get("val_accuracy"), float):

@@ -17,7 +17,7 @@ import time
 import torch
 from fvcore.nn import FlopCountAnalysis
 
-from runners.training import TrainConfig, make_optimizer, training_step
+from runners.learning.loop import TrainConfig, make_optimizer, training_step
 from search_space import build_model, count_cost, load_spec
 from search_space.cost_model import stage_cost
 

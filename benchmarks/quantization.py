@@ -17,8 +17,8 @@ import time
 
 import torch
 
-from runners.data import DataOptions, prepare
-from runners.training import TrainConfig, evaluate, train_model
+from runners.data.sources import DataOptions, prepare
+from runners.learning.loop import TrainConfig, evaluate, train_model
 from search_space import fuse_model, load_spec, quantize_int8
 from search_space.latency import time_module
 

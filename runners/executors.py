@@ -72,7 +72,7 @@ class RayTasks(InProcess):
     ships_data = True
 
     def __init__(self, workers: int, address: str | None, device: str = "cpu"):
-        from runners.ray_backend import init_ray
+        from runners.ray_cluster import init_ray
 
         self.slots, self.address = workers, address
         import ray

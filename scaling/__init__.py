@@ -8,13 +8,16 @@ Command line: ``python -m scaling.fit`` (see :mod:`scaling.fit`).
 1.9
 """
 
-from scaling.compound import (PAPER_COEFFICIENTS, RATIO_TOLERANCE, Coefficients, ScaledNetwork, compound_scale,
-                              corrected_scale, simplex_grid)
-from scaling.coefficient_fit import CoefficientFit, fit_coefficients
-from scaling.family import FamilyMember, scaled_family, write_family
-from scaling.power_law import LawError, LawFit, PowerLaw, fit_power_law, validate_by_holdout
+from infra.lazy import lazy_exports
 
-__all__ = [
-    "PAPER_COEFFICIENTS", "RATIO_TOLERANCE", "CoefficientFit", "Coefficients", "FamilyMember", "LawError", "LawFit", "PowerLaw",
-    "ScaledNetwork", "compound_scale", "corrected_scale", "fit_coefficients", "fit_power_law", "scaled_family", "simplex_grid", "validate_by_holdout", "write_family",
-]
+# Imported on first use: reading specs and tables loads no torch.
+_EXPORTS = {
+    **dict.fromkeys(["Coefficients", "PAPER_COEFFICIENTS", "RATIO_TOLERANCE", "ScaledNetwork", "compound_scale",
+                     "corrected_scale", "simplex_grid"],
+                    "scaling.compound"),
+    **dict.fromkeys(["CoefficientFit", "fit_coefficients"], "scaling.coefficient_fit"),
+    **dict.fromkeys(["FamilyMember", "scaled_family", "write_family"], "scaling.family"),
+    **dict.fromkeys(["LawError", "LawFit", "PowerLaw", "fit_power_law", "validate_by_holdout"], "scaling.power_law"),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 
 from scaling.compound import Coefficients
-from runners.statistics import percentile_interval
-from search_space.common.errors import UsageError
+from infra.statistics import percentile_interval
+from infra.errors import UsageError
 
 MIN_SURROGATE_POINTS = 8  # 6 quadratic coefficients, and two residual degrees of freedom
 SURROGATE_LATTICE = 200  # the optimum is searched on a simplex lattice of step 1/200

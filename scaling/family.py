@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from scaling.run_files import FAMILY_FILE, SPECS_DIR, member_spec_path
 from scaling.compound import Coefficients, corrected_scale, effective_multipliers
 from search_space import NetworkSpec, count_cost, to_ghost, write_spec_file
 
@@ -84,19 +85,18 @@ def write_family(members: list[FamilyMember], out: Path, predictions: dict[int, 
 
     ``predictions`` maps ``phi`` to (metric, low, high); missing ones are left blank.
     """
-    specs = out / "specs"
-    specs.mkdir(parents=True, exist_ok=True)
+    (out / SPECS_DIR).mkdir(parents=True, exist_ok=True)
     predictions = predictions or {}
     rows = []
     for member in members:
-        write_spec_file(member.spec, specs / f"b{member.phi}.yaml")
-        write_spec_file(member.ghost, specs / f"ghost-b{member.phi}.yaml")
+        write_spec_file(member.spec, member_spec_path(out, f"b{member.phi}"))
+        write_spec_file(member.ghost, member_spec_path(out, f"ghost-b{member.phi}"))
         predicted = predictions.get(member.phi, ("", "", ""))
         rows.append((member.phi, member.spec.name, f"{member.depth_mult:.6g}", f"{member.width_mult:.6g}",
                      f"{member.resolution_mult:.6g}", "x".join(map(str, member.spec.resolution)), member.params,
                      member.macs, f"{member.realised_ratio:.6g}", f"{member.ideal_ratio:.6g}", member.ghost_params,
                      member.ghost_macs, *(f"{v:.6g}" if v != "" else "" for v in predicted)))
-    path = out / "family.csv"
+    path = out / FAMILY_FILE
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(FAMILY_COLUMNS)

@@ -19,20 +19,22 @@ import sys
 from pathlib import Path
 
 from runners.executors import make_executor
-from runners.options import (MAX_SEEDS, ProxyDefaults, add_backend_arguments, add_proxy_arguments,
+from runners.flags import (MAX_SEEDS, ProxyDefaults, add_backend_arguments, add_proxy_arguments,
                              check_backend_arguments, data_options, train_config)
-from runners.results import TrialState
-from runners.run_dir import RUNS, default_run_dir
+from infra.trial_state import TrialState
+from infra.run_dirs import RUNS, default_run_dir
 from scaling.compound import RATIO_TOLERANCE
 from scaling.pipeline import MODES, GridOptions, fit_grid_table, fit_law_table, run_scaling
-from scaling.reports import LAWS_FILE, write_laws
+from scaling.reports import write_laws
+from scaling.run_files import LAWS_FILE
 from scaling.tables import GRID_COLUMNS, read_grid_table, read_table
 from search_space import NetworkSpec, load_spec
-from search_space.common.cli import (ArgumentParser, checked, integer, integer_between, non_negative_int, positive_float,
+from infra.cli import (ArgumentParser, checked, integer, integer_between, non_negative_int, positive_float,
                                      run_main)
-from search_space.common.errors import UsageError
-from search_space.common.files import check_creatable, make_directory
-from search_space.common.units import parse_seconds
+from infra.errors import UsageError
+from infra.seeds import bootstrap_seed
+from infra.files import check_creatable, make_directory
+from infra.units import parse_seconds
 from search_space.rules import DEPTH_RULES
 
 
@@ -128,7 +130,8 @@ def power_law_command(args) -> int:
             raise UsageError(f"{args.power_law}: --y {args.y} must be an accuracy in [0, 1] (found "
                              f"{values[outside][0]:g}); pass --lower-is-better for an error or loss")
         error, error_name = 1 - values, f"1 - {args.y}"
-    law = fit_law_table(compute, error, args.x, args.y, error_name, args.holdout, args.bootstrap, args.seed)
+    law = fit_law_table(compute, error, args.x, args.y, error_name, args.holdout, args.bootstrap,
+                        bootstrap_seed(args.seed))
     out = _out_dir(args, "power-law")
     make_directory(out, "--out")
     write_laws(out, [law])
@@ -160,7 +163,8 @@ def results_command(args) -> int:
     base, base_ref = _table_base(args)
     print(f"base: {base.name} ({base_ref})")
     out = _out_dir(args, "fit")
-    report = fit_grid_table(table, base, out, base_ref=base_ref, bootstrap=args.bootstrap, seed=args.seed,
+    report = fit_grid_table(table, base, out, base_ref=base_ref, bootstrap=args.bootstrap,
+                            seed=bootstrap_seed(args.seed),
                             depth_rule=args.depth_rule)
     print(report.summary())
     print(f"wrote {out}/coefficients.json, family.csv and specs/; dashboard: python -m analysis.dashboard {out}")
@@ -170,7 +174,7 @@ def results_command(args) -> int:
 def run_command(args) -> int:
     grid = GridOptions(mode=args.mode, step=args.step, seeds=args.seeds, law_phis=args.law_phis,
                        time_limit=None if args.no_time_limit else args.time_limit, bootstrap=args.bootstrap,
-                       seed=args.seed, comparison_seeds=args.comparison_seeds, depth_rule=args.depth_rule)
+                       comparison_seeds=args.comparison_seeds, depth_rule=args.depth_rule)
     train = train_config(args, calibration_samples=256)
     base_ref = args.base or default_base()
     base = load_spec(base_ref)

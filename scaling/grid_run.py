@@ -30,21 +30,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 
-from runners.data import DataOptions, Splits, prepare
+from runners.data.sources import DataOptions, Splits, prepare
 from runners.executors import InProcess
-from runners.progress import progress_bar
-from runners.results import TrialState
-from runners.training import TrainConfig, replicate_seed, train_and_evaluate
+from infra.progress import progress_bar
+from infra.trial_state import TrialState
+from infra.seeds import replicate_seed
+from runners.learning.loop import TrainConfig, train_and_evaluate
+from scaling.run_files import EVALUATIONS_LOG
 from scaling.compound import Coefficients, ScaledNetwork, corrected_scale, simplex_grid
 from search_space import NetworkSpec, count_cost, scale_resolution, stages_summary
-from search_space.common.files import append_json_line
-from search_space.common.rows import read_rows, row_to
+from infra.files import append_json_line
+from infra.rows import read_rows, row_to
 
-EVALUATIONS_LOG = "evaluations.jsonl"
 
 
 @dataclass(frozen=True)
-class Evaluation:
+class NetworkEvaluation:
     """One trained network: which role it plays, what it is, how it scored."""
 
     role: str  # "base", "grid" or "law"
@@ -163,7 +164,7 @@ class ProxyEvaluator:
             self._prepared[resolution] = prepare(self.data_options.at_resolution(resolution))
         return self._prepared[resolution]
 
-    def evaluate(self, task: Task, data: Splits | None = None) -> Evaluation:
+    def evaluate(self, task: Task, data: Splits | None = None) -> NetworkEvaluation:
         """Train ``task`` at its proxy resolution (on ``data`` when given: prepared by the caller)."""
         network = task.network
         depth, width, resolution = network.effective
@@ -171,7 +172,7 @@ class ProxyEvaluator:
         if data is not None:
             self._prepared[proxy_resolution] = data
         shares = task.coefficients.shares if task.role != "base" else (0.0, 0.0, 0.0)
-        record = Evaluation(
+        record = NetworkEvaluation(
             role=task.role, phi=task.phi, seed=task.seed, share_depth=shares[0], share_width=shares[1],
             share_resolution=shares[2], depth_mult=depth, width_mult=width, resolution_mult=resolution,
             requested_depth=network.depth_mult, requested_width=network.width_mult,
@@ -192,11 +193,11 @@ class ProxyEvaluator:
                                        failure_reason=f"{type(error).__name__}: {error}".splitlines()[0][:300])
 
 
-def read_evaluations(run_dir: Path) -> list[Evaluation]:
+def read_evaluations(run_dir: Path) -> list[NetworkEvaluation]:
     """The logged evaluations, one per task (a rerun's last line wins), in the order of their
     keys: the same list whatever order parallel workers finished them in."""
-    latest: dict[tuple, Evaluation] = {}
-    for evaluation in read_rows(run_dir / EVALUATIONS_LOG, lambda row: row_to(Evaluation, row)):
+    latest: dict[tuple, NetworkEvaluation] = {}
+    for evaluation in read_rows(run_dir / EVALUATIONS_LOG, lambda row: row_to(NetworkEvaluation, row)):
         latest[evaluation.key] = evaluation
     return [latest[key] for key in sorted(latest)]
 
@@ -204,7 +205,7 @@ def read_evaluations(run_dir: Path) -> list[Evaluation]:
 _WORKER_EVALUATORS: dict[tuple, ProxyEvaluator] = {}
 
 
-def _evaluate_in_worker(evaluator: ProxyEvaluator, task: Task, data: Splits | None) -> Evaluation:
+def _evaluate_in_worker(evaluator: ProxyEvaluator, task: Task, data: Splits | None) -> NetworkEvaluation:
     """A worker's evaluation: its evaluator (and the data it prepared) kept between tasks."""
     key = (evaluator.data_options, evaluator.train, evaluator.base_proxy_resolution)
     return _WORKER_EVALUATORS.setdefault(key, evaluator).evaluate(task, data)
@@ -212,7 +213,7 @@ def _evaluate_in_worker(evaluator: ProxyEvaluator, task: Task, data: Splits | No
 
 def run_tasks(run_dir: Path, tasks: list[Task], evaluator: ProxyEvaluator, *, deadline: float | None = None,
               required: int = 0, quiet: bool = False, description: str = "evaluations",
-              executor: InProcess | None = None) -> list[Evaluation]:
+              executor: InProcess | None = None) -> list[NetworkEvaluation]:
     """Evaluate the tasks not yet in the log, in order, until done or past ``deadline``
     (a ``time.monotonic()`` value; evaluations in flight are finished). The first
     ``required`` tasks run whatever the deadline (a grid needs its corners to mean anything).
@@ -263,5 +264,5 @@ def run_tasks(run_dir: Path, tasks: list[Task], evaluator: ProxyEvaluator, *, de
     return read_evaluations(run_dir)
 
 
-__all__ = ["EVALUATIONS_LOG", "Evaluation", "ProxyEvaluator", "Task", "base_task", "grid_tasks",
+__all__ = ["NetworkEvaluation", "ProxyEvaluator", "Task", "base_task", "grid_tasks",
            "law_tasks", "read_evaluations", "run_tasks", "space_filling_order"]

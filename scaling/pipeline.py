@@ -19,27 +19,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from runners.data import DataOptions, prepare
-from runners.results import TrialState
-from runners.run_dir import claim_run_dir
-from runners.training import TrainConfig
+from infra.seeds import bootstrap_seed
+from runners.data.sources import DataOptions, prepare
+from infra.trial_state import TrialState
+from infra.run_dirs import claim_run_dir
+from runners.learning.loop import TrainConfig
 from scaling.coefficient_fit import CoefficientFit, fit_coefficients
 from scaling.compound import RATIO_TOLERANCE, Coefficients, corrected_scale, simplex_grid
 from scaling.family import FamilyMember, scaled_family, write_family
-from runners.statistics import paired_difference
+from infra.statistics import paired_difference
 from runners.executors import InProcess
-from scaling.grid_run import (Evaluation, ProxyEvaluator, Task, base_task, grid_tasks, law_tasks, read_evaluations,
+from scaling.grid_run import (NetworkEvaluation, ProxyEvaluator, Task, base_task, grid_tasks, law_tasks, read_evaluations,
                               run_tasks)
+from scaling.run_files import BASE_FILE, GRID_FILE, KIND
 from scaling.power_law import LawError, fit_power_law, validate_by_holdout
 from scaling.reports import (CoefficientsReport, FreshSeeds, LawReport, SeedPairedComparison, write_coefficients,
                              write_laws)
 from search_space import NetworkSpec, spec_to_dict, write_spec_file
-from search_space.common.errors import UsageError
-from search_space.common.files import write_atomically
+from infra.errors import UsageError
+from infra.files import write_atomically
 
 # The single-dimension corners of the share simplex (the paper's Figure 8 baselines).
 MODES = {"compound": None, "depth": (1.0, 0.0, 0.0), "width": (0.0, 1.0, 0.0), "resolution": (0.0, 0.0, 1.0)}
-BASE_FILE = "base.yaml"  # every scaling run keeps its base, and its grid table names it
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,6 @@ class GridOptions:
     law_phis: tuple[float, ...] = (-2.0, -1.0)
     time_limit: float | None = 18 * 60.0
     bootstrap: int = 1000
-    seed: int = 0
     comparison_seeds: int = 6  # the most seeds the chosen point and a corner get to separate
     depth_rule: str = "total"  # how depth multipliers become repeats (search_space.scale); see BENCHMARKS.md
 
@@ -70,32 +70,32 @@ class ScalingResult:
     laws: list[LawReport]
     law_note: str  # why there is no law, when there is none
     family: list[FamilyMember]
-    evaluations: list[Evaluation]
+    evaluations: list[NetworkEvaluation]
     grid: pd.DataFrame
     off_target: int  # grid networks outside 2 +- RATIO_TOLERANCE of the base's MACs
     seconds: float
 
 
-def grid_frame(evaluations: list[Evaluation]) -> pd.DataFrame:
+def grid_frame(evaluations: list[NetworkEvaluation]) -> pd.DataFrame:
     """The complete grid evaluations, one row each (``grid.csv`` without its base column)."""
     rows = [{**dataclasses.asdict(e), "state": e.state.value} for e in evaluations
             if e.role == "grid" and e.state is TrialState.COMPLETE]
-    frame = pd.DataFrame(rows, columns=[f.name for f in dataclasses.fields(Evaluation)])
+    frame = pd.DataFrame(rows, columns=[f.name for f in dataclasses.fields(NetworkEvaluation)])
     return frame.sort_values(["share_depth", "share_width", "seed"]).reset_index(drop=True)
 
 
-def _along(evaluation: Evaluation, chosen: Coefficients) -> bool:
+def _along(evaluation: NetworkEvaluation, chosen: Coefficients) -> bool:
     """Whether ``evaluation`` was trained in the direction of ``chosen`` (same shares)."""
     depth, width, _ = chosen.shares
     return abs(evaluation.share_depth - depth) < 1e-9 and abs(evaluation.share_width - width) < 1e-9
 
 
-def _at_phi_one(evaluations: list[Evaluation], chosen: Coefficients, role: str) -> list[Evaluation]:
+def _at_phi_one(evaluations: list[NetworkEvaluation], chosen: Coefficients, role: str) -> list[NetworkEvaluation]:
     return [e for e in evaluations
             if e.role == role and e.phi == 1.0 and e.state is TrialState.COMPLETE and _along(e, chosen)]
 
 
-def fresh_seed_check(evaluations: list[Evaluation], chosen: Coefficients, grid_seeds: int) -> FreshSeeds | None:
+def fresh_seed_check(evaluations: list[NetworkEvaluation], chosen: Coefficients, grid_seeds: int) -> FreshSeeds | None:
     """The chosen point's metric on seeds the grid never used, beside its grid mean.
 
     The grid mean of the chosen point is the largest of many noisy means, so it overstates
@@ -121,7 +121,7 @@ def _paired(winner: str, ours: dict[int, float], against: str, theirs: dict[int,
     return SeedPairedComparison(winner, against, seeds, difference.mean, *bounds)
 
 
-def compare_best_with_runner_up(evaluations: list[Evaluation]) -> SeedPairedComparison | None:
+def compare_best_with_runner_up(evaluations: list[NetworkEvaluation]) -> SeedPairedComparison | None:
     """The grid point with the highest mean metric against the second highest, paired by seed."""
     points: dict[tuple[float, float, float], dict[int, float]] = {}
     for e in evaluations:
@@ -134,13 +134,13 @@ def compare_best_with_runner_up(evaluations: list[Evaluation]) -> SeedPairedComp
     return _paired("grid best", points[ranked[0]], f"grid runner-up (shares d/w/r {shares})", points[ranked[1]])
 
 
-def metrics_by_seed(evaluations: list[Evaluation], coefficients: Coefficients) -> dict[int, float]:
+def metrics_by_seed(evaluations: list[NetworkEvaluation], coefficients: Coefficients) -> dict[int, float]:
     """The metric of the phi = 1 network along ``coefficients`` at each seed it was trained at."""
     return {e.seed: e.metric for e in evaluations if e.role in ("grid", "law") and e.phi == 1.0
             and e.state is TrialState.COMPLETE and e.metric is not None and _along(e, coefficients)}
 
 
-def _corner_comparisons(evaluations: list[Evaluation], chosen: Coefficients) -> dict[str, SeedPairedComparison]:
+def _corner_comparisons(evaluations: list[NetworkEvaluation], chosen: Coefficients) -> dict[str, SeedPairedComparison]:
     """By corner name ("depth", ...): the chosen direction against it, where both share seeds."""
     ours = metrics_by_seed(evaluations, chosen)
     comparisons = {}
@@ -154,12 +154,12 @@ def _corner_comparisons(evaluations: list[Evaluation], chosen: Coefficients) -> 
     return comparisons
 
 
-def compare_with_corners(evaluations: list[Evaluation], chosen: Coefficients) -> tuple[SeedPairedComparison, ...]:
+def compare_with_corners(evaluations: list[NetworkEvaluation], chosen: Coefficients) -> tuple[SeedPairedComparison, ...]:
     """The chosen direction against each single-dimension corner, over the seeds both have."""
     return tuple(_corner_comparisons(evaluations, chosen).values())
 
 
-def comparison_tasks(base: NetworkSpec, evaluations: list[Evaluation], directions: list[Coefficients],
+def comparison_tasks(base: NetworkSpec, evaluations: list[NetworkEvaluation], directions: list[Coefficients],
                      seeds: int, depth_rule: str) -> list[Task]:
     """phi = 1 tasks that give each direction seeds ``0..seeds-1`` (those it lacks)."""
     tasks = []
@@ -172,7 +172,7 @@ def comparison_tasks(base: NetworkSpec, evaluations: list[Evaluation], direction
 
 
 def race_corners(out: Path, base: NetworkSpec, chosen: Coefficients, evaluator: ProxyEvaluator, grid: GridOptions,
-                 deadline: float | None, quiet: bool, executor: InProcess | None = None) -> list[Evaluation]:
+                 deadline: float | None, quiet: bool, executor: InProcess | None = None) -> list[NetworkEvaluation]:
     """Paired seeds for the chosen direction and every corner it is not yet separated from,
     one seed more each round, until all separate, ``grid.comparison_seeds`` is reached or
     the time is up."""
@@ -193,20 +193,89 @@ def race_corners(out: Path, base: NetworkSpec, chosen: Coefficients, evaluator: 
         seeds += 1
 
 
-def _choose(grid: GridOptions, evaluations: list[Evaluation]) -> tuple[CoefficientFit | None, Coefficients]:
-    corner = MODES[grid.mode]
-    if corner is not None:
-        return None, Coefficients.from_shares(*corner)
-    frame = grid_frame(evaluations)
-    if frame[["share_depth", "share_width"]].drop_duplicates().shape[0] < 2:
-        raise UsageError("fewer than 2 grid points finished: nothing to choose between (raise --time-limit or rerun)")
-    # The fit places each network by its effective multipliers: where rounding really put it.
-    fit = fit_coefficients(frame, bootstrap=grid.bootstrap, seed=grid.seed)
-    return fit, fit.chosen
+@dataclass(frozen=True)
+class CompoundDirection:
+    """``--mode compound``: a grid over the share simplex at phi = 1, the direction chosen by
+    the coefficient fit, that point again at fresh seeds, and the single-dimension corners
+    raced against it on paired seeds (the paper's section 3.3 and Figure 8)."""
+
+    def phi_one_tasks(self, base: NetworkSpec, grid: GridOptions, log) -> list[Task]:
+        points, duplicates = grid_tasks(base, grid.step, grid.seeds, grid.depth_rule)
+        if duplicates:
+            log(f"{duplicates} of {len(simplex_grid(grid.step))} grid points round to the same network as another "
+                "point and are trained once")
+        return points
+
+    def choose(self, grid: GridOptions, evaluations: list[NetworkEvaluation], run_seed: int
+               ) -> tuple[CoefficientFit | None, Coefficients]:
+        frame = grid_frame(evaluations)
+        if frame[["share_depth", "share_width"]].drop_duplicates().shape[0] < 2:
+            raise UsageError("fewer than 2 grid points finished: nothing to choose between (raise --time-limit or "
+                             "rerun)")
+        # The fit places each network by its effective multipliers: where rounding really put it.
+        fit = fit_coefficients(frame, bootstrap=grid.bootstrap, seed=bootstrap_seed(run_seed))
+        return fit, fit.chosen
+
+    def law_members(self, base: NetworkSpec, chosen: Coefficients, grid: GridOptions) -> list[Task]:
+        # The chosen point again on seeds the grid never used: its grid mean was picked
+        # as the best of many noisy means, so it is biased upwards (winner's curse).
+        return (law_tasks(base, chosen, grid.law_phis, grid.seeds, depth_rule=grid.depth_rule)
+                + law_tasks(base, chosen, (1.0,), grid.seeds, first_seed=grid.seeds, depth_rule=grid.depth_rule))
+
+    def compare(self, run: "_Run", chosen: Coefficients) -> list[NetworkEvaluation]:
+        return race_corners(run.out, run.base, chosen, run.evaluator, run.grid, run.deadline, run.quiet,
+                            run.executor)
+
+    def report(self, fit: CoefficientFit | None, chosen: Coefficients, realised: float, described: str,
+               evaluations: list[NetworkEvaluation], frame: pd.DataFrame, planned: int, grid: GridOptions
+               ) -> CoefficientsReport:
+        trained_points = frame[["share_depth", "share_width"]].drop_duplicates().shape[0] if len(frame) else 0
+        return dataclasses.replace(
+            CoefficientsReport.of(fit, realised, described),
+            fresh_seeds=fresh_seed_check(evaluations, chosen, grid.seeds), grid_complete=bool(len(frame) >= planned),
+            grid_points_trained=int(trained_points), corner_comparisons=compare_with_corners(evaluations, chosen),
+            runner_up=compare_best_with_runner_up(evaluations))
 
 
-def _direction_law(evaluations: list[Evaluation], chosen: Coefficients, base: NetworkSpec,
-                   grid: GridOptions) -> tuple[LawReport | None, str]:
+@dataclass(frozen=True)
+class FixedDirection:
+    """``--mode depth|width|resolution``: one single-dimension corner, trained and fitted
+    along (a baseline for a compound run; nothing is chosen or compared)."""
+
+    mode: str
+
+    @property
+    def coefficients(self) -> Coefficients:
+        return Coefficients.from_shares(*MODES[self.mode])
+
+    def phi_one_tasks(self, base: NetworkSpec, grid: GridOptions, log) -> list[Task]:
+        return law_tasks(base, self.coefficients, (1.0,), grid.seeds, depth_rule=grid.depth_rule)
+
+    def choose(self, grid: GridOptions, evaluations: list[NetworkEvaluation], run_seed: int
+               ) -> tuple[CoefficientFit | None, Coefficients]:
+        return None, self.coefficients
+
+    def law_members(self, base: NetworkSpec, chosen: Coefficients, grid: GridOptions) -> list[Task]:
+        return law_tasks(base, chosen, grid.law_phis, grid.seeds, depth_rule=grid.depth_rule)
+
+    def compare(self, run: "_Run", chosen: Coefficients) -> list[NetworkEvaluation]:
+        return read_evaluations(run.out)
+
+    def report(self, fit: CoefficientFit | None, chosen: Coefficients, realised: float, described: str,
+               evaluations: list[NetworkEvaluation], frame: pd.DataFrame, planned: int, grid: GridOptions
+               ) -> CoefficientsReport:
+        trained_points = frame[["share_depth", "share_width"]].drop_duplicates().shape[0] if len(frame) else 0
+        return dataclasses.replace(CoefficientsReport.fixed(self.mode, chosen, realised, described),
+                                   grid_complete=True, grid_points_trained=int(trained_points))
+
+
+def direction_strategy(mode: str) -> CompoundDirection | FixedDirection:
+    """How a run of ``mode`` finds its scaling direction."""
+    return CompoundDirection() if MODES[mode] is None else FixedDirection(mode)
+
+
+def _direction_law(evaluations: list[NetworkEvaluation], chosen: Coefficients, base: NetworkSpec,
+                   grid: GridOptions, run_seed: int) -> tuple[LawReport | None, str]:
     """The metric-vs-MACs law along the chosen direction: base, law members and phi = 1."""
     rows = [e for e in evaluations if e.state is TrialState.COMPLETE and (
         e.role == "base" or (e.role == "law" and _along(e, chosen)))]
@@ -214,7 +283,7 @@ def _direction_law(evaluations: list[Evaluation], chosen: Coefficients, base: Ne
     compute = np.array([e.macs for e in rows], dtype=float)
     error = np.array([1 - e.metric for e in rows], dtype=float)
     try:
-        fit = fit_power_law(compute, error, bootstrap=grid.bootstrap, seed=grid.seed,
+        fit = fit_power_law(compute, error, bootstrap=grid.bootstrap, seed=bootstrap_seed(run_seed),
                             band_range=(float(compute.min()) if len(compute) else 1.0,
                                         float(corrected_scale(base, chosen, 7.0, depth_rule=grid.depth_rule).macs)
                                         * 1.2))
@@ -242,7 +311,7 @@ def write_family_outputs(out: Path, base: NetworkSpec, coefficients: Coefficient
 
 def _write_grid(out: Path, frame: pd.DataFrame) -> None:
     named = frame.assign(base=BASE_FILE)
-    write_atomically(out / "grid.csv", lambda path: named.to_csv(path, index=False))
+    write_atomically(out / GRID_FILE, lambda path: named.to_csv(path, index=False))
 
 
 def identity(base: NetworkSpec, data: DataOptions, train: TrainConfig, grid: GridOptions) -> dict:
@@ -250,15 +319,36 @@ def identity(base: NetworkSpec, data: DataOptions, train: TrainConfig, grid: Gri
     return {"base_spec": spec_to_dict(base), "mode": grid.mode, "step": grid.step, "seeds": grid.seeds,
             "depth_rule": grid.depth_rule,
             "law_phis": list(grid.law_phis), **data.identity(), "epochs": train.epochs,
-            "batch_size": train.batch_size, "learning_rate": train.learning_rate, "seed": grid.seed}
+            "batch_size": train.batch_size, "learning_rate": train.learning_rate, "seed": data.seed}
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One scaling run in progress: where, on what, and who trains."""
+
+    out: Path
+    base: NetworkSpec
+    grid: GridOptions
+    evaluator: ProxyEvaluator
+    deadline: float | None
+    quiet: bool
+    executor: InProcess | None
+    run_seed: int  # the data options' seed (infra.seeds)
+
+    def train(self, tasks: list[Task], description: str, **limits) -> list[NetworkEvaluation]:
+        return run_tasks(self.out, tasks, self.evaluator, quiet=self.quiet, description=description,
+                         executor=self.executor, **limits)
 
 
 def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainConfig, grid: GridOptions, *,
                 base_ref: str = "", quiet: bool = False, log=print, executor: InProcess | None = None) -> ScalingResult:
     """Train and fit everything a scaling run needs; rerunning with the same ``out`` resumes.
 
-    ``executor`` (:mod:`runners.executors`) spreads the evaluations over worker processes or
-    Ray; the results are those of the sequential default.
+    Phases: claim the run directory, train (the base; phi = 1 by the mode's
+    :func:`direction_strategy`; the law members along the chosen direction; the comparisons),
+    then fit and write (grid table, coefficients, law, family). ``executor``
+    (:mod:`runners.executors`) spreads the evaluations over worker processes or Ray; the
+    results are those of the sequential default.
 
     ``base`` is adapted to the data's channels and classes (the family is deployed on it).
     A ``KeyboardInterrupt`` stops training; what finished is fitted and written.
@@ -267,68 +357,49 @@ def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainCon
     probe = prepare(data)
     base = probe.deployed(base)
     # Runs made before --depth-rule existed used the reference per-stage rule.
-    resuming = claim_run_dir(out, {**identity(base, data, train, grid), "base_ref": base_ref}, "scaling",
+    resuming = claim_run_dir(out, {**identity(base, data, train, grid), "base_ref": base_ref}, KIND,
                              predating={"depth_rule": "per-stage"})
     write_spec_file(base, out / BASE_FILE)
     log(f"{'resuming' if resuming else 'starting'} scaling run in {out}: base {base.name} ({base_ref or 'given'}), "
         f"mode {grid.mode}, proxy at {'x'.join(map(str, probe.resolution))} on {probe.source}")
-    evaluator = ProxyEvaluator(data, train, probe)
-    deadline = None if grid.time_limit is None else start + grid.time_limit
-    corner = MODES[grid.mode]
-    tasks = [base_task(base, seed) for seed in range(grid.seeds)]
-    if corner is None:
-        points, duplicates = grid_tasks(base, grid.step, grid.seeds, grid.depth_rule)
-        tasks += points
-        if duplicates:
-            log(f"{duplicates} of {len(simplex_grid(grid.step))} grid points round to the same network as another "
-                "point and are trained once")
-    else:
-        tasks += law_tasks(base, Coefficients.from_shares(*corner), (1.0,), grid.seeds, depth_rule=grid.depth_rule)
+    run = _Run(out, base, grid, ProxyEvaluator(data, train, probe),
+               None if grid.time_limit is None else start + grid.time_limit, quiet, executor, data.seed)
+    strategy = direction_strategy(grid.mode)
+    phi_one = strategy.phi_one_tasks(base, grid, log)
     try:
-        evaluations = run_tasks(out, tasks[: grid.seeds], evaluator, quiet=quiet, description="base",
-                                executor=executor)
-        base_seconds = np.mean([e.seconds for e in evaluations if e.role == "base"] or [0.0])
-        # Leave time for the law members (smaller than the base) and a phi = 1 member.
-        reserve = base_seconds * grid.seeds * (0.6 * len(grid.law_phis) + 2.2)
-        evaluations = run_tasks(out, tasks[grid.seeds:], evaluator,
-                                deadline=None if deadline is None else deadline - reserve,
-                                required=3 * grid.seeds, quiet=quiet,
-                                description="grid at phi=1" if corner is None else f"{grid.mode} at phi=1",
-                                executor=executor)
-        fit, chosen = _choose(grid, evaluations)
-        members = law_tasks(base, chosen, grid.law_phis, grid.seeds, depth_rule=grid.depth_rule)
-        if corner is None:
-            # The chosen point again on seeds the grid never used: its grid mean was picked
-            # as the best of many noisy means, so it is biased upwards (winner's curse).
-            members += law_tasks(base, chosen, (1.0,), grid.seeds, first_seed=grid.seeds, depth_rule=grid.depth_rule)
-        evaluations = run_tasks(out, members, evaluator, quiet=quiet, description="law members", executor=executor)
-        if corner is None:
-            evaluations = race_corners(out, base, chosen, evaluator, grid, deadline, quiet, executor)
+        fit, chosen, evaluations = _train_phases(run, strategy, phi_one)
     except KeyboardInterrupt:
         log("interrupted: finished evaluations are saved; rerun the same command to continue")
         evaluations = read_evaluations(out)
-        fit, chosen = _choose(grid, evaluations)
+        fit, chosen = strategy.choose(grid, evaluations, data.seed)
     frame = grid_frame(evaluations)
     _write_grid(out, frame)
     off_target = frame.loc[(frame["realised_ratio"] / 2 - 1).abs() > RATIO_TOLERANCE,
                            ["share_depth", "share_width"]].drop_duplicates().shape[0]
     realised = corrected_scale(base, chosen, 1.0, depth_rule=grid.depth_rule).realised_ratio
     described = f"{base.name} ({base_ref})" if base_ref else base.name
-    report = (CoefficientsReport.of(fit, realised, described) if fit is not None
-              else CoefficientsReport.fixed(grid.mode, chosen, realised, described))
-    trained_points = frame[["share_depth", "share_width"]].drop_duplicates().shape[0] if len(frame) else 0
-    report = dataclasses.replace(
-        report, fresh_seeds=fresh_seed_check(evaluations, chosen, grid.seeds) if corner is None else None,
-        grid_complete=bool(corner is not None or len(frame) >= len(tasks) - grid.seeds),
-        grid_points_trained=int(trained_points),
-        corner_comparisons=compare_with_corners(evaluations, chosen) if corner is None else (),
-        runner_up=compare_best_with_runner_up(evaluations) if corner is None else None)
+    report = strategy.report(fit, chosen, realised, described, evaluations, frame, len(phi_one), grid)
     write_coefficients(out, report)
-    law, law_note = _direction_law(evaluations, chosen, base, grid)
+    law, law_note = _direction_law(evaluations, chosen, base, grid, data.seed)
     laws = [law] if law else []
     write_laws(out, laws, law_note)
     family = write_family_outputs(out, base, chosen, law, grid.depth_rule)
     return ScalingResult(report, laws, law_note, family, evaluations, frame, off_target, time.monotonic() - start)
+
+
+def _train_phases(run: _Run, strategy: CompoundDirection | FixedDirection, phi_one: list[Task]
+                  ) -> tuple[CoefficientFit | None, Coefficients, list[NetworkEvaluation]]:
+    """The base, phi = 1, the law members along the chosen direction, the comparisons."""
+    grid = run.grid
+    evaluations = run.train([base_task(run.base, seed) for seed in range(grid.seeds)], "base")
+    base_seconds = np.mean([e.seconds for e in evaluations if e.role == "base"] or [0.0])
+    # Leave time for the law members (smaller than the base) and a phi = 1 member.
+    reserve = base_seconds * grid.seeds * (0.6 * len(grid.law_phis) + 2.2)
+    run.train(phi_one, "grid at phi=1" if isinstance(strategy, CompoundDirection) else f"{grid.mode} at phi=1",
+              deadline=None if run.deadline is None else run.deadline - reserve, required=3 * grid.seeds)
+    fit, chosen = strategy.choose(grid, read_evaluations(run.out), run.run_seed)
+    run.train(strategy.law_members(run.base, chosen, grid), "law members")
+    return fit, chosen, strategy.compare(run, chosen)
 
 
 def fit_grid_table(table: pd.DataFrame, base: NetworkSpec, out: Path, *, base_ref: str = "", bootstrap: int = 1000,
@@ -362,5 +433,5 @@ def fit_law_table(compute, error, x: str, y: str, error_name: str, holdout: int 
     return LawReport.of(fit, validation, x, y, error_name, compute, error, note)
 
 
-__all__ = ["BASE_FILE", "GridOptions", "MODES", "ScalingResult", "fit_grid_table", "fit_law_table", "grid_frame",
-           "identity", "run_scaling", "write_family_outputs"]
+__all__ = ["CompoundDirection", "FixedDirection", "GridOptions", "MODES", "ScalingResult", "fit_grid_table", "fit_law_table", "grid_frame",
+           "direction_strategy", "identity", "run_scaling", "write_family_outputs"]

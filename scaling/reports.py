@@ -17,14 +17,13 @@ import numpy as np
 
 from scaling.coefficient_fit import CoefficientFit, GridPoint
 from scaling.compound import PAPER_COEFFICIENTS, Coefficients
-from runners.statistics import INTERVAL_LEVEL
+from infra.statistics import INTERVAL_LEVEL, interval_excludes
+from scaling.run_files import COEFFICIENTS_FILE, LAWS_FILE
 from scaling.power_law import HeldOutPoint, LawFit, PowerLaw, Validation
-from search_space.common.errors import UserError
-from search_space.common.documents import DocumentError, read_json
-from search_space.common.files import write_json
+from infra.errors import UserError
+from infra.documents import DocumentError, read_json
+from infra.files import write_json
 
-COEFFICIENTS_FILE = "coefficients.json"
-LAWS_FILE = "laws.json"
 NAMES = ("alpha", "beta", "gamma")
 
 
@@ -238,7 +237,7 @@ class SeedPairedComparison:
 
     @property
     def separated(self) -> bool:
-        return self.low is not None and self.high is not None and (self.low > 0 or self.high < 0)
+        return interval_excludes(self.low, self.high)
 
     @property
     def verdict(self) -> str:
@@ -393,5 +392,5 @@ def read_coefficients(run_dir: Path) -> CoefficientsReport | None:
         raise ReportError(f"{path}: not a coefficients file ({type(error).__name__}: {error})") from None
 
 
-__all__ = ["Band", "COEFFICIENTS_FILE", "CoefficientsReport", "SeedPairedComparison", "FreshSeeds", "HeldOut", "LAWS_FILE", "LawReport",
+__all__ = ["Band", "CoefficientsReport", "SeedPairedComparison", "FreshSeeds", "HeldOut", "LawReport",
            "ReportError", "read_coefficients", "read_laws", "write_coefficients", "write_laws"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from search_space.common.errors import UserError
+from infra.errors import UserError
 
 GRID_COLUMNS = ("depth_mult", "width_mult", "resolution_mult", "macs", "metric", "seed")
 

@@ -14,10 +14,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from search_space.common.cli import ArgumentParser, checked, integer, integer_between, positive_int, run_main
-from search_space.common.errors import UsageError
-from search_space.common.files import make_directory
-from search_space.common.units import format_macs, parse_resolution
+from infra.cli import ArgumentParser, checked, integer, integer_between, positive_int, run_main
+from infra.errors import UsageError
+from infra.files import make_directory
+from infra.units import format_macs, parse_resolution
 from search_space.block_string import encode_stage
 from search_space.cost_model import CostReport, count_cost
 from search_space.presets import PRESETS, load_spec

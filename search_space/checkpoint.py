@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from search_space.common.errors import UserError
+from infra.errors import UserError
 from search_space.model import EfficientNet, build_model
 from search_space.serialization import from_json, to_json
 from search_space.spec import NetworkSpec, SpecError

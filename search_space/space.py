@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from search_space.spec import MAX_REPEATS, MAX_STAGES, NetworkSpec, SpecError, StageSpec, parse_attention
-from search_space.common.documents import DocumentError, parse_yaml, read_text
+from infra.documents import DocumentError, parse_yaml, read_text
 
 
 @dataclass(frozen=True)

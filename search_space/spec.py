@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 from typing import Union
 
-from search_space.common.errors import UserError
+from infra.errors import UserError
 
 BLOCK_TYPES = ("MBConv", "FusedMBConv", "GhostMBConv", "GhostFusedMBConv")
 ACTIVATIONS = ("silu", "relu", "gelu", "hswish")

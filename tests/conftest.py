@@ -22,7 +22,7 @@ def isolated_working_directory(tmp_path, monkeypatch):
     """No test reads or writes the user's ``runs/`` (or anything else under the working
     directory), nor the user's cache."""
     monkeypatch.chdir(tmp_path)
-    # Image-folder caches (runners.image_cache) go here, not into the user's ~/.cache.
+    # Image-folder caches (runners.data.image_cache) go here, not into the user's ~/.cache.
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / ".cache"))
     return tmp_path
 

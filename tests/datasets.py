@@ -89,6 +89,6 @@ stages:
 
 def load(ref, num_classes=None, **options):
     """``runners.prepare`` of ``ref`` (a path, or None for Fashion-MNIST) with these data options."""
-    from runners.data import DataOptions, prepare
+    from runners.data.sources import DataOptions, prepare
 
     return prepare(DataOptions(None if ref is None else str(ref), **options), num_classes=num_classes)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from runners.results import Objective, TrialRecord, append_record, read_records, write_tables
+from runners.search.records import Objective, TrialRecord, append_record, read_records, write_tables
 from search_space import count_cost, load_space, spec_to_dict, stages_summary
 
 

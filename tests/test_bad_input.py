@@ -14,13 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.dashboard import main as dashboard
-from runners.data import DataError, read_idx, read_npz
-from runners.search import main as search
+from runners.data.sources import DataError, read_idx, read_npz
+from runners.search.command import main as search
 from scaling.fit import main as fit
 from search_space import SpecError, load_space, read_spec_file
 from search_space.__main__ import main as describe
 from search_space.block_string import decode_stage
-from search_space.common.documents import DocumentError, parse_json, parse_yaml
+from infra.documents import DocumentError, parse_json, parse_yaml
 from tests.commands import assert_one_line_error, call
 from tests.datasets import TINY_SPACE, write_image_folder, write_npz
 
@@ -108,7 +108,7 @@ def test_a_bogus_storage_url_is_refused_before_the_run_directory_exists(files, c
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=220))
 def test_a_study_name_is_accepted_exactly_when_printable_ascii_of_bounded_length(text):
-    from runners.storage import STUDY_NAME_LIMIT, parse_study_name
+    from runners.search.storage import STUDY_NAME_LIMIT, parse_study_name
 
     valid = 0 < len(text) <= STUDY_NAME_LIMIT and all(" " <= c <= "~" for c in text) and text.strip() == text
     try:
@@ -221,8 +221,8 @@ def test_a_damaged_log_line_is_one_line_naming_the_record_and_field(tmp_path, lo
                        st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5),
                                  st.lists(st.floats(), max_size=3), st.sampled_from(["COMPLETE", "PRUNED"]))))
 def test_trial_records_of_any_shape_raise_only_row_errors(row):
-    from runners.results import TrialRecord
-    from search_space.common.rows import RowError
+    from runners.search.records import TrialRecord
+    from infra.rows import RowError
 
     try:
         record = TrialRecord.from_json(row)
@@ -233,8 +233,8 @@ def test_trial_records_of_any_shape_raise_only_row_errors(row):
 
 def _numeric_flags():
     """(command, flag) for every flag of every CLI whose value is a number."""
-    from runners.evaluate import build_parser as evaluate_parser
-    from runners.search import build_parser as search_parser
+    from runners.evaluate.command import build_parser as evaluate_parser
+    from runners.search.command import build_parser as search_parser
     from scaling.fit import build_parser as fit_parser
 
     for name, parser in (("search", search_parser()), ("evaluate", evaluate_parser()), ("fit", fit_parser())):
@@ -254,7 +254,7 @@ FLAG_CASES = [(command, flag, value) for command, flag in _numeric_flags() for v
 
 @pytest.mark.parametrize("command, flag, value", FLAG_CASES)
 def test_numeric_flags_refuse_nonsense_in_one_line(command, flag, value, capsys):
-    from runners.evaluate import main as evaluate
+    from runners.evaluate.command import main as evaluate
 
     main = {**MAINS, "evaluate": evaluate}[command]
     args = ["efficientnet-b0"] if command == "evaluate" else []
@@ -272,7 +272,7 @@ UNBOUNDED = {"--trials", "--seed", "--batch-size", "--max-train-samples", "--max
 @pytest.mark.parametrize("command, flag", [(command, flag) for command, flag in _numeric_flags()
                                            if flag not in UNBOUNDED])
 def test_bounded_flags_refuse_a_huge_value_in_one_line(command, flag, capsys):
-    from runners.evaluate import main as evaluate
+    from runners.evaluate.command import main as evaluate
 
     main = {**MAINS, "evaluate": evaluate}[command]
     args = ["efficientnet-b0"] if command == "evaluate" else []
@@ -360,7 +360,7 @@ PNG = _png_bytes()
 @settings(max_examples=80, deadline=None)
 @given(st.integers(0, len(PNG)), st.integers(0, len(PNG) - 1), st.integers(0, 255))
 def test_damaged_images_in_a_class_folder_raise_only_data_errors(tmp_path_factory, cut, where, byte):
-    from runners.data import DataOptions, prepare
+    from runners.data.sources import DataOptions, prepare
 
     folder = tmp_path_factory.mktemp("images")
     damaged = bytearray(PNG)
@@ -427,7 +427,7 @@ def test_a_dashboard_title_is_text_not_markup(files, capsys):
 def test_integer_flags_accept_exactly_their_bounds(low, span, value):
     import argparse
 
-    from search_space.common.cli import integer_between
+    from infra.cli import integer_between
 
     high = low + abs(span)
     parse = integer_between(low, high)
@@ -447,7 +447,7 @@ def test_float_flags_accept_exactly_their_finite_interval(low, span, value):
     import argparse
     import math
 
-    from search_space.common.cli import float_between
+    from infra.cli import float_between
 
     high = low + span
     parse = float_between(low, high)
@@ -459,7 +459,7 @@ def test_float_flags_accept_exactly_their_finite_interval(low, span, value):
 
 
 def test_data_that_cannot_fit_in_memory_is_refused_before_it_is_resized(tmp_path, monkeypatch, capsys):
-    from runners import data
+    from runners.data import sources as data
 
     monkeypatch.setattr(data, "_available_memory", lambda: 2**30)  # a 1 GiB machine
     write_npz(tmp_path / "d.npz", n=40, shape=(16, 16))

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runners.budget import project, reward, smallest_macs
+from runners.search.budget import project, reward, smallest_macs
 from search_space import format_macs, parse_macs
 from search_space import count_cost, load_space, load_spec
 from search_space.space import domain_values

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from runners import data as data_module
-from runners.data import DataError, default_proxy_resolution, read_idx
+from runners.data import sources as data_module
+from runners.data.sources import DataError, default_proxy_resolution, read_idx
 from tests.datasets import load, separable, write_idx_dir, write_image_folder, write_npz
 
 

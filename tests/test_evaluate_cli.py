@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from runners.evaluate import main
-from runners.search import main as search_main
+from runners.evaluate.command import main
+from runners.search.command import main as search_main
 from search_space import load_space, write_spec_file
 from tests.commands import assert_one_line_error, call, spawn
 from tests.datasets import TINY_SPACE, write_npz

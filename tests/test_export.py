@@ -122,7 +122,7 @@ def test_weights_of_another_network_are_one_line(checkpoint, tmp_path, capsys):
 
 
 def test_int8_quantization_keeps_a_trained_network_s_predictions(tmp_path):
-    from runners.training import TrainConfig, evaluate, train_model
+    from runners.learning.loop import TrainConfig, evaluate, train_model
     from search_space import load_space, quantize_int8
     from tests.datasets import TINY_SPACE, load, write_npz
 

@@ -3,14 +3,15 @@
 import pytest
 
 from analysis.dashboard import build_parser as dashboard_parser
-from runners.evaluate import build_parser as evaluate_parser
-from runners.search import build_parser as search_parser
-from runners.train import build_parser as train_parser
+from runners.evaluate.command import build_parser as evaluate_parser
+from runners.search.command import build_parser as search_parser
+from runners.train.command import build_parser as train_parser
+from scaling.check import build_parser as check_parser
 from scaling.fit import build_parser as fit_parser
 from search_space.__main__ import build_parser as describe_parser
 
 PARSERS = {"runners.search": search_parser, "runners.evaluate": evaluate_parser, "runners.train": train_parser,
-           "scaling.fit": fit_parser,
+           "scaling.fit": fit_parser, "scaling.check": check_parser,
            "analysis.dashboard": dashboard_parser, "search_space": describe_parser}
 
 
@@ -36,4 +37,6 @@ def test_search_help_names_the_defaults_a_newcomer_looks_for():
     fit = " ".join(fit_parser().format_help().split())
     assert "(default: 18m)" in fit and "(default: 2)" in fit
     train = " ".join(train_parser().format_help().split())
-    assert "--epochs EPOCHS training epochs; when not given, 10, or the scaling run's with --members" in train
+    assert "--epochs EPOCHS training epochs (default: 10)" in train
+    check = " ".join(check_parser().format_help().split())
+    assert "--epochs EPOCHS training epochs; when not given, 10, or the scaling run's" in check

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from runners import data as data_module
-from runners.data import DataOptions, prepare
-from runners.image_cache import CachedImages, default_cache_root
-from runners.training import TrainConfig, train_and_evaluate
+from runners.data import sources as data_module
+from runners.data.sources import DataOptions, prepare
+from runners.data.image_cache import CachedImages, default_cache_root
+from runners.learning.loop import TrainConfig, train_and_evaluate
 from search_space import load_space
 from tests.datasets import TINY_SPACE, write_image_folder
 

@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runners.progress import progress_bar
+from infra.progress import progress_bar
 
 
 def seconds(clock_text: str) -> int:

@@ -11,7 +11,7 @@ import sys
 
 import pandas as pd
 
-from runners.results import TrialState, read_records
+from runners.search.records import TrialState, read_records
 from tests.datasets import write_npz
 from tests.ray_cluster import HEAD, SECOND, ray_cluster
 

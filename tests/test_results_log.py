@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from search_space.common.files import append_json_line, read_json_lines, write_atomically
+from infra.files import append_json_line, read_json_lines, write_atomically
 
 
 def _append_many(path, worker: int, lines: int) -> None:

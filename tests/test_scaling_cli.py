@@ -213,7 +213,7 @@ def test_resuming_with_other_flags_or_another_command_is_refused(tmp_path, capsy
     assert main(args + ["--time-limit", "1s"]) == 0
     changed = [a if a != "0.5" else "0.25" for a in args]
     assert_one_line_error(call(main, changed, capsys), "--step 0.5")
-    from runners.search import main as search
+    from runners.search.command import main as search
     outcome = call(search, ["--data", tmp_path / "data.npz", "--out", tmp_path / "run"], capsys)
     assert_one_line_error(outcome, "holds a scaling run, not a search run")
 

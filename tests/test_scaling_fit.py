@@ -241,7 +241,7 @@ def _planted_evaluator(advantage: float, noise: float):
     """Evaluations whose metric is a seed's luck (shared by every network: common random
     numbers), ``advantage`` for the off-corner direction, and independent noise."""
 
-    from scaling.grid_run import Evaluation
+    from scaling.grid_run import NetworkEvaluation
 
     luck = np.random.default_rng(5).normal(0, 0.05, 64)
     rng = np.random.default_rng(6)
@@ -251,7 +251,7 @@ def _planted_evaluator(advantage: float, noise: float):
             corner = max(task.coefficients.shares) > 0.999
             metric = 0.7 + luck[task.seed] + (0.0 if corner else advantage) + noise * rng.normal()
             depth, width, resolution = task.coefficients.shares
-            return Evaluation(role=task.role, phi=task.phi, seed=task.seed, share_depth=depth, share_width=width,
+            return NetworkEvaluation(role=task.role, phi=task.phi, seed=task.seed, share_depth=depth, share_width=width,
                               share_resolution=resolution, depth_mult=1.0, width_mult=1.0, resolution_mult=1.0,
                               requested_depth=1.0, requested_width=1.0, requested_resolution=1.0, macs=1, params=1,
                               realised_ratio=2.0, resolution="8x8", proxy_resolution="8x8", spec="", metric=metric)

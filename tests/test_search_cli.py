@@ -12,9 +12,9 @@ import optuna
 import pandas as pd
 import pytest
 
-from runners import evaluation
-from runners.results import TrialRecord, TrialState, read_records
-from runners.search import main
+from runners.search import candidates as evaluation
+from runners.search.records import TrialRecord, TrialState, read_records
+from runners.search.command import main
 from search_space import count_cost, load_spec
 from tests.commands import assert_one_line_error, call, spawn
 from tests.datasets import GRID_SPACE, TINY_SPACE, write_image_folder, write_npz
@@ -130,7 +130,7 @@ def test_failing_and_nan_trials_are_recorded_and_the_search_goes_on(files, tmp_p
         if len(calls) == 1:
             raise RuntimeError("simulated out-of-memory")
         if len(calls) == 2:
-            from runners.training import TrainingDiverged
+            from runners.learning.loop import TrainingDiverged
             raise TrainingDiverged("loss became nan at epoch 1, sample 0")
         return real(spec, data, config, **kwargs)
 
@@ -166,7 +166,7 @@ def test_budget_projection_and_rejection_are_counted(files, tmp_path, capsys):
 
 
 def test_rejected_candidates_are_not_trained(files, tmp_path, monkeypatch):
-    from runners import budget
+    from runners.search import budget
 
     monkeypatch.setattr(evaluation, "project", lambda spec, b: budget.Projection(None, 0, 1, "rejected: test"))
     monkeypatch.setattr(evaluation, "train_and_evaluate", lambda *a, **k: pytest.fail("trained a rejected candidate"))
@@ -303,8 +303,8 @@ def test_resume_with_other_flags_is_refused(files, tmp_path, capsys):
 def test_racing_gives_extra_seeds_only_to_contenders(tmp_path, monkeypatch):
     """A planted run: the incumbent scores 0.80 +- 0.01 over three seeds. A clear loser
     (0.50) stops after its first seed; a contender (0.80) gets all three."""
-    from runners import evaluation
-    from runners.training import TrainResult
+    from runners.search import candidates as evaluation
+    from runners.learning.loop import TrainResult
     from search_space import count_cost, load_space
     from tests.datasets import TINY_SPACE, load, write_npz
 
@@ -353,7 +353,7 @@ def test_seeds_give_the_winner_an_interval_and_a_verdict(files, tmp_path, capsys
 def test_a_latency_budget_keeps_every_trained_candidate_in_its_window_with_pareto_over_latency(files, tmp_path):
     """Predicted latencies come from the machine's table (filled once from the space), so the
     window holds exactly for the predictions the records carry, and the study is told them."""
-    from runners.budget import reward
+    from runners.search.budget import reward
     from search_space import load_space
     from search_space.latency import LatencyTable
 

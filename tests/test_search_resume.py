@@ -16,15 +16,15 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from runners.data import DataOptions
-from runners.evaluation import SearchSettings
-from runners.job import SearchJob
-from runners import optuna_backend
-from runners.optuna_backend import OWNER, counted_trials, open_study, recover_interrupted
-from runners.results import Objective, TrialRecord, append_record, read_records
-from runners.results import TrialState as Outcome
+from runners.data.sources import DataOptions
+from runners.search.candidates import SearchSettings
+from runners.search.job import SearchJob
+from runners.search import optuna_backend
+from runners.search.optuna_backend import OWNER, counted_trials, open_study, recover_interrupted
+from runners.search.records import Objective, TrialRecord, append_record, read_records
+from runners.search.records import TrialState as Outcome
 from search_space import load_space
-from search_space.common.errors import UsageError
+from infra.errors import UsageError
 
 
 def make_job(run_dir, objective="reward"):
@@ -182,7 +182,7 @@ def test_a_study_refuses_a_search_with_other_settings(tmp_path):
 
 def ray_searcher(job: SearchJob):
     """The Ray backend's searcher on ``job``'s study, with one suggested trial "trial-a"."""
-    from runners.ray_backend import RecordingOptunaSearch, _DefineByRun
+    from runners.search.ray_backend import RecordingOptunaSearch, _DefineByRun
 
     searcher = RecordingOptunaSearch(job=job, space=_DefineByRun(job.space), study_name="search",
                                      storage=optuna.storages.RDBStorage(job.storage_url), metric="score", mode="max")

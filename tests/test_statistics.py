@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from runners.statistics import mean_interval, paired_difference, rank_agreement, rank_agreement_difference
+from infra.statistics import mean_interval, paired_difference, rank_agreement, rank_agreement_difference
 
 scores = st.lists(st.integers(-1000, 1000), min_size=3, max_size=25)
 
@@ -132,7 +132,7 @@ def test_paired_difference_needs_equal_counts():
 
 
 def test_pooled_seed_noise_and_the_racing_rule():
-    from runners.statistics import SeedNoise, could_beat
+    from infra.statistics import SeedNoise, could_beat
 
     assert SeedNoise.pooled([[0.5], [0.7]]) is None  # no candidate with two seeds yet
     noise = SeedNoise.pooled([[1.0, 3.0], [2.0, 4.0, 6.0], [9.0]])

@@ -14,8 +14,8 @@ import time
 import optuna
 import pytest
 
-from runners.results import TrialState, read_records
-from runners.storage import open_storage
+from runners.search.records import TrialState, read_records
+from runners.search.storage import open_storage
 from tests.commands import spawn
 from tests.datasets import write_npz
 from tests.postgres import POSTGRES_HINT, postgres_available, postgres_server

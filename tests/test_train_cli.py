@@ -1,5 +1,6 @@
 """``python -m runners.train``: run directory, resume after a kill, progressive learning,
-fine-tuning flags, a scaling run's members checked against their prediction, bad input."""
+fine-tuning flags, bad input; ``python -m scaling.check``: a scaling run's members checked
+against their prediction."""
 
 from __future__ import annotations
 
@@ -18,14 +19,16 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from analysis.dashboard import dashboard_sections
-from runners.augmentation import transform_batch
-from runners.data import DataOptions, prepare
-from runners.family_check import MEASURED_REPLICATE
-from runners.progressive import progressive_schedule
-from runners.train import main
-from runners.training import TrainConfig, evaluate, replicate_seed, train_and_evaluate
+from runners.data.augmentation import transform_batch
+from runners.data.sources import DataOptions, prepare
+from scaling.members import MEASURED_REPLICATE
+from runners.learning.progressive import progressive_schedule
+from runners.train.command import main
+from infra.seeds import replicate_seed
+from runners.learning.loop import TrainConfig, evaluate, train_and_evaluate
 from scaling import Coefficients
 from scaling.compound import ScaledNetwork, effective_multipliers
+from scaling.check import main as check_main
 from scaling.fit import main as fit_main
 from scaling.grid_run import ProxyEvaluator, Task
 from search_space import build_model, count_cost, load_checkpoint, load_spec, save_checkpoint
@@ -169,7 +172,7 @@ def test_members_of_a_scaling_run_are_measured_as_its_grid_measures_and_written_
     assert fit_main(["--base", base, "--data", str(data), "--mode", "resolution", "--law-phis=", "--epochs", "1",
                      "--batch-size", "16", "--seeds", "2", "--bootstrap", "20", "--quiet", "--out", str(run)]) == 0
     family = pd.read_csv(run / "family.csv")
-    outcome = call(main, [run, "--members", "b0,b1", "--quiet"], capsys)
+    outcome = call(check_main, [run, "--members", "b0,b1", "--quiet"], capsys)
     assert outcome.code == 0, outcome.err
     measured = pd.read_csv(run / "family.csv")
     assert list(measured.columns[: len(family.columns)]) == list(family.columns)
@@ -204,7 +207,7 @@ def test_members_of_a_scaling_run_are_measured_as_its_grid_measures_and_written_
     planted.loc[1, ["predicted_low", "predicted_high"]] = [measured.loc[1, "measured_metric"] + 0.01, 1.0]
     planted.to_csv(run / "family.csv", index=False)
     shutil.rmtree(run / "trained")  # trained again, recorded against the planted bands
-    outcome = call(main, [run, "--members", "b0,b1", "--quiet"], capsys)
+    outcome = call(check_main, [run, "--members", "b0,b1", "--quiet"], capsys)
     replanted = pd.read_csv(run / "family.csv")
     assert list(replanted["inside_band"][:2]) == [True, False]
     assert "inside the predicted band" in outcome.out and "OUTSIDE the predicted band" in outcome.out
@@ -212,14 +215,12 @@ def test_members_of_a_scaling_run_are_measured_as_its_grid_measures_and_written_
     assert notes["scaling: The family measured against its prediction"].startswith(
         "1 of 2 measured members inside the predicted band (tiny-b0: measured")
     # Another recipe measures something else: family.csv keeps the prediction alone.
-    outcome = call(main, [run, "--members", "b0", "--epochs", "2", "--out", tmp_path / "longer", "--quiet"], capsys)
+    outcome = call(check_main, [run, "--members", "b0", "--epochs", "2", "--out", tmp_path / "longer", "--quiet"], capsys)
     assert outcome.code == 0 and "another recipe than the scaling grid" in outcome.out
     assert pd.read_csv(run / "family.csv").equals(replanted)
 
 
 @pytest.mark.parametrize("case, extra, fragments", [
-    ("members of a spec", ["--members", "b0"], ["--members needs a scaling run"]),
-    ("bad member name", ["--members", "b0,x1"], ["--members", "x1"]),
     ("init missing", ["--init", "missing.pt"], ["missing.pt", "No such file"]),
     ("too many trainable blocks", ["--trainable-blocks", "9"], ["--trainable-blocks", "4 blocks"]),
     ("float trainable blocks", ["--trainable-blocks", "1.0"], ["--trainable-blocks"]),
@@ -242,8 +243,10 @@ def test_bad_inputs_to_runs_and_checkpoints_are_one_line(tmp_path, idx, capsys):
     scaling = tmp_path / "scaling"
     scaling.mkdir()
     (scaling / "config.json").write_text(json.dumps({"kind": "scaling"}))
-    assert_one_line_error(call(main, [scaling], capsys), "scaling run", "--members")
-    assert_one_line_error(call(main, [scaling, "--members", "b3"], capsys), "no member b3")
+    assert_one_line_error(call(main, [scaling], capsys), "scaling run", "python -m scaling.check")
+    assert_one_line_error(call(check_main, [scaling, "--members", "b3"], capsys), "no member b3")
+    assert_one_line_error(call(check_main, [scaling, "--members", "b0,x1"], capsys), "--members", "x1")
+    assert_one_line_error(call(check_main, [tmp_path, "--members", "b0"], capsys), "not a scaling run")
     # A damaged checkpoint or result in a run directory: one line, nothing overwritten.
     assert main(train_args(tmp_path, idx)) == 0
     (tmp_path / "run" / "result.json").write_text("{not json")

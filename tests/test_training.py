@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from runners import training
+from runners.learning import loop as training
 
-from runners.training import TrainConfig, TrainingDiverged, evaluate, resolve_device, train_and_evaluate
-from runners.zero_cost import SCORES, zero_cost_scores
+from runners.learning.loop import TrainConfig, TrainingDiverged, evaluate, resolve_device, train_and_evaluate
+from runners.learning.zero_cost import SCORES, zero_cost_scores
 from search_space import load_space
 from tests.datasets import TINY_SPACE, load, write_npz
 

@@ -3,8 +3,8 @@ import json
 import sys
 
 sys.path.insert(0, "/tmp/old")
-from runners.data import DataOptions, prepare
-from runners.training import TrainConfig, train_and_evaluate
+from runners.data.sources import DataOptions, prepare
+from runners.learning.loop import TrainConfig, train_and_evaluate
 from search_space import spec_from_dict
 panel = json.load(open("/work/main/benchmarks/fidelity/panel.json"))
 data = prepare(DataOptions(None, (32, 32), max_train_samples=2048, max_val_samples=1024, seed=0))

@@ -1,0 +1,180 @@
+"""``python -m runners.search``: search a declared space for a base network under a MAC or latency budget.
+
+    python -m runners.search --budget-flops 400M                  # Fashion-MNIST, Optuna TPE
+    python -m runners.search --budget-flops 1.2G --backend ray --workers 2
+    python -m runners.search --data spectrograms.npz --proxy-resolution 64x200
+    python -m runners.search --budget-latency 15ms --objective pareto    # (accuracy, latency) front
+
+Every trained candidate has MACs (or predicted batch-1 CPU latency) in [0.9, 1.0] x budget
+at the spec's own resolution (with the data's channels and classes); candidates outside are
+projected into that window or rejected untrained. The run directory holds the study, trials.jsonl,
+results.csv/.parquet and best.yaml; rerunning the same command with the same --out
+continues the search. Look at it with: python -m analysis.dashboard RUN_DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+from runners.search import optuna_backend
+from runners.search.budget import REWARD_EXPONENT, Budget
+from runners.data.sources import prepare
+from runners.search.candidates import SCORES, SearchSettings
+from runners.search.job import SearchJob
+from infra.progress import progress_bar
+from runners.flags import (MAX_SEEDS, SEARCH_PROXY, add_backend_arguments, add_proxy_arguments,
+                             check_backend_arguments, data_options, train_config)
+from runners.search.records import Objective, read_records
+from infra.run_dirs import claim_run_dir, default_run_dir
+from runners.search.driver import run_search, summarize
+from runners.ray_cluster import init_ray
+from runners.search.storage import check_storage_url, parse_study_name
+from search_space import load_space
+from infra.cli import (ArgumentParser, checked, float_between, integer, integer_between, positive_float,
+                                     positive_int, run_main)
+from infra.errors import UsageError
+from infra.files import check_creatable
+from infra.units import parse_macs, parse_milliseconds
+from search_space.space import replace_fixed
+
+# Flags that define what a run directory means; resuming with other values is refused.
+RUN_IDENTITY = ("budget_flops", "budget_latency", "latency_threads", "objective", "reward_exponent", "space", "sampler", "startup_trials", "proxy",
+                "zero_cost_score", "data", "proxy_resolution", "epochs", "batch_size", "learning_rate",
+                "max_train_samples", "max_val_samples", "val_fraction", "seed", "backend", "seeds", "study_name")
+# What several commands on one shared study must agree on: the run's identity, less what is
+# per command (a data path is per machine; Optuna and Ray commands may share a study).
+STUDY_IDENTITY = tuple(key for key in RUN_IDENTITY if key not in ("data", "backend", "study_name"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog="python -m runners.search", description=__doc__.split("\n\n")[0])
+    goal = parser.add_argument_group("goal")
+    goal.add_argument("--budget-flops", default=None, type=checked(parse_macs),
+                      help="MAC budget at the spec's resolution (the papers' FLOPs): 400M, 1.2G, 4e8; when neither "
+                           "budget is given, 400M")
+    goal.add_argument("--budget-latency", default=None, type=checked(parse_milliseconds),
+                      help="a batch-1 CPU latency budget instead: 15ms, 0.015s; each candidate's latency is predicted "
+                           "from this machine's per-block table (built on first use, cached), not measured")
+    goal.add_argument("--latency-threads", type=integer_between(1, 1024), default=1,
+                      help="intra-op threads the latency budget is measured with")
+    goal.add_argument("--objective", choices=Objective.KINDS, default="reward",
+                      help="reward: MnasNet ACC x (C/T)^w, C = MACs or latency; pareto: (accuracy, C), multi-objective")
+    goal.add_argument("--reward-exponent", type=float_between(-math.inf, 0.0), default=REWARD_EXPONENT, help="w in ACC x (C/T)^w")
+    goal.add_argument("--space", default="default", help="search space: the packaged B0-like space ('default') or a YAML file")
+    goal.add_argument("--sampler", choices=("tpe", "nsga2", "random", "grid"), default="tpe", help="Optuna sampler")
+    goal.add_argument("--startup-trials", type=positive_int, default=4,
+                      help="random trials before TPE models the results (Optuna's own 10 would leave a short "
+                           "CPU search almost entirely random)")
+    scoring = parser.add_argument_group("scoring")
+    scoring.add_argument("--proxy", choices=("train", "zero-cost"), default="train",
+                         help="short real training, or training-free scores")
+    scoring.add_argument("--zero-cost-score", choices=SCORES, default="naswot",
+                         help="which zero-cost score ranks candidates with --proxy zero-cost")
+    scoring.add_argument("--no-pruning", action="store_true", help="disable Hyperband/ASHA early stopping")
+    scoring.add_argument("--seeds", type=integer_between(1, MAX_SEEDS), default=1,
+                         help="seed replicates per candidate; racing stops a candidate's seeds once it cannot "
+                              "reach the incumbent (the Optuna backend; Ray gives every candidate all seeds)")
+    add_proxy_arguments(parser, title="proxy training", defaults=SEARCH_PROXY)
+    execution = parser.add_argument_group("execution")
+    execution.add_argument("--trials", type=positive_int, default=16, help="total trials of the run")
+    execution.add_argument("--timeout", type=positive_float, default=None,
+                           help="stop starting trials after this many seconds; when not given, run all trials")
+    add_backend_arguments(execution, workers_help="parallel trials (processes or Ray actors)")
+    execution.add_argument("--storage", default=None,
+                           help="Optuna storage: a database URL (sqlite:///PATH, postgresql://USER@HOST/DB) or journal:///PATH "
+                                "(an append-only file for NFS-like file systems); when not given, SQLite in the run "
+                                "directory")
+    execution.add_argument("--study-name", type=checked(parse_study_name), default="search",
+                           help="the study's name in --storage: commands with the same storage and study name work "
+                                "on one search together (--trials is then their total)")
+    execution.add_argument("--seed", type=integer, default=0, help="seed of the sampler, the data split and training")
+    execution.add_argument("--out", type=Path, default=None, help="run directory; when not given, runs/<timestamp>")
+    execution.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def _identity(args: argparse.Namespace, budget: Budget) -> dict:
+    """What defines the run directory: the flags of :data:`RUN_IDENTITY`, the budget as the
+    budget itself records it (the default included)."""
+    values = {**vars(args), **budget.flags()}
+    return {key: (list(values[key]) if isinstance(values[key], tuple) else values[key]) for key in RUN_IDENTITY}
+
+
+def job_from_args(args: argparse.Namespace):
+    """The job, its data and whether it resumes; every user mistake is found before training."""
+    check_backend_arguments(args)
+    if args.out is not None:
+        check_creatable(args.out, "--out")
+    if args.storage:
+        check_storage_url(args.storage)
+    options = data_options(args)
+    train = train_config(args)
+    space = load_space(args.space)
+    data = prepare(options)
+    # Candidates are the networks that will really be deployed on this data.
+    space = replace_fixed(space, in_channels=data.in_channels, num_classes=data.num_classes)
+    budget = _budget(args, space)
+    run_dir = args.out or default_run_dir()
+    settings = SearchSettings(budget=budget, objective=Objective(args.objective, args.proxy, budget.column),
+                              reward_exponent=args.reward_exponent, zero_cost_score=args.zero_cost_score,
+                              seeds=args.seeds, train=train)
+    job = SearchJob(run_dir=run_dir, space=space, settings=settings, data=options, sampler=args.sampler,
+                    startup_trials=args.startup_trials, backend=args.backend,
+                    storage_url=args.storage or f"sqlite:///{(run_dir / 'study.db').resolve()}",
+                    workers=args.workers, timeout=args.timeout, pruning=not args.no_pruning,
+                    ray_address=args.ray_address, study_name=args.study_name,
+                    identity={key: value for key, value in _identity(args, budget).items() if key in STUDY_IDENTITY},
+                    shared_storage=bool(args.storage))
+    if args.sampler == "grid":
+        optuna_backend.make_sampler(job)  # refuses spaces too large to enumerate, before training
+    if args.ray_address:
+        init_ray(job.ray_address, job.workers)  # a cluster that cannot be joined is one line before the run directory exists
+    resuming = claim_run_dir(run_dir, _identity(args, budget), "search",
+                             predating={"study_name": "search", "budget_latency": None, "latency_threads": 1})
+    return job, data, resuming
+
+
+def _budget(args: argparse.Namespace, space) -> Budget:
+    """The budget the flags name, ready for ``space`` (a latency budget fills this machine's
+    latency table from it where the table is new) and checked against what it can reach."""
+    budget = Budget.from_flags(args.budget_flops, args.budget_latency, args.latency_threads)
+    if specs := budget.networks_to_measure(space):
+        bar = progress_bar(len(specs), f"latency table ({budget.threads} thread(s), once per machine)", "network",
+                           args.quiet)
+        budget.table.fill(specs, progress=lambda: bar.update(1))
+        bar.close()
+    budget.check_reachable(space)
+    return budget
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_main(lambda: _search(args))
+
+
+def _search(args: argparse.Namespace) -> int:
+    job, data, resuming = job_from_args(args)
+    height, width = data.resolution
+    print(f"{'resuming' if resuming else 'starting'} search in {job.run_dir}: {args.trials} trials in all, "
+          f"{job.settings.budget.describe()}, {job.backend}/{job.sampler}, "
+          f"proxy {job.settings.objective.proxy} at {height}x{width} on {data.source} "
+          f"({len(data.train_x)} train / {len(data.val_x)} validation samples), device {job.settings.train.device}",
+          flush=True)
+    started_at, start = time.time(), time.perf_counter()
+    try:
+        records = run_search(job, args.trials, data, args.quiet)
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished trials are saved; rerun the same command to continue", file=sys.stderr)
+        records = read_records(job.run_dir)
+    except optuna_backend.WorkersFailed as failure:
+        print(summarize(job, read_records(job.run_dir), time.perf_counter() - start, started_at))
+        print(f"error: {failure}; every finished trial is saved: rerun the same command to run the rest",
+              file=sys.stderr)
+        return 1
+    print(summarize(job, records, time.perf_counter() - start, started_at))
+    return 0
+

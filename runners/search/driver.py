@@ -1,0 +1,138 @@
+"""Running a search job to its end: the backend, a progress bar, the tables and the summary.
+
+:mod:`runners.search` turns flags into a :class:`~runners.search.job.SearchJob`; this module runs
+one, whatever made it (a test, a notebook, the command line).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from runners.search import optuna_backend
+from runners.data.sources import Splits
+from runners.search.candidates import SearchSettings, seed_scores
+from runners.search.job import SearchJob
+from infra.progress import progress_bar
+from runners.search.records import BEST_SPEC, TrialRecord, read_records, write_tables
+from infra.trial_state import TrialState
+from infra.statistics import mean_interval, paired_difference
+from infra.units import format_macs
+
+
+def finished(records: list[TrialRecord]) -> int:
+    """Trials that count towards ``--trials`` (an interrupted one runs again)."""
+    return sum(record.state is not TrialState.INTERRUPTED for record in records)
+
+
+def _follow(job: SearchJob, start_count: int, total: int, stop: threading.Event, quiet: bool) -> None:
+    """Move a progress bar as the trial log grows (any backend, any number of workers)."""
+    bar = progress_bar(total, "trials", "trial", quiet)
+    seen = 0
+    objective = job.settings.objective
+    while True:
+        stopping = stop.wait(1.0)
+        records = read_records(job.run_dir)
+        done = min(total, finished(records) - start_count)
+        if done > seen:
+            bar.update(done - seen)
+            seen = done
+            best = objective.best(records)
+            if best is not None:
+                bar.set_postfix_str(f"best {objective.label} {objective.score(best):.4f}")
+        if stopping:
+            break
+    bar.close()
+
+
+def run_search(job: SearchJob, trials: int, data: Splits, quiet: bool = False) -> list[TrialRecord]:
+    """Run trials until the run (or the study it shares with other commands) holds
+    ``trials`` finished ones; returns every record of this run directory.
+
+    A ``KeyboardInterrupt`` stops it after the tables are rewritten from what finished.
+    """
+    done = finished(read_records(job.run_dir))
+    # Other commands on a shared study count too (older studies lack what counted_trials reads).
+    remaining = max(0, trials - max(done, optuna_backend.prepare_study(job)))
+    stop = threading.Event()
+    follower = threading.Thread(target=_follow, args=(job, done, remaining, stop, quiet), daemon=True)
+    follower.start()
+    try:
+        if job.backend == "ray":
+            from runners.search import ray_backend
+            ray_backend.run(job, remaining, data)
+        else:
+            optuna_backend.run(job, remaining, data, total=trials)
+    finally:
+        stop.set()
+        follower.join()
+        records = read_records(job.run_dir)
+        write_tables(job.run_dir, records, job.settings.objective)
+    return records
+
+
+def winner_verdict(settings: SearchSettings, records: list[TrialRecord], best: TrialRecord) -> str:
+    """The winner's mean and interval over seeds, and whether it is separated from the
+    runner-up (the paired interval of their difference, over the seeds both have)."""
+    objective = settings.objective
+    if objective.proxy != "train":
+        return "      (zero-cost scores: one deterministic measurement, no interval)"
+    scores = seed_scores(best, settings)
+    if len(scores) < 2:
+        return ("      one seed: no interval, and the runner-up may be as good (on the fidelity panel one seed "
+                "moved the default proxy's accuracy by 0.03 on average, as much as most differences in a budget "
+                "window); --seeds 3 or more measures it")
+    line = f"      {objective.label} over seeds: {mean_interval(scores)}"
+    others = [r for r in records if r is not best and r.state is TrialState.COMPLETE and r.seed_accuracies]
+    runner_up = objective.best(others)
+    if runner_up is None:
+        return line
+    theirs = seed_scores(runner_up, settings)
+    shared = min(len(scores), len(theirs))
+    if shared < 2:
+        return line + f"; the runner-up (trial {runner_up.number}) has {len(theirs)} seed: not compared"
+    comparison = paired_difference(scores[:shared], theirs[:shared])
+    verdict = "separated from" if comparison.first_is_higher else "NOT separated from"
+    return line + f"; {verdict} the runner-up, trial {runner_up.number} ({comparison.describe()})"
+
+
+def summarize(job: SearchJob, records: list[TrialRecord], elapsed: float, started_at: float = 0.0) -> str:
+    """The end-of-run summary; the rate counts trials finished since ``started_at``."""
+    counts = {state: sum(r.state is state for r in records) for state in TrialState}
+    budget = job.settings.budget
+    trained = [r for r in records if r.state.trained and getattr(r, budget.column) is not None]
+    window = budget.window()
+    in_window = sum(window.contains(getattr(r, budget.column)) for r in trained)
+    projected = sum(r.projection not in ("", "in window") and r.state is not TrialState.REJECTED for r in records)
+    this_run = sum(r.finished_at >= started_at for r in records)
+    lines = [
+        f"run directory: {job.run_dir}",
+        f"trials: {len(records)} ({', '.join(f'{n} {s.value.lower()}' for s, n in counts.items() if n)}); "
+        f"{this_run} in this invocation, {elapsed / 60:.1f} min"
+        + (f", {3600 * this_run / elapsed:.0f} trials/hour" if elapsed > 0 and this_run else ""),
+        f"{budget.describe()}: {in_window}/{len(trained)} trained candidates in the window "
+        f"[{budget.format(window.low)}, {budget.format(window.high)}]; {projected} projected into it, "
+        f"{counts[TrialState.REJECTED]} rejected untrained",
+    ]
+    objective = job.settings.objective
+    best = objective.best(records)
+    if best is None:
+        lines.append("no trial completed yet")
+    else:
+        accuracy = f"proxy accuracy {best.proxy_accuracy:.4f}, " if best.proxy_accuracy is not None else ""
+        lines += [
+            f"best by {objective.label}: trial {best.number}, {accuracy}"
+            f"{'score' if objective.proxy == 'zero-cost' else 'reward'} {best.reward:.4f}, "
+            f"{format_macs(best.macs)} MACs, " + ("" if best.latency_ms is None else f"{best.latency_ms:.2f} ms, ")
+            + f"{best.params:,} params ({best.projection})",
+            f"      {best.spec}",
+            winner_verdict(job.settings, records, best),
+            f"best spec: {job.run_dir / BEST_SPEC}",
+            f"dashboard: python -m analysis.dashboard {job.run_dir}",
+        ]
+    failures = [r for r in records if r.state is TrialState.FAIL and r.failure_reason]
+    if failures:
+        lines.append("failures: " + "; ".join(f"trial {r.number}: {r.failure_reason[:120]}" for r in failures[-3:]))
+    return "\n".join(lines)
+
+
+__all__ = ["finished", "run_search", "summarize", "winner_verdict"]

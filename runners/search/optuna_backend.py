@@ -1,0 +1,294 @@
+"""Optuna backend: a study in the run directory's SQLite file (or ``--storage``),
+``--workers`` processes on one storage, Hyperband pruning on per-epoch reports.
+
+Resume: trials a killed process left ``RUNNING`` are recorded ``INTERRUPTED`` and their
+parameters are enqueued, so they are rerun first; completed trials stay. A kill can land
+while a trial's parameters are still being suggested: such a partial set is not a
+candidate, so nothing is enqueued for it (the sampler proposes a whole new one). A trial
+whose record reached ``trials.jsonl`` before the kill but whose outcome had not yet reached
+the study is told that recorded outcome instead: the record is the source of truth.
+
+One study, several commands: with ``--storage`` on a database server (or a journal file)
+several commands, on one machine or many, can work on one study, each with its own run
+directory. ``--trials`` is then the study's total: every process stops starting trials
+once the study holds that many (finished or running), so the commands together run the
+asked-for number. Each running trial names its process (:data:`OWNER`), so a resuming
+command settles only trials whose process is gone, never another live command's; trials
+of a machine that died are failed by the database's heartbeat and retried elsewhere.
+The study remembers the settings of the search that created it (:data:`IDENTITY`) and
+refuses a command with other settings.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import socket
+import time
+
+import optuna
+from optuna.trial import FrozenTrial
+
+from infra.seeds import sampler_seed
+
+from runners.data.sources import Splits
+from runners.search.candidates import Evaluator
+from runners.search.records import TrialRecord, append_record, read_records, write_tables
+from infra.trial_state import TrialState
+from runners.search.job import SearchJob, load_job_data
+from runners.search.storage import open_storage
+from infra.errors import UsageError
+
+GRID_LIMIT = 100_000
+OWNER = "owner"  # a trial's user attribute: "host:pid" of the process that runs it
+IDENTITY = "identity"  # the study's user attribute: the settings of the search that created it
+UNOWNED_GRACE_S = 60.0  # a trial gets its owner right after it is created; younger ones may be about to
+
+
+class WorkersFailed(Exception):
+    """Some worker processes died (killed, out of memory); the others finished their share."""
+
+
+class CandidateNotTrained(Exception):
+    """Marks an Optuna trial failed (candidate failed or was rejected); the search goes on."""
+
+
+def make_sampler(job: SearchJob, stream: int = 0) -> optuna.samplers.BaseSampler:
+    """The job's sampler. ``stream`` separates random streams: a resumed run or a second
+    worker must not replay the first one's random draws (same seed, same candidates)."""
+    name, seed = job.sampler, sampler_seed(job.data.seed, stream)
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=job.startup_trials)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "grid":
+        space = job.space
+        if space.size > GRID_LIMIT:
+            raise UsageError(f"--sampler grid needs a space of at most {GRID_LIMIT:,} networks; "
+                             f"this one has {space.size:.3g}: declare a smaller space with --space")
+        from search_space.space import domain_values
+
+        grid = {name: list(domain_values(domain)) for name, domain in space.parameters().items()}
+        return optuna.samplers.GridSampler(grid, seed=seed)
+    raise ValueError(f"unknown sampler {name!r}")
+
+
+def open_study(job: SearchJob, worker: int = 0) -> optuna.Study:
+    """Create or load the job's study; its sampler's random stream depends on how many
+    trials the study already holds and on ``worker`` (and on the process, for a shared
+    storage), so it is reproducible for a given history and never replays earlier draws. A study made by a search with other settings
+    is refused (see :func:`check_identity`)."""
+    objective = job.settings.objective
+    pruner = (
+        optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(1, job.settings.train.epochs))
+        if job.pruning and objective.prunable else optuna.pruners.NopPruner()
+    )
+    study = optuna.create_study(
+        study_name=job.study_name, storage=open_storage(job.storage_url), load_if_exists=True,
+        sampler=make_sampler(job), pruner=pruner, directions=list(objective.directions),
+    )
+    held = [direction.name.lower() for direction in study.directions]
+    if held != list(objective.directions):  # an existing study is loaded whatever its directions
+        raise UsageError(f"study {job.study_name!r} in {job.storage_url} cannot hold this search: its directions "
+                         f"are {'/'.join(held)}, this search's {'/'.join(objective.directions)}; choose another "
+                         "--study-name")
+    check_identity(study, job)
+    history = len(study.get_trials(deepcopy=False))
+    stream = history + 7919 * worker + (104_729 * os.getpid() if job.shared_storage else 0)
+    if stream:
+        study.sampler = make_sampler(job, stream=stream)
+    return study
+
+
+def check_identity(study: optuna.Study, job: SearchJob) -> None:
+    """Mark a new study with the job's identity, or refuse a job whose identity differs
+    from the one the study holds: trials of different budgets, spaces or proxies must not
+    mix in one sampler's history (two searches on one database need two study names)."""
+    identity = json.loads(json.dumps(job.identity))  # compared as stored: tuples are lists there
+    held = study.user_attrs.get(IDENTITY)
+    if held is None:
+        study.set_user_attr(IDENTITY, identity)
+        return
+    differing = [key for key in identity if key in held and held[key] != identity[key]]
+    if differing:
+        key = differing[0]
+        raise UsageError(f"study {job.study_name!r} in {job.storage_url} holds a search with "
+                         f"--{key.replace('_', '-')} {held[key]!r}, not {identity[key]!r}: use the same flags to "
+                         "join it, or another --study-name")
+
+
+def owner_tag() -> str:
+    """This process, as a running trial's :data:`OWNER` names it."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def abandoned(trial: FrozenTrial) -> bool:
+    """Whether a ``RUNNING`` trial's process is gone, so that a resuming command may settle it.
+
+    Decided only where it can be: a trial owned by a process of this machine is abandoned
+    when that process no longer exists (or is this one, which has started no trial yet);
+    one owned by another machine is left to the database's heartbeat (a JournalStorage has
+    none: such a trial stays running until a command on its own machine resumes). A trial
+    without an owner was killed while being created, unless it is young enough that its
+    process may be about to name itself.
+    """
+    owner = trial.user_attrs.get(OWNER)
+    if owner is None:
+        started = trial.datetime_start.timestamp() if trial.datetime_start else 0.0
+        return time.time() - started > UNOWNED_GRACE_S
+    host, _, pid = str(owner).rpartition(":")
+    if host != socket.gethostname():
+        return False
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, under another user
+        return False
+    return False
+
+
+def counted_trials(study: optuna.Study) -> int:
+    """Trials that count towards ``--trials`` across every command on the study: running
+    ones and those that finished with an outcome of ours (the :data:`OWNER`-less failures
+    are interrupted trials, queued again, and heartbeat failures, retried)."""
+    running = optuna.trial.TrialState.RUNNING
+    return sum(trial.state is running or (trial.state.is_finished() and "state" in trial.user_attrs)
+               for trial in study.get_trials(deepcopy=False))
+
+
+def recover_interrupted(study: optuna.Study, job: SearchJob) -> int:
+    """Settle trials a killed process left running; returns how many were queued again.
+
+    A trial with a finished record was killed between writing its record and telling the
+    study, so the study is told what the record says. Any other is failed in the study and
+    recorded ``INTERRUPTED``; its parameters are enqueued to run again first when the kill
+    left a whole set of them.
+    """
+    recorded = {r.number: r for r in read_records(job.run_dir) if r.state is not TrialState.INTERRUPTED}
+    requeued = 0
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if not abandoned(trial):
+            continue  # another command's, still working
+        record = recorded.get(trial.number)
+        if record is not None:
+            # Optuna has no public handle from a stored trial to a writable one but its id.
+            describe_trial(optuna.Trial(study, trial._trial_id), record)
+            state = study_state(record)
+            values = job.settings.objective.values(record) if state is optuna.trial.TrialState.COMPLETE else None
+            study.tell(trial.number, values, state=state)
+        else:
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+            whole = set(trial.params) == set(job.space.parameters())
+            reason = ("the search stopped during this trial; its parameters were queued again" if whole else
+                      "the search stopped while this trial's parameters were being chosen; nothing to rerun")
+            append_record(job.run_dir, TrialRecord(number=trial.number, state=TrialState.INTERRUPTED,
+                                                   params_sampled=dict(trial.params), failure_reason=reason))
+            if whole:
+                study.enqueue_trial(trial.params)
+                requeued += 1
+    return requeued
+
+
+def describe_trial(trial: optuna.Trial, record: TrialRecord) -> None:
+    """What optuna-dashboard shows next to a trial: the network as block strings, its cost
+    and our own state (the study's state cannot say REJECTED)."""
+    for key, value in (("state", record.state.value), ("spec", record.spec), ("macs", record.macs),
+                       ("latency_ms", record.latency_ms), ("params", record.params),
+                       ("proxy_accuracy", record.proxy_accuracy)):
+        if value not in (None, ""):
+            trial.set_user_attr(key, value)
+
+
+def study_state(record: TrialRecord) -> optuna.trial.TrialState:
+    """The state the study holds for a finished record: a sampler must model a pruned trial
+    as pruned (not as one that finished with its last report) and an untrained one as failed."""
+    if record.state is TrialState.COMPLETE:
+        return optuna.trial.TrialState.COMPLETE
+    return optuna.trial.TrialState.PRUNED if record.state is TrialState.PRUNED else optuna.trial.TrialState.FAIL
+
+
+def objective_for(job: SearchJob, evaluator: Evaluator):
+    goal = job.settings.objective
+
+    def objective(trial: optuna.Trial):
+        trial.set_user_attr(OWNER, owner_tag())
+        sampled = job.space.suggest(trial)
+
+        def report(progress: TrialRecord) -> bool:
+            if goal.multi:  # Optuna cannot prune multi-objective studies
+                return False
+            trial.report(progress.reward, progress.epochs)
+            return trial.should_prune()
+
+        record = evaluator.evaluate(trial.number, sampled, dict(trial.params), report)
+        append_record(job.run_dir, record)
+        write_tables(job.run_dir, read_records(job.run_dir), goal)
+        describe_trial(trial, record)
+        if record.state is TrialState.PRUNED:
+            raise optuna.TrialPruned(f"pruned after epoch {record.epochs}")
+        if record.state is not TrialState.COMPLETE:
+            raise CandidateNotTrained(record.failure_reason)
+        return goal.values(record)
+
+    return objective
+
+
+def _stop_at(total: int):
+    """An Optuna callback that stops a worker once the study holds ``total`` counted trials:
+    other commands on the same study add to the count (see the module docstring)."""
+    def stop_when_full(study: optuna.Study, trial: FrozenTrial) -> None:
+        if counted_trials(study) >= total:
+            study.stop()
+
+    return stop_when_full
+
+
+def _worker(job: SearchJob, n_trials: int, total: int, worker: int = 0, data: Splits | None = None) -> None:
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures and rejections are in our own records
+    evaluator = Evaluator(job.settings, data if data is not None else load_job_data(job), job.data.seed,
+                          history=lambda: read_records(job.run_dir))
+    study = open_study(job, worker)
+    if counted_trials(study) >= total:
+        return
+    study.optimize(objective_for(job, evaluator), n_trials=n_trials, timeout=job.timeout,
+                   catch=(CandidateNotTrained,), callbacks=[_stop_at(total)], gc_after_trial=True)
+
+
+def prepare_study(job: SearchJob) -> int:
+    """Open the job's study and settle what killed processes left running; returns how many
+    trials already count towards ``--trials`` (those of other commands on it included)."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures and rejections are in our own records
+    study = open_study(job)
+    recover_interrupted(study, job)
+    return counted_trials(study)
+
+
+def run(job: SearchJob, remaining: int, data: Splits, total: int | None = None) -> None:
+    """Run ``remaining`` more trials over ``job.workers`` processes (``data`` serves the
+    first; the others load their own, identically), stopping early once the study holds
+    ``total`` (other commands on the same study may add theirs)."""
+    if remaining <= 0:
+        return
+    total = remaining if total is None else total
+    workers = min(job.workers, remaining)
+    shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
+    if workers == 1:
+        _worker(job, shares[0], total, 0, data)
+        return
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_worker, args=(job, share, total, index))
+                 for index, share in enumerate(shares)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    failed = [p.exitcode for p in processes if p.exitcode]
+    if failed:
+        raise WorkersFailed(f"{len(failed)} of {workers} worker processes died (exit codes {failed}); the others "
+                            "finished their trials")

@@ -75,7 +75,7 @@ def mac_ratio_by_phi(family: pd.DataFrame) -> go.Figure:
 
 
 def measured_members(family: pd.DataFrame) -> pd.DataFrame:
-    """The members ``python -m runners.train RUN --members`` measured (``family.csv``'s
+    """The members ``python -m scaling.check RUN --members`` measured (``family.csv``'s
     measured columns), with ``inside`` the band verdict (``None`` without a prediction)."""
     if "measured_metric" not in family:
         return family.iloc[0:0].assign(measured=[], inside=[])
@@ -95,7 +95,7 @@ def band_verdict(measured: pd.DataFrame) -> str:
 
 def family_costs(family: pd.DataFrame) -> go.Figure:
     """Params, MACs (plain and Ghost) and the predicted metric of each family member, with
-    the measured metric of the members trained (``runners.train --members``)."""
+    the measured metric of the members trained (``scaling.check --members``)."""
     figure = make_subplots(rows=1, cols=3, subplot_titles=("parameters (millions)", "MACs (billions)",
                                                           "predicted metric"))
     names = family["name"]

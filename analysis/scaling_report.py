@@ -33,6 +33,8 @@ def scaling_sections(run_dir: Path) -> list[Section]:
                          scaling_baselines(grid, list(fresh.metrics) if fresh else None)))
     family = read_csv(run_dir / FAMILY_FILE, numeric=FAMILY_NUMBERS, required=("name",))
     laws, note = read_laws(run_dir)
+    if family is not None and family.empty:
+        sections.append(("The family", f"{run_dir / FAMILY_FILE} holds no rows: no family to show"))
     if family is not None and not family.empty:
         sections.append(("Realised vs ideal MAC ratio", mac_ratio_by_phi(family)))
         unhealthy = [law for law in laws if not law.healthy]

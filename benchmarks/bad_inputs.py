@@ -29,7 +29,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = {"search_space": "search_space", "search": "runners.search", "evaluate": "runners.evaluate",
-           "train": "runners.train", "fit": "scaling.fit", "dashboard": "analysis.dashboard"}
+           "train": "runners.train", "fit": "scaling.fit", "check": "scaling.check", "dashboard": "analysis.dashboard"}
 # Appended to commands that would train, so that accepted nonsense finishes in seconds.
 QUICK_TRAIN = ["--epochs", "1", "--max-train-samples", "64", "--max-val-samples", "32", "--quiet"]
 
@@ -380,11 +380,12 @@ def cases(root: Path) -> list[Case]:
     out += [Case("train", ("efficientnet-b0", "--data", data, *quick)) for data in data_bad[:16]]
     out += [Case("train", ("efficientnet-b0", "--init", str(path), "--data", f("good.npz"), *quick))
             for path in sorted(root.glob("ckpt_*.pt"))]
-    out += [Case("train", (run, "--members", "b0", "--data", f("good.npz"), *quick)) for run in
+    out += [Case("check", (run, "--members", "b0", "--data", f("good.npz"), *quick)) for run in
             (f("run_config_garbage"), f("run_config_kind_unknown"), f("empty_dir"), f("scaling_no_specs"))]
+    out += [Case("check", (f("scaling_no_specs"), "--members", flag)) for flag in ("b0", "x1", "", "b-1")]
     out += [Case("train", (f("scaling_no_specs"), "--quiet"))]
     out += [Case("train", ("efficientnet-b0", flag, value, "--data", f("good.npz"), *quick)) for flag, value in (
-        ("--members", "b0"), ("--members", "x1"), ("--members", ""), ("--members", "b-1"), ("--trainable-blocks", "-2"),
+        ("--members", "b0"), ("--trainable-blocks", "-2"),
         ("--trainable-blocks", "999"), ("--trainable-blocks", "1.0"), ("--augmentation", "-0.1"),
         ("--augmentation", "nan"), ("--augmentation", "2"), ("--progressive-stages", "0"), ("--classifier", "arc"),
         ("--out", f("a_file")), ("--out", f("run_config_kind_unknown")), ("--init", f("empty_dir")),

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import re
 import zipfile
 
 import numpy as np
+import pandas as pd
 import pytest
-from hypothesis import given, settings
+import torch
+import yaml
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from analysis.dashboard import main as dashboard
@@ -105,16 +109,42 @@ def test_a_bogus_storage_url_is_refused_before_the_run_directory_exists(files, c
 # --- fuzzing the readers ------------------------------------------------------------------------------
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text(max_size=220))
-def test_a_study_name_is_accepted_exactly_when_printable_ascii_of_bounded_length(text):
+PRINTABLE_ASCII = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+GOOD_NAMES = st.text(PRINTABLE_ASCII, min_size=1, max_size=200).filter(lambda name: name.strip() == name)
+# One defect each, spliced into a good name at a random place.
+DEFECTS = st.one_of(st.characters(max_codepoint=0x1F), st.characters(min_codepoint=0x7F, max_codepoint=0x9F),
+                    st.characters(min_codepoint=0xA0).filter(lambda c: not c.isascii()))
+
+
+@settings(max_examples=100, deadline=None)
+@given(GOOD_NAMES)
+@example("x" * 200)  # the longest accepted (Optuna's RDB column holds 512)
+@example("~ a/b:c")
+def test_a_printable_ascii_study_name_is_accepted_and_names_one_study_in_optuna_storage(name):
+    """Accepted names are the ones a user types; each round-trips through a real Optuna storage."""
+    import optuna
+
+    from runners.search.storage import parse_study_name
+
+    assert parse_study_name(name) == name
+    storage = optuna.storages.RDBStorage("sqlite://")  # in memory: a real schema, its column for names
+    optuna.create_study(storage=storage, study_name=name)
+    assert [summary.study_name for summary in optuna.get_all_study_summaries(storage)] == [name]
+
+
+@settings(max_examples=200, deadline=None)
+@given(GOOD_NAMES, st.integers(0, 200), DEFECTS, st.sampled_from(["inside", "space", "long", "empty"]))
+def test_a_study_name_with_any_defect_is_refused_in_one_line(name, where, defect, kind):
+    """A control or non-ASCII character anywhere, a leading or trailing space, more than the
+    limit, or nothing: a ValueError (one line once the CLI reports it)."""
     from runners.search.storage import STUDY_NAME_LIMIT, parse_study_name
 
-    valid = 0 < len(text) <= STUDY_NAME_LIMIT and all(" " <= c <= "~" for c in text) and text.strip() == text
-    try:
-        assert parse_study_name(text) == text and valid
-    except ValueError:
-        assert not valid
+    where %= len(name) + 1
+    text = {"inside": name[:where] + defect + name[where:], "space": " " + name if where % 2 else name + " ",
+            "long": (name * (STUDY_NAME_LIMIT + 1))[: STUDY_NAME_LIMIT + 1], "empty": ""}[kind]
+    with pytest.raises(ValueError, match="study name") as refused:
+        parse_study_name(text)
+    assert "\n" not in str(refused.value)
 
 
 @settings(max_examples=300, deadline=None)
@@ -128,14 +158,31 @@ def test_block_string_decoder_raises_only_spec_errors(text):
     assert text.isascii()  # digits of other scripts or superscripts never decode
 
 
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                           | st.text(max_size=8),
+                           lambda children: st.lists(children, max_size=3)
+                           | st.dictionaries(st.text(max_size=5), children, max_size=3), max_leaves=8)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.one_of(st.text(max_size=200), st.binary(max_size=200).map(lambda b: b.decode("latin-1"))))
-def test_document_parsers_raise_only_document_errors(text):
-    for parse in (parse_yaml, parse_json):
+def test_document_parsers_raise_only_document_errors_and_what_they_accept_round_trips(text):
+    """Any text: a DocumentError naming the source, or a value that the format writes back
+    and reads again unchanged (nothing half-parsed comes out)."""
+    for parse, dump in ((parse_yaml, yaml.safe_dump), (parse_json, json.dumps)):
         try:
-            parse(text, "fuzz")
-        except DocumentError:
-            pass
+            value = parse(text, "fuzz")
+        except DocumentError as error:
+            assert "fuzz" in str(error) and "\n" not in str(error)
+            continue
+        assert dump(parse(dump(value), "again")) == dump(value)  # compared as written: NaN equals itself there
+
+
+@settings(max_examples=100, deadline=None)
+@given(JSON_VALUES)
+def test_document_parsers_read_every_valid_document_exactly(value):
+    assert parse_json(json.dumps(value), "json") == value
+    assert parse_yaml(yaml.safe_dump(value), "yaml") == value
 
 
 @settings(max_examples=60, deadline=None)
@@ -165,9 +212,13 @@ def test_damaged_npz_files_raise_only_data_errors(tmp_path_factory, cut, where, 
     path = tmp_path_factory.mktemp("fuzz") / "damaged.npz"
     path.write_bytes(bytes(damaged))
     try:
-        read_npz(path)
-    except DataError:
-        pass
+        train, test = read_npz(path)
+    except DataError as error:
+        assert str(path) in str(error) and "\n" not in str(error)
+        return
+    # Whatever still reads is the archive's data: the zip's checksums catch a changed byte.
+    assert test is None and np.array_equal(train.x, np.zeros((6, 8, 8), np.float32))
+    assert np.array_equal(train.y, np.arange(6) % 2)
 
 
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
@@ -188,9 +239,16 @@ def test_damaged_idx_files_raise_only_data_errors(tmp_path_factory, body, kind, 
         content = content[: max(1, cut % (len(content) + 1))]
     path.write_bytes(bytes(content))
     try:
-        read_idx(path)
-    except DataError:
-        pass
+        array = read_idx(path)
+    except DataError as error:
+        assert str(path) in str(error) and "\n" not in str(error)
+        return
+    # What reads is exactly the file: the dimensions its header gives, the bytes after it.
+    raw = gzip.decompress(bytes(content)) if path.suffix == ".gz" else bytes(content)
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    assert array.dtype == np.uint8 and array.shape == shape
+    assert array.tobytes() == raw[4 + 4 * ndim: 4 + 4 * ndim + array.size]
 
 
 def test_zip_errors_are_the_kind_the_npz_reader_knows():
@@ -370,20 +428,49 @@ def test_damaged_images_in_a_class_folder_raise_only_data_errors(tmp_path_factor
         (folder / name / "good.png").write_bytes(PNG)
     (folder / "dog" / "damaged.png").write_bytes(bytes(damaged[:cut]))
     try:
-        prepare(DataOptions(source=str(folder), val_fraction=0.5))
-    except DataError:
-        pass
+        data = prepare(DataOptions(source=str(folder), val_fraction=0.5))
+    except DataError as error:
+        assert "\n" not in str(error)
+        return
+    # Every image decoded (a damaged one that still decodes is an image): finite, normalised
+    # tensors of one shape, a label for each, two classes.
+    assert len(data.train_x) + len(data.val_x) == 3 and data.num_classes == 2
+    for images, labels in ((data.train_x, data.train_y), (data.val_x, data.val_y)):
+        assert images.dtype == torch.float32 and torch.isfinite(images).all() and len(images) == len(labels)
+        assert tuple(images.shape[1:]) == (data.in_channels, *data.resolution)
+
+
+NUMBERS = st.one_of(st.floats(-1e6, 1e6, width=32), st.integers(-10**6, 10**6))
+SPECIAL_CELLS = st.sampled_from([float("nan"), float("inf"), float("-inf"), None, "", "x", "1e", "1,5", "--1"])
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.binary(max_size=300))
-def test_results_tables_of_random_bytes_raise_only_table_errors(tmp_path_factory, content):
+@given(st.lists(st.lists(NUMBERS, min_size=6, max_size=6), min_size=1, max_size=4),
+       st.lists(st.tuples(st.integers(0, 99), st.integers(0, 5), SPECIAL_CELLS), max_size=2), st.binary(max_size=40))
+def test_results_tables_are_read_whole_and_numeric_or_refused_in_one_line(tmp_path_factory, rows, damage, tail):
+    """A table with the grid's columns, numeric cells, some replaced by NaN, infinities,
+    text or blanks, then random trailing bytes: either one TableError naming the file, or
+    every required column comes back as finite floats equal to the numbers written."""
     from scaling.tables import GRID_COLUMNS, TableError, read_table
 
+    rows = [list(row) for row in rows]
+    for row, column, cell in damage:
+        rows[row % len(rows)][column] = cell
     path = tmp_path_factory.mktemp("tables") / "grid.csv"
-    path.write_bytes(content)
-    with pytest.raises(TableError):
-        read_table(path, GRID_COLUMNS)
+    pd.DataFrame(rows, columns=list(GRID_COLUMNS), dtype=object).to_csv(path, index=False)
+    for content in (path.read_bytes(), path.read_bytes() + tail):
+        path.write_bytes(content)
+        try:
+            frame = read_table(path, GRID_COLUMNS)
+        except TableError as error:
+            assert str(path) in str(error) and "\n" not in str(error)
+            continue
+        assert len(frame) >= max(len(rows), 1)
+        for column in GRID_COLUMNS:
+            assert frame[column].dtype == float and np.isfinite(frame[column]).all()
+            written = pd.to_numeric(pd.Series([row[GRID_COLUMNS.index(column)] for row in rows], dtype=object),
+                                    errors="coerce")
+            assert np.allclose(frame[column][: len(rows)], written.astype(float), rtol=1e-6)
 
 
 @pytest.mark.parametrize("args", [["describe", "efficientnet-b0", "--resolution"], ["describe", "efficientnet-b0",

@@ -9,22 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from search_space import PRESETS, build_model, count_cost, load_space, load_spec
+from tests.reference import REFERENCE_PARAMS
 from tests.strategies import networks
-
-# Reference parameter counts of the torchvision implementations (3 channels, 1000 classes).
-REFERENCE_PARAMS = {
-    "efficientnet-b0": 5_288_548,
-    "efficientnet-b1": 7_794_184,
-    "efficientnet-b2": 9_109_994,
-    "efficientnet-b3": 12_233_232,
-    "efficientnet-b4": 19_341_616,
-    "efficientnet-b5": 30_389_784,
-    "efficientnet-b6": 43_040_704,
-    "efficientnet-b7": 66_347_960,
-    "efficientnetv2-s": 21_458_488,
-    "efficientnetv2-m": 54_139_356,
-    "efficientnetv2-l": 118_515_272,
-}
 
 
 def measured(spec):

@@ -1,11 +1,14 @@
 """python -m runners.evaluate: the search's proxy on given specs, seeds paired across specs."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from runners.evaluate.command import main
+from runners.evaluate.command import main, summary
 from runners.search.command import main as search_main
 from search_space import load_space, write_spec_file
 from tests.commands import assert_one_line_error, call, spawn
@@ -65,7 +68,34 @@ def test_table_names_the_best_and_whether_it_is_separated(files, capsys):
     outcome = call(main, [files["a"], files["b"], "--seeds", "2", "--quiet", "--data", files["npz"], *FAST], capsys)
     assert outcome.code == 0, outcome.err
     assert "95% interval" in outcome.out and "(2 seeds)" in outcome.out
-    assert "best: " in outcome.out and "separated from" in outcome.out
+    assert re.search(r"^best: \S+; (NOT )?separated from \S+ \(paired difference", outcome.out, re.M)
+
+
+def planted(accuracies: dict[str, list[float]]) -> list[dict]:
+    return [{"spec": name, "seed": seed, "accuracy": accuracy, "seconds": 1.0, "macs": 10**6, "params": 10}
+            for name, values in accuracies.items() for seed, accuracy in enumerate(values)]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(0.2, 0.8), min_size=3, max_size=6), st.floats(0.02, 0.2),
+       st.lists(st.floats(-1e-3, 1e-3), min_size=6, max_size=6))
+def test_a_planted_clear_winner_is_named_and_separated(base, gap, noise):
+    """The runner-up scores the winner's accuracies less ``gap`` at every seed (paired), give
+    or take a thousandth: the summary names the winner and separates it."""
+    rows = planted({"weak": base, "strong": [a + gap + e for a, e in zip(base, noise)]})
+    verdict = summary(rows, ["weak", "strong"]).splitlines()[-1]
+    assert verdict.startswith("best: strong; separated from weak (")
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(0.2, 0.8), st.floats(0.01, 0.1), st.integers(1, 3))
+def test_seed_noise_without_a_difference_is_not_separated(level, swing, pairs):
+    """Two specs that trade places seed by seed by the same amount: the mean difference is
+    zero, so whichever is named best, it is NOT separated."""
+    first = [level + swing, level - swing] * pairs
+    second = [level - swing, level + swing] * pairs
+    verdict = summary(planted({"x": first, "y": second}), ["x", "y"]).splitlines()[-1]
+    assert re.match(r"best: [xy]; NOT separated from [xy] \(", verdict)
 
 
 @pytest.mark.parametrize("args, words", [

@@ -5,6 +5,8 @@ checkpoints round-trip; damaged checkpoints are one line."""
 from __future__ import annotations
 
 import dataclasses
+import functools
+import io
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search_space import build_model, load_spec
+from search_space import build_model, load_spec, to_json
 from search_space.__main__ import main
 from search_space.checkpoint import load_checkpoint, save_checkpoint
 from tests.commands import assert_one_line_error, call
@@ -139,20 +141,54 @@ def test_int8_quantization_keeps_a_trained_network_s_predictions(tmp_path):
         quantize_int8(model, [])
 
 
+TINY_NETWORK = """name: tiny
+resolution: 16
+in_channels: 1
+num_classes: 3
+stem_channels: 8
+head_channels: 16
+stages: [r1_k3_s11_e1_i8_o8_se0.25, r1_k3_s22_e2_i8_o8]
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def _tiny_checkpoint():
+    from search_space import from_yaml
+
+    spec = from_yaml(TINY_NETWORK)
+    buffer = io.BytesIO()
+    torch.save({"format": 1, "spec": to_json(spec), "state_dict": trained_like(spec).state_dict()}, buffer)
+    return spec, buffer.getvalue()
+
+
 @settings(max_examples=60, deadline=None)
-@given(st.binary(max_size=400), st.integers(0, 2000), st.integers(0, 255))
-def test_random_or_damaged_checkpoint_bytes_raise_only_checkpoint_errors(tmp_path_factory, noise, where, byte):
-    from search_space.checkpoint import CheckpointError, read_checkpoint
+@given(st.binary(max_size=400), st.integers(0, 10**6), st.integers(0, 255))
+def test_random_or_damaged_checkpoints_load_whole_or_fail_in_one_line(tmp_path_factory, noise, where, byte):
+    """A checkpoint of a real network, damaged at one byte, cut short, or replaced by noise:
+    loading either raises one CheckpointError line naming the file, or gives a network
+    that is whole (its weights are the file's, shaped as its spec says, and it runs)."""
+    from search_space.checkpoint import CheckpointError
 
     folder = tmp_path_factory.mktemp("fuzz")
+    spec, original = _tiny_checkpoint()
     good = folder / "good.pt"
-    torch.save({"format": 1, "spec": "{}", "state_dict": {"w": torch.ones(3)}}, good)
-    damaged = bytearray(good.read_bytes())
+    good.write_bytes(original)
+    loaded_spec, loaded = load_checkpoint(good)  # the undamaged file round-trips exactly
+    assert loaded_spec == spec and all(torch.equal(value, trained_like(spec).state_dict()[key])
+                                       for key, value in loaded.state_dict().items())
+    damaged = bytearray(original)
     damaged[where % len(damaged)] = byte
-    for content in (noise, bytes(damaged), bytes(damaged[: where % len(damaged)])):
+    cut = original[: where % len(original)]  # always shorter than the file: never a whole checkpoint
+    for content, can_load in ((noise, True), (bytes(damaged), True), (cut, False)):
         path = folder / "fuzzed.pt"
         path.write_bytes(content)
         try:
-            read_checkpoint(path)
-        except CheckpointError:
-            pass
+            fuzzed_spec, model = load_checkpoint(path)
+        except CheckpointError as error:
+            assert str(path) in str(error) and "\n" not in str(error)
+            continue
+        assert can_load, f"a checkpoint cut to {len(content)} of {len(original)} bytes loaded"
+        weights = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+        assert all(torch.equal(value, weights[key]) for key, value in model.state_dict().items())
+        side = fuzzed_spec.resolution
+        assert model(torch.zeros(1, fuzzed_spec.in_channels, *side)).shape == (1, fuzzed_spec.num_classes)

@@ -61,8 +61,11 @@ def test_the_lazy_view_reads_what_memory_holds_and_trains(tmp_path, monkeypatch)
     assert torch.equal(pickle.loads(shipped)[[5, 0, 2]], in_memory.train_x[[5, 0, 2]])
     (tmp_path / "tiny.yaml").write_text(TINY_SPACE)
     spec = lazy.deployed(load_space(tmp_path / "tiny.yaml").sample(0))
+    # Training reads the same batches from the cache as from memory: the same result.
     result = train_and_evaluate(spec, lazy, TrainConfig(epochs=1, batch_size=8))
-    assert 0.0 <= result.accuracy <= 1.0 and np.isfinite(result.train_loss)
+    eager = train_and_evaluate(spec, in_memory, TrainConfig(epochs=1, batch_size=8))
+    assert result.accuracy == eager.accuracy and result.validation_loss == pytest.approx(eager.validation_loss)
+    assert result.train_loss == pytest.approx(eager.train_loss) and np.isfinite(result.train_loss)
 
 
 def _write_large_folder(root, per_class: int, side: int) -> int:

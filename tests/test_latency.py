@@ -42,10 +42,16 @@ def test_parts_are_the_model_s_parts_with_their_input_shapes(seed):
         hook.remove()
     assert [part.input_shape for part in parts] == seen
     assert len(parts) == spec.total_blocks + 3
-    # Each part built alone computes what the model's part does on that input.
-    block = parts[1].build().eval()
-    assert type(block) is type(model.blocks[0]) and block(torch.zeros(1, *parts[1].input_shape)).shape[1] == \
-        model.blocks[0](torch.zeros(1, *parts[1].input_shape)).shape[1]
+    # Each part built alone is the model's part: it takes the model's weights (same parameter
+    # names and shapes) and then computes what the model's part computes on that input.
+    torch.manual_seed(seed)
+    pooled_classifier = torch.nn.Sequential(model.pool, torch.nn.Flatten(1), model.classifier)  # eval: no dropout
+    for part, module in zip(parts, [model.stem, *model.blocks, model.head, pooled_classifier]):
+        alone = part.build().eval()
+        alone.load_state_dict(module.state_dict())
+        x = torch.randn(2, *part.input_shape)
+        with torch.inference_mode():
+            torch.testing.assert_close(alone(x), module(x))
 
 
 def test_a_spec_of_known_parts_is_predicted_without_building_it(tmp_path, monkeypatch):

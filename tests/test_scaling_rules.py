@@ -11,6 +11,7 @@ from search_space import round_filters, round_repeats, scale
 from scaling.compound import Coefficients, corrected_scale
 from search_space.rules import REPEATS_TOLERANCE, distribute_repeats
 from search_space import SpecError, count_cost, load_space, load_spec
+from tests.reference import OFFICIAL_SCALING, REFERENCE_PARAMS
 from tests.strategies import networks
 
 multipliers = st.floats(1.0, 4.0, allow_nan=False)
@@ -140,8 +141,17 @@ def test_a_one_block_per_stage_base_can_grow_by_less_than_double_with_the_total_
     assert corrected_scale(shallow, point, 1.0, depth_rule="per-stage").effective[0] == 2.0  # ceil(1 * 1.x) = 2
     total = corrected_scale(shallow, point, 1.0, depth_rule="total")
     assert 1.0 < total.effective[0] < 2.0 and abs(total.realised_ratio - 2) <= 0.1
-    # The reference presets keep the reference rule.
-    assert scale(b0, 1.1, 1.2, 260, dropout=0.3, name="efficientnet-b2") == load_spec("efficientnet-b2")
+
+
+
+@pytest.mark.parametrize("name", list(OFFICIAL_SCALING))
+def test_b0_scaled_by_the_official_table_with_the_reference_rule_has_the_official_parameter_count(name):
+    """The reference rounding (round_filters, ceil of repeats per stage) applied to B0 with the
+    official multipliers gives torchvision's parameter count of each of B1..B7."""
+    width, depth, resolution, dropout = OFFICIAL_SCALING[name]
+    scaled = scale(load_spec("efficientnet-b0"), width, depth, resolution, dropout=dropout, name=name)
+    assert count_cost(scaled).params == REFERENCE_PARAMS[name]
+    assert scaled.resolution == (resolution, resolution) and scaled.dropout == dropout
 
 
 def test_unknown_depth_rule_names_the_field():

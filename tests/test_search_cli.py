@@ -4,6 +4,7 @@ kill -9, failures, reproducibility, both backends, and one-line errors with exit
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,9 +12,12 @@ import sys
 import optuna
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runners.search import candidates as evaluation
-from runners.search.records import TrialRecord, TrialState, read_records
+from runners.search.records import TrialRecord, read_records
+from infra.trial_state import TrialState
 from runners.search.command import main
 from search_space import count_cost, load_spec
 from tests.commands import assert_one_line_error, call, spawn
@@ -322,7 +326,7 @@ def test_racing_gives_extra_seeds_only_to_contenders(tmp_path, monkeypatch):
     history = [TrialRecord(number=n, state=TrialState.COMPLETE, macs=budget, proxy_accuracy=0.8, reward=0.8,
                            seed_accuracies=[0.80, 0.81, 0.79]) for n in range(4)]
     data = load(write_npz(tmp_path / "d.npz", n=40, shape=(16, 16)))
-    evaluator = evaluation.Evaluator(evaluation.SearchSettings(budget=budget, seeds=3), data, history=lambda: history)
+    evaluator = evaluation.Evaluator(evaluation.SearchSettings(budget=budget, seeds=3), data, 0, history=lambda: history)
     for accuracy, expected_seeds in ((0.50, 1), (0.80, 3)):
         level["accuracy"] = accuracy
         calls.clear()
@@ -332,8 +336,36 @@ def test_racing_gives_extra_seeds_only_to_contenders(tmp_path, monkeypatch):
         assert record.proxy_accuracy == pytest.approx(sum(record.seed_accuracies) / expected_seeds)
     # Without a history (a Ray worker elsewhere) every candidate gets every seed.
     level["accuracy"], calls[:] = 0.50, []
-    evaluation.Evaluator(evaluation.SearchSettings(budget=budget, seeds=3), data).evaluate(11, spec, {})
+    evaluation.Evaluator(evaluation.SearchSettings(budget=budget, seeds=3), data, 0).evaluate(11, spec, {})
     assert len(calls) == 3
+
+
+def planted_records(*accuracies: list[float]) -> list[TrialRecord]:
+    """COMPLETE records of equal MACs (so the reward ranks as the accuracy does)."""
+    return [TrialRecord(number=number, state=TrialState.COMPLETE, macs=10**6, seed_accuracies=list(values),
+                        proxy_accuracy=sum(values) / len(values), reward=sum(values) / len(values))
+            for number, values in enumerate(accuracies)]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(0.2, 0.8), min_size=3, max_size=6), st.floats(0.02, 0.2),
+       st.lists(st.floats(-1e-3, 1e-3), min_size=6, max_size=6))
+def test_a_planted_clear_winner_is_separated_from_the_runner_up(base, gap, noise):
+    from runners.search.driver import winner_verdict
+
+    records = planted_records(base, [a + gap + e for a, e in zip(base, noise)], [a - 0.1 for a in base])
+    verdict = winner_verdict(evaluation.SearchSettings(budget=10**6), records, records[1])
+    assert "; separated from the runner-up, trial 0 (" in verdict
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(0.2, 0.8), st.floats(0.01, 0.1), st.integers(1, 3))
+def test_seed_noise_without_a_difference_does_not_separate_the_winner(level, swing, pairs):
+    from runners.search.driver import winner_verdict
+
+    records = planted_records([level + swing, level - swing] * pairs, [level - swing, level + swing] * pairs)
+    verdict = winner_verdict(evaluation.SearchSettings(budget=10**6), records, records[0])
+    assert "; NOT separated from the runner-up, trial 1 (" in verdict
 
 
 def test_seeds_give_the_winner_an_interval_and_a_verdict(files, tmp_path, capsys):
@@ -341,7 +373,7 @@ def test_seeds_give_the_winner_an_interval_and_a_verdict(files, tmp_path, capsys
     assert search(files, out, "--trials", "3", "--seeds", "2", "--no-pruning") == 0
     printed = capsys.readouterr().out
     assert "over seeds:" in printed and "(2 seeds)" in printed
-    assert "separated from the runner-up" in printed  # "separated" or "NOT separated"
+    assert re.search(r"; (NOT )?separated from the runner-up, trial \d+ \(paired difference", printed)
     frame = table(out)
     assert (frame["seeds"] >= 1).all()
     best = frame.sort_values("reward", ascending=False).iloc[0]

@@ -22,7 +22,7 @@ from runners.search.job import SearchJob
 from runners.search import optuna_backend
 from runners.search.optuna_backend import OWNER, counted_trials, open_study, recover_interrupted
 from runners.search.records import Objective, TrialRecord, append_record, read_records
-from runners.search.records import TrialState as Outcome
+from infra.trial_state import TrialState as Outcome
 from search_space import load_space
 from infra.errors import UsageError
 

@@ -75,7 +75,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("path, value, words", CASES, ids=[f"{c[0]}={c[1]!r}" for c in CASES])
+@pytest.mark.parametrize("path, value, words", CASES,
+                         ids=[f"{c[0]}={'<deleted>' if c[1] is DELETE else repr(c[1])}" for c in CASES])
 def test_bad_field_names_its_path_and_rule(path, value, words):
     with pytest.raises(SpecError) as caught:
         spec_from_dict(mutated(path, value))

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from infra.seeds import replicate_seed
 from runners.learning import loop as training
 
 from runners.learning.loop import TrainConfig, TrainingDiverged, evaluate, resolve_device, train_and_evaluate
@@ -67,9 +68,11 @@ def test_evaluate_counts_correct_predictions():
     assert evaluate(Constant(), torch.zeros(4, 1, 2, 2), labels, batch_size=3, device="cpu") == 0.75
 
 
-def test_resolve_device():
-    assert resolve_device("cpu") == "cpu"
-    assert resolve_device("auto") in ("cpu", "cuda")
+@pytest.mark.parametrize("cuda", [True, False])
+def test_auto_picks_cuda_exactly_when_torch_sees_one_and_named_devices_pass_through(monkeypatch, cuda):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert resolve_device("auto") == ("cuda" if cuda else "cpu")
+    assert resolve_device("cpu") == "cpu" and resolve_device("cuda:1") == "cuda:1"
     with pytest.raises(RuntimeError):
         resolve_device("banana")
 
@@ -119,7 +122,7 @@ def _space_file(tmp_path):
 
 
 def test_replicate_seeds_differ_by_replicate_and_run_seed():
-    seeds = {training.replicate_seed(run, replicate) for run in range(30) for replicate in range(30)}
+    seeds = {replicate_seed(run, replicate) for run in range(30) for replicate in range(30)}
     assert len(seeds) == 900
 
 

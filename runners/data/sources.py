@@ -166,14 +166,15 @@ def read_npz(path: Path) -> tuple[ArrayData, ArrayData | None]:
     """``x`` (N x H x W or N x C x H x W) and ``y`` (N); optional ``x_test``/``y_test``."""
     try:
         loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):  # np.load reads a lone .npy array whatever its name
-            raise DataError(f"{path}: holds a single array, not an .npz archive of x and y (numpy.savez writes one)")
-        with loaded as archive:
-            arrays = {name: archive[name] for name in archive.files}
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            with loaded as archive:
+                arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         # A truncated or corrupt archive fails in the zip reader, the decompressor or numpy's
         # header parser; every one of them means the same to the user.
         raise DataError(f"{path}: cannot read as .npz ({type(error).__name__}: {str(error)[:120]})") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):  # np.load reads a lone .npy array whatever its name
+        raise DataError(f"{path}: holds a single array, not an .npz archive of x and y (numpy.savez writes one)")
     missing = [name for name in ("x", "y") if name not in arrays]
     if missing:
         raise DataError(f"{path}: missing array(s) {', '.join(missing)}; expected x (N x H x W or N x C x H x W) and y (N)")

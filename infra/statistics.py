@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy import stats
 
 INTERVAL_LEVEL = 0.95  # every interval the suite reports (coefficients, laws, bands, seeds, rankings)
 
@@ -87,6 +86,8 @@ def mean_interval(values: Sequence[float], level: float = INTERVAL_LEVEL) -> Est
     mean = float(array.mean())
     if array.size < 2:
         return Estimate(mean, -math.inf, math.inf, 1)
+    from scipy import stats  # on first use: scipy.stats costs every search process half a second to import
+
     half = float(stats.t.ppf((1 + level) / 2, array.size - 1) * array.std(ddof=1) / math.sqrt(array.size))
     return Estimate(mean, mean - half, mean + half, int(array.size))
 
@@ -165,6 +166,8 @@ def could_beat(candidate: Sequence[float], incumbent: Sequence[float], noise: Se
         return True
     gap = float(np.mean(candidate)) - float(np.mean(incumbent))
     spread = noise.std * math.sqrt(1 / len(candidate) + 1 / len(incumbent))
+    from scipy import stats
+
     return gap + float(stats.t.ppf(level, noise.degrees_of_freedom)) * spread >= 0
 
 
@@ -180,9 +183,34 @@ class RankAgreement:
 
 
 def _correlations(reference: np.ndarray, candidate: np.ndarray) -> tuple[float, float]:
-    if np.ptp(reference) == 0 or np.ptp(candidate) == 0:
-        return 0.0, 0.0  # a constant ranking carries no order
-    return float(stats.kendalltau(reference, candidate).statistic), float(stats.spearmanr(reference, candidate).statistic)
+    """Kendall's tau-b and Spearman's rho of one pair of rankings (0 for a constant one)."""
+    kendall, spearman = _correlations_of_draws(reference[None, :], candidate[None, :])[0]
+    return float(kendall), float(spearman)
+
+
+def _correlations_of_draws(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+    """Kendall's tau-b and Spearman's rho (with average ranks for ties) of each row pair of
+    two ``draws x candidates`` arrays, at once: ``draws x 2``. A row that is constant in
+    either ranking carries no order and gets 0 (scipy's answer there is NaN).
+
+    Tau-b counts each pair's concordance ``sign(dx) * sign(dy)`` over ``sqrt`` of the pairs
+    untied in x times those untied in y (Kendall 1945); a candidate drawn twice by the
+    bootstrap is tied with itself in both rankings, so it counts in neither.
+    """
+    sign_x = np.sign(reference[:, :, None] - reference[:, None, :])
+    sign_y = np.sign(candidate[:, :, None] - candidate[:, None, :])
+    untied = np.sqrt((sign_x**2).sum(axis=(1, 2)) * (sign_y**2).sum(axis=(1, 2)))
+    concordance = (sign_x * sign_y).sum(axis=(1, 2))
+    kendall = np.divide(concordance, untied, out=np.zeros_like(concordance), where=untied > 0)
+    # Average ranks: the smaller values plus half the ties (the value itself excluded).
+    rank_x = (sign_x > 0).sum(axis=2) + 0.5 * ((sign_x == 0).sum(axis=2) - 1)
+    rank_y = (sign_y > 0).sum(axis=2) + 0.5 * ((sign_y == 0).sum(axis=2) - 1)
+    rank_x = rank_x - rank_x.mean(axis=1, keepdims=True)
+    rank_y = rank_y - rank_y.mean(axis=1, keepdims=True)
+    spread = np.sqrt((rank_x**2).sum(axis=1) * (rank_y**2).sum(axis=1))
+    covariance = (rank_x * rank_y).sum(axis=1)
+    spearman = np.divide(covariance, spread, out=np.zeros_like(covariance), where=spread > 0)
+    return np.stack([kendall, spearman], axis=1)
 
 
 def _rankings(*rankings: Sequence[float]) -> list[np.ndarray]:
@@ -193,10 +221,9 @@ def _rankings(*rankings: Sequence[float]) -> list[np.ndarray]:
     return arrays
 
 
-def _bootstrap_candidates(statistic, size: int, bootstrap: int, seed: int) -> np.ndarray:
-    """``statistic(index)`` on ``bootstrap`` resamples (with replacement) of ``size`` candidates."""
-    rng = np.random.default_rng(seed)
-    return np.array([statistic(index) for index in rng.integers(0, size, (bootstrap, size))])
+def _bootstrap_indices(size: int, bootstrap: int, seed: int) -> np.ndarray:
+    """``bootstrap`` resamples (with replacement) of ``size`` candidates, as indices."""
+    return np.random.default_rng(seed).integers(0, size, (bootstrap, size))
 
 
 def rank_agreement(reference: Sequence[float], candidate: Sequence[float], *, bootstrap: int = 2000, seed: int = 0,
@@ -211,8 +238,8 @@ def rank_agreement(reference: Sequence[float], candidate: Sequence[float], *, bo
     """
     reference_array, candidate_array = _rankings(reference, candidate)
     kendall, spearman = _correlations(reference_array, candidate_array)
-    draws = _bootstrap_candidates(lambda index: _correlations(reference_array[index], candidate_array[index]),
-                                  reference_array.size, bootstrap, seed)
+    index = _bootstrap_indices(reference_array.size, bootstrap, seed)
+    draws = _correlations_of_draws(reference_array[index], candidate_array[index])
     n = int(reference_array.size)
     return RankAgreement(Estimate(kendall, *percentile_interval(draws[:, 0], kendall, level), n),
                          Estimate(spearman, *percentile_interval(draws[:, 1], spearman, level), n))
@@ -229,13 +256,10 @@ def rank_agreement_difference(reference: Sequence[float], first: Sequence[float]
     0.4
     """
     reference_array, first_array, second_array = _rankings(reference, first, second)
-
-    def difference(index) -> float:
-        return (_correlations(reference_array[index], first_array[index])[0]
-                - _correlations(reference_array[index], second_array[index])[0])
-
-    estimate = difference(slice(None))
-    draws = _bootstrap_candidates(difference, reference_array.size, bootstrap, seed)
+    estimate = _correlations(reference_array, first_array)[0] - _correlations(reference_array, second_array)[0]
+    index = _bootstrap_indices(reference_array.size, bootstrap, seed)
+    draws = (_correlations_of_draws(reference_array[index], first_array[index])[:, 0]
+             - _correlations_of_draws(reference_array[index], second_array[index])[:, 0])
     return Estimate(estimate, *percentile_interval(draws, estimate, level), int(reference_array.size))
 
 

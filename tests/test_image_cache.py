@@ -68,6 +68,12 @@ def test_the_lazy_view_reads_what_memory_holds_and_trains(tmp_path, monkeypatch)
     assert result.train_loss == pytest.approx(eager.train_loss) and np.isfinite(result.train_loss)
 
 
+# The address space of a search process (and of its decoding workers) in the tests below: the
+# least a search of tiny data runs in (torch and its libraries reserve about 1.3 GiB), so that
+# the data that must exceed it stays small enough to write quickly.
+MEMORY_CAP = 3 * 2**29  # 1.5 GiB
+
+
 def _write_large_folder(root, per_class: int, side: int) -> int:
     """Two classes of ``side`` x ``side`` gray PNGs (cheap to write: mostly flat); returns
     the bytes they decode to as uint8."""
@@ -84,8 +90,8 @@ def _write_large_folder(root, per_class: int, side: int) -> int:
 
 
 def test_a_folder_larger_than_the_memory_cap_is_searched_under_it(tmp_path):
-    cap = 2 * 2**30  # address space of the search process (and of its decoding workers)
-    decoded = _write_large_folder(tmp_path / "large", per_class=1300, side=1024)
+    cap = MEMORY_CAP
+    decoded = _write_large_folder(tmp_path / "large", per_class=1000, side=1024)
     assert decoded > 1.25 * cap  # as uint8; as the float32 the in-memory path builds, 5x the cap
     (tmp_path / "tiny.yaml").write_text(TINY_SPACE)
 
@@ -101,7 +107,7 @@ def test_a_folder_larger_than_the_memory_cap_is_searched_under_it(tmp_path):
     assert outcome.returncode == 0, outcome.stderr[-3000:]
     assert "caching large at 64x64" in outcome.stderr  # the cache's progress bar (not with --quiet)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    print(f"folder {decoded / 2**30:.2f} GiB as uint8 under a {cap / 2**30:.0f} GiB cap: peak RSS "
+    print(f"folder {decoded / 2**30:.2f} GiB as uint8 under a {cap / 2**30:.1f} GiB cap: peak RSS "
           f"{peak / 2**30:.2f} GiB")
     assert (run / "best.yaml").is_file()
 
@@ -145,8 +151,8 @@ def test_an_npz_too_large_for_memory_is_read_in_chunks_into_a_cache(tmp_path, mo
 
 
 def test_an_npz_larger_than_the_memory_cap_is_searched_under_it(tmp_path):
-    cap = 2 * 2**30
-    decoded = _write_npz_streaming(tmp_path / "large.npz", samples=2600, side=1024)
+    cap = MEMORY_CAP
+    decoded = _write_npz_streaming(tmp_path / "large.npz", samples=2000, side=1024)
     assert decoded > 1.25 * cap  # as uint8; as the float32 an in-memory load makes, 5x the cap
     (tmp_path / "tiny.yaml").write_text(TINY_SPACE)
 
@@ -160,6 +166,6 @@ def test_an_npz_larger_than_the_memory_cap_is_searched_under_it(tmp_path):
          "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=600, preexec_fn=capped)
     assert outcome.returncode == 0, outcome.stderr[-3000:]
     assert "caching large.npz:x at 64x64" in outcome.stderr
-    print(f".npz {decoded / 2**30:.2f} GiB as uint8 under a {cap / 2**30:.0f} GiB cap: peak RSS of the commands "
+    print(f".npz {decoded / 2**30:.2f} GiB as uint8 under a {cap / 2**30:.1f} GiB cap: peak RSS of the commands "
           f"so far {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20:.2f} GiB")
     assert (tmp_path / "run" / "best.yaml").is_file()

@@ -179,24 +179,21 @@ def test_rejected_candidates_are_not_trained(files, tmp_path, monkeypatch):
     assert table(out)["state"].tolist() == ["REJECTED", "REJECTED"]
 
 
-def test_ray_backend_prints_only_the_progress_bar_and_the_summary(files, tmp_path):
-    """Ray's and Optuna's own log lines (token authentication, INFO) stay out of the terminal."""
+def test_ray_backend_gives_the_same_outputs_and_prints_only_the_progress_bar_and_the_summary(files, tmp_path):
+    """A Ray search (in its own process, as a user runs it) writes what the Optuna backend
+    writes, keeps Ray's and Optuna's own log lines (token authentication, INFO) out of the
+    terminal, and continues in the same study when rerun."""
+    out = tmp_path / "ray"
     outcome = spawn("runners.search", "--data", files["npz"], "--space", files["space"], "--budget-flops", "12M",
-                    "--out", tmp_path / "run", "--trials", "2", "--backend", "ray",
-                    *[flag for flag in FAST if flag != "--quiet"])
+                    "--out", out, "--trials", "2", "--backend", "ray", *[flag for flag in FAST if flag != "--quiet"])
     assert outcome.code == 0, outcome.err
     bar_lines = [line for line in outcome.err.replace("\r", "\n").splitlines() if line.strip()]
     assert bar_lines and all(line.startswith("trials:") for line in bar_lines), outcome.err
     assert "best by reward" in outcome.out
-
-
-def test_ray_backend_gives_the_same_outputs(files, tmp_path):
-    out = tmp_path / "ray"
-    assert search(files, out, "--trials", "2", "--backend", "ray") == 0
     frame = table(out)
     assert list(frame["number"]) == [0, 1]
     assert set(frame["state"]) <= {"COMPLETE", "PRUNED"}
-    assert list(frame.columns) == list(pd.read_csv(tmp_path / "ray" / "results.csv").columns)
+    assert list(frame.columns) == list(pd.read_csv(out / "results.csv").columns)
     assert (out / "best.yaml").is_file()
     optuna_out = tmp_path / "optuna"
     assert search(files, optuna_out, "--trials", "2") == 0

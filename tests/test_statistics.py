@@ -140,3 +140,17 @@ def test_pooled_seed_noise_and_the_racing_rule():
     assert could_beat([0.1], [0.9, 0.9], None)  # without a noise estimate everyone races on
     assert not could_beat([0.5], [0.80, 0.81, 0.79], SeedNoise(0.01, 30))
     assert could_beat([0.5], [0.80, 0.81, 0.79], SeedNoise(0.5, 30))  # the same gap inside wide noise
+
+
+@given(st.lists(st.tuples(st.integers(0, 5) | st.floats(-10, 10), st.integers(0, 5) | st.floats(-10, 10)),
+                min_size=3, max_size=30))
+def test_vectorised_kendall_tau_b_and_spearman_equal_scipy_with_ties(pairs):
+    from infra.statistics import _correlations
+
+    x, y = (np.array(values, dtype=float) for values in zip(*pairs))
+    kendall, spearman = _correlations(x, y)
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        assert (kendall, spearman) == (0.0, 0.0)  # a constant ranking carries no order
+    else:
+        assert kendall == pytest.approx(stats.kendalltau(x, y).statistic, abs=1e-12)
+        assert spearman == pytest.approx(stats.spearmanr(x, y).statistic, abs=1e-12)

@@ -30,17 +30,17 @@ from analysis.scaling_figures import compare_scaling_runs
 from analysis.scaling_report import scaling_sections
 from analysis.search_report import load_search_run, search_sections
 from analysis.training_figures import training_sections
-from runners.search.candidates import SearchSettings
-from infra.trial_state import TrialState
-from runners.search.records import TRIALS_LOG
-from runners.train.run_files import CURVES
-from infra.run_dirs import RUNS, read_config
-from scaling.grid_run import read_evaluations
-from scaling.run_files import COEFFICIENTS_FILE, EVALUATIONS_LOG, FAMILY_FILE, LAWS_FILE
-from scaling.reports import LawReport, read_coefficients, read_laws
 from infra.cli import ArgumentParser, run_main
 from infra.errors import UsageError
 from infra.files import unreadable_lines
+from infra.run_dirs import RUNS, read_config
+from infra.trial_state import TrialState
+from runners.search.candidates import SearchSettings
+from runners.search.records import TRIALS_LOG
+from runners.train.run_files import CURVES
+from scaling.grid_run import read_evaluations
+from scaling.reports import LawReport, read_coefficients, read_laws
+from scaling.run_files import COEFFICIENTS_FILE, EVALUATIONS_LOG, FAMILY_FILE, LAWS_FILE
 
 SCALING_FILES = (EVALUATIONS_LOG, COEFFICIENTS_FILE, FAMILY_FILE, LAWS_FILE)
 LOGS = (TRIALS_LOG, EVALUATIONS_LOG)  # JSON-lines logs, read for what they can still tell

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from analysis.report import Section, read_csv
 from analysis.scaling_figures import (band_verdict, family_costs, mac_ratio_by_phi, measured_members, power_law_fit,
                                       scaling_baselines, share_simplex)
-from scaling.run_files import FAMILY_FILE, GRID_FILE
 from scaling.reports import read_coefficients, read_laws
+from scaling.run_files import FAMILY_FILE, GRID_FILE
 
 # The columns the figures below read (family.csv's predicted_* may be blank: no law).
 FAMILY_NUMBERS = ("phi", "params", "macs", "realised_mac_ratio", "ideal_mac_ratio", "ghost_params", "ghost_macs")

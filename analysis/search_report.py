@@ -11,10 +11,10 @@ import pandas as pd
 from analysis.figures import (macs_vs_accuracy, network_stages, parallel_coordinates, parameter_importances,
                               search_history, stage_choice_frequencies)
 from analysis.report import Section
-from runners.search.candidates import SearchSettings
-from runners.search.records import BEST_SPEC, Objective, TrialRecord, read_records, records_frame
-from runners.search.driver import winner_verdict
 from infra.run_dirs import read_config
+from runners.search.candidates import SearchSettings
+from runners.search.driver import winner_verdict
+from runners.search.records import BEST_SPEC, Objective, TrialRecord, read_records, records_frame
 from search_space import SpecError, count_cost, encode_stage, read_spec_file
 
 

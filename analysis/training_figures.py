@@ -9,8 +9,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analysis.report import Section, read_csv
-from runners.train.run_files import CURVES, RESULT
 from infra.documents import DocumentError, read_json
+from runners.train.run_files import CURVES, RESULT
 
 CURVE_NUMBERS = ("epoch", "train_loss", "val_accuracy", "val_loss", "seconds")
 

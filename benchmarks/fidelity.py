@@ -35,16 +35,16 @@ from pathlib import Path
 
 import numpy as np
 
-from runners.search.budget import project
+from infra.files import append_json_line, read_json_lines, write_json
+from infra.progress import progress_bar
+from infra.seeds import replicate_seed
+from infra.statistics import rank_agreement, rank_agreement_difference
 from runners.data.sources import DataOptions, Splits, prepare
 from runners.flags import SEARCH_PROXY, checked_device
-from infra.progress import progress_bar
-from infra.statistics import rank_agreement, rank_agreement_difference
-from infra.seeds import replicate_seed
 from runners.learning.loop import TrainConfig, train_and_evaluate
 from runners.learning.zero_cost import SCORES, zero_cost_scores
+from runners.search.budget import project
 from search_space import NetworkSpec, count_cost, load_space, spec_from_dict, spec_to_dict, stages_summary
-from infra.files import append_json_line, read_json_lines, write_json
 from search_space.space import replace_fixed
 
 BUDGET = 400_000_000

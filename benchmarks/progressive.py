@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from runners.data.sources import DataOptions, Splits, prepare
-from runners.learning.progressive import progressive_schedule
 from infra.statistics import paired_difference
-from runners.train.command import main as train_main
+from runners.data.sources import DataOptions, Splits, prepare
 from runners.learning.loop import Stage, TrainConfig, TrainingLoop
+from runners.learning.progressive import progressive_schedule
+from runners.train.command import main as train_main
 from search_space import build_model, load_spec
 
 RESOLUTION = (32, 32)

@@ -63,7 +63,8 @@ def main() -> None:
         root = Path(scratch)
         grid = grid_table(root / "grid.csv")
         compute, error = law_table(root / "law.csv")
-        results_cli = timed(lambda: command("--results", str(root / "grid.csv"), "--out", str(root / "fit")), repeats)
+        results_cli = timed(lambda: command("--results", str(root / "grid.csv"), "--base", "efficientnet-b0",
+                                            "--out", str(root / "fit")), repeats)
         law_cli = timed(lambda: command("--power-law", str(root / "law.csv"), "--out", str(root / "law")), repeats)
         coefficient_fit = timed(lambda: fit_coefficients(grid, bootstrap=1000), repeats)
         law_fit = timed(lambda: fit_power_law(compute, error, bootstrap=1000), repeats)

@@ -24,12 +24,13 @@ import time
 from pathlib import Path
 
 from fidelity import REFERENCE, recipe_data, train_with  # benchmarks/ is the script's own directory
-from runners.flags import checked_device
-from runners.search.records import read_records
-from runners.search.command import main as search
-from infra.statistics import mean_interval, paired_difference
-from search_space import count_cost, load_spec, spec_to_dict, stages_summary
+
 from infra.files import append_json_line, read_json_lines
+from infra.statistics import mean_interval, paired_difference
+from runners.flags import checked_device
+from runners.search.command import main as search
+from runners.search.records import read_records
+from search_space import count_cost, load_spec, spec_to_dict, stages_summary
 
 LOG = Path(__file__).parent / "search" / "retrained.jsonl"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from infra.errors import UsageError
 from infra.documents import DocumentError, read_json
+from infra.errors import UsageError
 from infra.files import check_creatable, make_directory, write_json
 
 RUNS = Path("runs")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from runners.data.sources import DataOptions
-from runners.learning.loop import TrainConfig, resolve_device
 from infra.cli import checked, float_between, integer_between, positive_float, positive_int
 from infra.errors import UsageError
 from infra.units import parse_resolution
+from runners.data.sources import DataOptions
+from runners.learning.loop import TrainConfig, resolve_device
 from search_space.spec import MAX_SIDE
 
 # Bounds of the shared flags: far beyond any sensible proxy, close enough that a typo

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from scaling.compound import Coefficients
-from infra.statistics import percentile_interval
 from infra.errors import UsageError
+from infra.statistics import percentile_interval
+from scaling.compound import Coefficients
 
 MIN_SURROGATE_POINTS = 8  # 6 quadratic coefficients, and two residual degrees of freedom
 SURROGATE_LATTICE = 200  # the optimum is searched on a simplex lattice of step 1/200

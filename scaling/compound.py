@@ -18,10 +18,10 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from infra.errors import UsageError
 from search_space import NetworkSpec, count_cost
 from search_space.mac_target import MacWindow, Reached, SearchLine, reach_macs
 from search_space.rules import Multipliers, resolution_multiplier
-from infra.errors import UsageError
 
 RATIO_TOLERANCE = 0.05  # a scaled network's MACs within 5% of (alpha beta^2 gamma^2)^phi times the base's
 

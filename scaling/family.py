@@ -14,8 +14,8 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from scaling.run_files import FAMILY_FILE, SPECS_DIR, member_spec_path
 from scaling.compound import Coefficients, corrected_scale, effective_multipliers
+from scaling.run_files import FAMILY_FILE, SPECS_DIR, member_spec_path
 from search_space import NetworkSpec, count_cost, to_ghost, write_spec_file
 
 # B0 is the base itself (phi = 0): measured members are checked against the law there too.

@@ -18,25 +18,23 @@ import math
 import sys
 from pathlib import Path
 
+from infra.cli import ArgumentParser, checked, integer, integer_between, non_negative_int, positive_float, run_main
+from infra.errors import UsageError
+from infra.files import check_creatable, make_directory
+from infra.run_dirs import RUNS, default_run_dir
+from infra.seeds import bootstrap_seed
+from infra.trial_state import TrialState
+from infra.units import parse_seconds
 from runners.executors import make_executor
 from runners.flags import (MAX_SEEDS, ProxyDefaults, add_backend_arguments, add_proxy_arguments,
-                             check_backend_arguments, data_options, train_config)
-from infra.trial_state import TrialState
-from infra.run_dirs import RUNS, default_run_dir
+                           check_backend_arguments, data_options, train_config)
 from scaling.compound import RATIO_TOLERANCE
 from scaling.pipeline import MODES, GridOptions, fit_grid_table, fit_law_table, run_scaling
 from scaling.reports import write_laws
 from scaling.run_files import LAWS_FILE
 from scaling.tables import GRID_COLUMNS, read_grid_table, read_table
 from search_space import NetworkSpec, load_spec
-from infra.cli import (ArgumentParser, checked, integer, integer_between, non_negative_int, positive_float,
-                                     run_main)
-from infra.errors import UsageError
-from infra.seeds import bootstrap_seed
-from infra.files import check_creatable, make_directory
-from infra.units import parse_seconds
 from search_space.rules import DEPTH_RULES
-
 
 MAX_BOOTSTRAP = 100_000  # resamples per interval: 1,000 give two decimals already
 MIN_LAW_PHI = -8  # a member 2^-8 = 1/256 of the base's MACs; smaller ones are a typo, not a law

@@ -28,20 +28,20 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import numpy as np
 
+from infra.files import append_json_line
+from infra.progress import progress_bar
+from infra.rows import read_rows, row_to
+from infra.seeds import replicate_seed
+from infra.trial_state import TrialState
 from runners.data.sources import DataOptions, Splits, prepare
 from runners.executors import InProcess
-from infra.progress import progress_bar
-from infra.trial_state import TrialState
-from infra.seeds import replicate_seed
 from runners.learning.loop import TrainConfig, train_and_evaluate
-from scaling.run_files import EVALUATIONS_LOG
 from scaling.compound import Coefficients, ScaledNetwork, corrected_scale, simplex_grid
+from scaling.run_files import EVALUATIONS_LOG
 from search_space import NetworkSpec, count_cost, scale_resolution, stages_summary
-from infra.files import append_json_line
-from infra.rows import read_rows, row_to
-
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from runners.flags import MAX_SEEDS
 from infra.errors import UsageError
 from infra.files import write_atomically
+from runners.flags import MAX_SEEDS
 from scaling.run_files import FAMILY_FILE
 
 MEASURED_REPLICATE = 1000

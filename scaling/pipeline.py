@@ -19,25 +19,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from infra.seeds import bootstrap_seed
-from runners.data.sources import DataOptions, prepare
-from infra.trial_state import TrialState
+from infra.errors import UsageError
+from infra.files import write_atomically
 from infra.run_dirs import claim_run_dir
+from infra.seeds import bootstrap_seed
+from infra.statistics import paired_difference
+from infra.trial_state import TrialState
+from runners.data.sources import DataOptions, prepare
+from runners.executors import InProcess
 from runners.learning.loop import TrainConfig
 from scaling.coefficient_fit import CoefficientFit, fit_coefficients
 from scaling.compound import RATIO_TOLERANCE, Coefficients, corrected_scale, simplex_grid
 from scaling.family import FamilyMember, scaled_family, write_family
-from infra.statistics import paired_difference
-from runners.executors import InProcess
-from scaling.grid_run import (NetworkEvaluation, ProxyEvaluator, Task, base_task, grid_tasks, law_tasks, read_evaluations,
-                              run_tasks)
-from scaling.run_files import BASE_FILE, GRID_FILE, KIND
+from scaling.grid_run import (NetworkEvaluation, ProxyEvaluator, Task, base_task, grid_tasks, law_tasks,
+                              read_evaluations, run_tasks)
 from scaling.power_law import LawError, fit_power_law, validate_by_holdout
 from scaling.reports import (CoefficientsReport, FreshSeeds, LawReport, SeedPairedComparison, write_coefficients,
                              write_laws)
+from scaling.run_files import BASE_FILE, GRID_FILE, KIND
 from search_space import NetworkSpec, spec_to_dict, write_spec_file
-from infra.errors import UsageError
-from infra.files import write_atomically
 
 # The single-dimension corners of the share simplex (the paper's Figure 8 baselines).
 MODES = {"compound": None, "depth": (1.0, 0.0, 0.0), "width": (0.0, 1.0, 0.0), "resolution": (0.0, 0.0, 1.0)}

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from infra.statistics import INTERVAL_LEVEL, percentile_interval
 from infra.errors import UserError
+from infra.statistics import INTERVAL_LEVEL, percentile_interval
 
 HUBER_DELTA = 1e-3  # on log error, as in Hoffmann et al.
 PARAMETERS = ("E", "A", "a")

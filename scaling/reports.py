@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from infra.documents import DocumentError, read_json
+from infra.errors import UserError
+from infra.files import write_json
+from infra.statistics import INTERVAL_LEVEL, interval_excludes
 from scaling.coefficient_fit import CoefficientFit, GridPoint
 from scaling.compound import PAPER_COEFFICIENTS, Coefficients
-from infra.statistics import INTERVAL_LEVEL, interval_excludes
-from scaling.run_files import COEFFICIENTS_FILE, LAWS_FILE
 from scaling.power_law import HeldOutPoint, LawFit, PowerLaw, Validation
-from infra.errors import UserError
-from infra.documents import DocumentError, read_json
-from infra.files import write_json
+from scaling.run_files import COEFFICIENTS_FILE, LAWS_FILE
 
 NAMES = ("alpha", "beta", "gamma")
 

@@ -96,9 +96,8 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _latency(args: argparse.Namespace) -> None:
-    from search_space.latency import LatencyTable, measure_latency
-
     from search_space.export import load_network
+    from search_space.latency import LatencyTable, measure_latency
 
     spec, _, _ = load_network(args.network)
     measured = measure_latency(spec, args.threads, repeats=args.repeats)

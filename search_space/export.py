@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from search_space.checkpoint import CHECKPOINT_SUFFIXES, load_checkpoint
 from infra.errors import UserError
+from search_space.checkpoint import CHECKPOINT_SUFFIXES, load_checkpoint
 from search_space.fusion import fuse_model
 from search_space.model import EfficientNet, build_model
 from search_space.presets import load_spec

@@ -41,8 +41,8 @@ import torch
 from torch import nn
 
 from infra.files import write_atomically
-from search_space.fusion import fuse_model
 from search_space.blocks import block_class
+from search_space.fusion import fuse_model
 from search_space.model import build_model, classifier_plan, head_plan, stage_blocks, stem_plan
 from search_space.spec import NetworkSpec
 

@@ -21,8 +21,8 @@ from typing import Any, Mapping
 
 import yaml
 
-from search_space.block_string import decode_stage
 from infra.documents import DocumentError, parse_json, parse_yaml, read_json, read_yaml
+from search_space.block_string import decode_stage
 from search_space.spec import NetworkSpec, SpecError, StageSpec, format_attention, parse_attention
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")

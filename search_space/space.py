@@ -31,8 +31,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from search_space.spec import MAX_REPEATS, MAX_STAGES, NetworkSpec, SpecError, StageSpec, parse_attention
 from infra.documents import DocumentError, parse_yaml, read_text
+from search_space.spec import MAX_REPEATS, MAX_STAGES, NetworkSpec, SpecError, StageSpec, parse_attention
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from analysis.dashboard import main as dashboard
+from infra.documents import DocumentError, parse_json, parse_yaml
 from runners.data.sources import DataError, read_idx, read_npz
 from runners.search.command import main as search
 from scaling.fit import main as fit
 from search_space import SpecError, load_space, read_spec_file
 from search_space.__main__ import main as describe
 from search_space.block_string import decode_stage
-from infra.documents import DocumentError, parse_json, parse_yaml
 from tests.commands import assert_one_line_error, call
 from tests.datasets import TINY_SPACE, write_image_folder, write_npz
 
@@ -279,8 +279,8 @@ def test_a_damaged_log_line_is_one_line_naming_the_record_and_field(tmp_path, lo
                        st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5),
                                  st.lists(st.floats(), max_size=3), st.sampled_from(["COMPLETE", "PRUNED"]))))
 def test_trial_records_of_any_shape_raise_only_row_errors(row):
-    from runners.search.records import TrialRecord
     from infra.rows import RowError
+    from runners.search.records import TrialRecord
 
     try:
         record = TrialRecord.from_json(row)

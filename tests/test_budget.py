@@ -6,8 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runners.search.budget import project, reward, smallest_macs
-from search_space import format_macs, parse_macs
-from search_space import count_cost, load_space, load_spec
+from search_space import count_cost, format_macs, load_space, load_spec, parse_macs
 from search_space.space import domain_values
 
 DEFAULT = load_space("default")

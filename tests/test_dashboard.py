@@ -14,9 +14,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from analysis import (compare_runs, family_costs, load_search_run, mac_ratio_by_phi, macs_vs_accuracy,
-                      network_stages, parallel_coordinates, power_law_fit, scaling_baselines, search_history,
-                      search_sections, share_simplex)
+from analysis import (compare_runs, family_costs, load_search_run, mac_ratio_by_phi, macs_vs_accuracy, network_stages,
+                      parallel_coordinates, power_law_fit, scaling_baselines, search_history, search_sections,
+                      share_simplex)
 from analysis.dashboard import dashboard_sections, main
 from analysis.search_report import best_network_parts
 from scaling.fit import main as fit_main

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from runners.data import sources as data_module
-from runners.data.sources import DataOptions, prepare
 from runners.data.image_cache import CachedImages, default_cache_root
+from runners.data.sources import DataOptions, prepare
 from runners.learning.loop import TrainConfig, train_and_evaluate
 from search_space import load_space
 from tests.datasets import TINY_SPACE, write_image_folder

@@ -10,8 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search_space import build_model, load_space, load_spec
-from search_space import latency
+from search_space import build_model, latency, load_space, load_spec
 from search_space.__main__ import main
 from search_space.latency import LatencyTable, measure_latency, spec_parts
 from tests.commands import assert_one_line_error, call

@@ -7,16 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search_space import (
-    adapt_input_channels,
-    build_model,
-    count_cost,
-    fuse_model,
-    load_adapted_state_dict,
-    load_space,
-    load_spec,
-    set_trainable_layers,
-)
+from search_space import (adapt_input_channels, build_model, count_cost, fuse_model, load_adapted_state_dict,
+                          load_space, load_spec, set_trainable_layers)
 from search_space.layers import CosineClassifier, DropPath, FastTrainingConv2d, GhostModule, eca_kernel_size
 from tests.strategies import networks, stages
 

@@ -11,8 +11,8 @@ import sys
 
 import pandas as pd
 
-from runners.search.records import read_records
 from infra.trial_state import TrialState
+from runners.search.records import read_records
 from tests.datasets import write_npz
 from tests.ray_cluster import HEAD, SECOND, ray_cluster
 

@@ -7,10 +7,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from search_space import round_filters, round_repeats, scale
 from scaling.compound import Coefficients, corrected_scale
+from search_space import SpecError, count_cost, load_space, load_spec, round_filters, round_repeats, scale
 from search_space.rules import REPEATS_TOLERANCE, distribute_repeats
-from search_space import SpecError, count_cost, load_space, load_spec
 from tests.reference import OFFICIAL_SCALING, REFERENCE_PARAMS
 from tests.strategies import networks
 

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runners.search import candidates as evaluation
-from runners.search.records import TrialRecord, read_records
 from infra.trial_state import TrialState
+from runners.search import candidates as evaluation
 from runners.search.command import main
+from runners.search.records import TrialRecord, read_records
 from search_space import count_cost, load_spec
 from tests.commands import assert_one_line_error, call, spawn
 from tests.datasets import GRID_SPACE, TINY_SPACE, write_image_folder, write_npz
@@ -304,8 +304,8 @@ def test_resume_with_other_flags_is_refused(files, tmp_path, capsys):
 def test_racing_gives_extra_seeds_only_to_contenders(tmp_path, monkeypatch):
     """A planted run: the incumbent scores 0.80 +- 0.01 over three seeds. A clear loser
     (0.50) stops after its first seed; a contender (0.80) gets all three."""
-    from runners.search import candidates as evaluation
     from runners.learning.loop import TrainResult
+    from runners.search import candidates as evaluation
     from search_space import count_cost, load_space
     from tests.datasets import TINY_SPACE, load, write_npz
 

@@ -16,15 +16,15 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from infra.errors import UsageError
+from infra.trial_state import TrialState as Outcome
 from runners.data.sources import DataOptions
+from runners.search import optuna_backend
 from runners.search.candidates import SearchSettings
 from runners.search.job import SearchJob
-from runners.search import optuna_backend
 from runners.search.optuna_backend import OWNER, counted_trials, open_study, recover_interrupted
 from runners.search.records import Objective, TrialRecord, append_record, read_records
-from infra.trial_state import TrialState as Outcome
 from search_space import load_space
-from infra.errors import UsageError
 
 
 def make_job(run_dir, objective="reward"):

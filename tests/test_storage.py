@@ -14,8 +14,8 @@ import time
 import optuna
 import pytest
 
-from runners.search.records import read_records
 from infra.trial_state import TrialState
+from runners.search.records import read_records
 from runners.search.storage import open_storage
 from tests.commands import spawn
 from tests.datasets import write_npz

@@ -16,21 +16,22 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis.dashboard import dashboard_sections
+from infra.seeds import replicate_seed
 from runners.data.augmentation import transform_batch
 from runners.data.sources import DataOptions, prepare
-from scaling.members import MEASURED_REPLICATE
+from runners.learning.loop import TrainConfig, evaluate, train_and_evaluate
 from runners.learning.progressive import progressive_schedule
 from runners.train.command import main
-from infra.seeds import replicate_seed
-from runners.learning.loop import TrainConfig, evaluate, train_and_evaluate
 from scaling import Coefficients
-from scaling.compound import ScaledNetwork, effective_multipliers
 from scaling.check import main as check_main
+from scaling.compound import ScaledNetwork, effective_multipliers
 from scaling.fit import main as fit_main
 from scaling.grid_run import ProxyEvaluator, Task
+from scaling.members import MEASURED_REPLICATE
 from search_space import build_model, count_cost, load_checkpoint, load_spec, save_checkpoint
 from tests.commands import assert_one_line_error, call
 from tests.datasets import write_idx_dir

@@ -5,7 +5,6 @@ import torch
 
 from infra.seeds import replicate_seed
 from runners.learning import loop as training
-
 from runners.learning.loop import TrainConfig, TrainingDiverged, evaluate, resolve_device, train_and_evaluate
 from runners.learning.zero_cost import SCORES, zero_cost_scores
 from search_space import load_space

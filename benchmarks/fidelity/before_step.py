@@ -6,6 +6,7 @@ sys.path.insert(0, "/tmp/old")
 from runners.data.sources import DataOptions, prepare
 from runners.learning.loop import TrainConfig, train_and_evaluate
 from search_space import spec_from_dict
+
 panel = json.load(open("/work/main/benchmarks/fidelity/panel.json"))
 data = prepare(DataOptions(None, (32, 32), max_train_samples=2048, max_val_samples=1024, seed=0))
 config = TrainConfig(epochs=2, batch_size=64, learning_rate=1e-2)

@@ -29,12 +29,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from search_space import NetworkSpec
-from search_space.spec import MAX_CLASSES, MAX_SIDE
 from infra.errors import DataError
 from infra.seeds import split_seed
-from runners.data.image_cache import (CachedImages, ImageFolder, cache_image_folder, cache_npz_member, channel_statistics,
-                                 native_statistics, read_npz_header)
+from runners.data.image_cache import (CachedImages, ImageFolder, cache_image_folder, cache_npz_member,
+                                      channel_statistics, native_statistics, read_npz_header)
+from search_space import NetworkSpec
+from search_space.spec import MAX_CLASSES, MAX_SIDE
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 IN_MEMORY_SHARE = 0.25  # of the available memory, the most a cached folder's float32 splits may take

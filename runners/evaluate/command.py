@@ -16,15 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 
+from infra.cli import ArgumentParser, integer, integer_between, run_main
+from infra.progress import progress_bar
+from infra.seeds import replicate_seed
+from infra.statistics import mean_interval, paired_difference
+from infra.units import format_macs
 from runners.data.sources import Splits, prepare
 from runners.flags import MAX_SEEDS, SEARCH_PROXY, add_proxy_arguments, data_options, train_config
-from infra.progress import progress_bar
-from infra.statistics import mean_interval, paired_difference
-from infra.seeds import replicate_seed
 from runners.learning.loop import TrainConfig, train_and_evaluate
 from search_space import CostReport, NetworkSpec, count_cost, load_spec, stages_summary
-from infra.cli import ArgumentParser, integer, integer_between, run_main
-from infra.units import format_macs
 
 
 def build_parser() -> argparse.ArgumentParser:

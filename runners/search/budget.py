@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.errors import UsageError
-from search_space import NetworkSpec, SearchSpace, SpecError, count_cost
 from infra.units import format_macs
+from search_space import NetworkSpec, SearchSpace, SpecError, count_cost
 from search_space.latency import LatencyTable, default_table_path
 from search_space.mac_target import MacWindow, SearchLine, reach_macs
 from search_space.rules import Multipliers

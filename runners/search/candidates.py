@@ -13,14 +13,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from runners.search.budget import REWARD_EXPONENT, Budget, Projection, project, reward
-from runners.data.sources import Splits
-from runners.search.records import Objective, TrialRecord
-from infra.trial_state import TrialState
-from infra.statistics import SeedNoise, could_beat
 from infra.seeds import replicate_seed
+from infra.statistics import SeedNoise, could_beat
+from infra.trial_state import TrialState
+from runners.data.sources import Splits
 from runners.learning.loop import TrainConfig, train_and_evaluate
 from runners.learning.zero_cost import SCORES, zero_cost_scores
+from runners.search.budget import REWARD_EXPONENT, Budget, Projection, project, reward
+from runners.search.records import Objective, TrialRecord
 from search_space import NetworkSpec, count_cost, spec_to_dict, stages_summary
 
 

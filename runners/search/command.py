@@ -20,25 +20,25 @@ import sys
 import time
 from pathlib import Path
 
-from runners.search import optuna_backend
-from runners.search.budget import REWARD_EXPONENT, Budget
-from runners.data.sources import prepare
-from runners.search.candidates import SCORES, SearchSettings
-from runners.search.job import SearchJob
-from infra.progress import progress_bar
-from runners.flags import (MAX_SEEDS, SEARCH_PROXY, add_backend_arguments, add_proxy_arguments,
-                             check_backend_arguments, data_options, train_config)
-from runners.search.records import Objective, read_records
-from infra.run_dirs import claim_run_dir, default_run_dir
-from runners.search.driver import run_search, summarize
-from runners.ray_cluster import init_ray
-from runners.search.storage import check_storage_url, parse_study_name
-from search_space import load_space
-from infra.cli import (ArgumentParser, checked, float_between, integer, integer_between, positive_float,
-                                     positive_int, run_main)
+from infra.cli import (ArgumentParser, checked, float_between, integer, integer_between, positive_float, positive_int,
+                       run_main)
 from infra.errors import UsageError
 from infra.files import check_creatable
+from infra.progress import progress_bar
+from infra.run_dirs import claim_run_dir, default_run_dir
 from infra.units import parse_macs, parse_milliseconds
+from runners.data.sources import prepare
+from runners.flags import (MAX_SEEDS, SEARCH_PROXY, add_backend_arguments, add_proxy_arguments, check_backend_arguments,
+                           data_options, train_config)
+from runners.ray_cluster import init_ray
+from runners.search import optuna_backend
+from runners.search.budget import REWARD_EXPONENT, Budget
+from runners.search.candidates import SCORES, SearchSettings
+from runners.search.driver import run_search, summarize
+from runners.search.job import SearchJob
+from runners.search.records import Objective, read_records
+from runners.search.storage import check_storage_url, parse_study_name
+from search_space import load_space
 from search_space.space import replace_fixed
 
 # Flags that define what a run directory means; resuming with other values is refused.

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import threading
 
-from runners.search import optuna_backend
+from infra.progress import progress_bar
+from infra.statistics import mean_interval, paired_difference
+from infra.trial_state import TrialState
+from infra.units import format_macs
 from runners.data.sources import Splits
+from runners.search import optuna_backend
 from runners.search.candidates import SearchSettings, seed_scores
 from runners.search.job import SearchJob
-from infra.progress import progress_bar
 from runners.search.records import BEST_SPEC, TrialRecord, read_records, write_tables
-from infra.trial_state import TrialState
-from infra.statistics import mean_interval, paired_difference
-from infra.units import format_macs
 
 
 def finished(records: list[TrialRecord]) -> int:

@@ -30,15 +30,14 @@ import time
 import optuna
 from optuna.trial import FrozenTrial
 
+from infra.errors import UsageError
 from infra.seeds import sampler_seed
-
+from infra.trial_state import TrialState
 from runners.data.sources import Splits
 from runners.search.candidates import Evaluator
-from runners.search.records import TrialRecord, append_record, read_records, write_tables
-from infra.trial_state import TrialState
 from runners.search.job import SearchJob, load_job_data
+from runners.search.records import TrialRecord, append_record, read_records, write_tables
 from runners.search.storage import open_storage
-from infra.errors import UsageError
 
 GRID_LIMIT = 100_000
 OWNER = "owner"  # a trial's user attribute: "host:pid" of the process that runs it

@@ -27,15 +27,15 @@ import optuna  # noqa: E402
 from ray.tune import Callback  # noqa: E402  (after the output switch above)
 from ray.tune.search.optuna import OptunaSearch  # noqa: E402
 
+from infra.errors import UsageError
+from infra.trial_state import TrialState
 from runners.data.sources import Splits
+from runners.ray_cluster import init_ray
 from runners.search.candidates import Evaluator
 from runners.search.job import SearchJob
 from runners.search.optuna_backend import OWNER, describe_trial, make_sampler, open_study, owner_tag, study_state
 from runners.search.records import TrialRecord, append_record, read_records, write_tables
-from infra.trial_state import TrialState
 from runners.search.storage import open_storage
-from infra.errors import UsageError
-from runners.ray_cluster import init_ray
 
 
 def _trial_number(experiment_tag: str, offset: int) -> int:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from search_space import spec_from_dict, write_spec_file
-from infra.trial_state import TrialState
 from infra.files import append_json_line, write_atomically
 from infra.rows import read_rows, row_to
+from infra.trial_state import TrialState
+from search_space import spec_from_dict, write_spec_file
 
 TRIALS_LOG = "trials.jsonl"
 RESULTS_TABLE = "results.csv"  # and results.parquet beside it

@@ -25,16 +25,15 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from runners.data.sources import Splits
-from infra.progress import progress_bar
-from runners.learning.loop import Stage, TrainConfig, TrainingLoop
-from search_space import EfficientNet, NetworkSpec, build_model, load_pretrained, set_trainable_layers, write_spec_file
-from search_space.checkpoint import read_checkpoint, save_checkpoint
 from infra.documents import DocumentError, read_json
 from infra.errors import UsageError
 from infra.files import write_atomically, write_json
+from infra.progress import progress_bar
+from runners.data.sources import Splits
+from runners.learning.loop import Stage, TrainConfig, TrainingLoop
 from runners.train.run_files import CURVES, FINAL_MODEL, LAST_CHECKPOINT, RESULT, SPEC
-
+from search_space import EfficientNet, NetworkSpec, build_model, load_pretrained, set_trainable_layers, write_spec_file
+from search_space.checkpoint import read_checkpoint, save_checkpoint
 
 
 @dataclass(frozen=True)

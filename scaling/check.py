@@ -42,7 +42,8 @@ def parse_members(text: str) -> tuple[str, ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python -m scaling.check", description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", metavar="RUN_DIR", type=Path, help="a scaling run directory (python -m scaling.fit --out)")
+    parser.add_argument("run", metavar="RUN_DIR", type=Path,
+                        help="a scaling run directory (python -m scaling.fit --out)")
     parser.add_argument("--members", type=checked(parse_members), required=True,
                         help="comma-separated members to train: b0 (the base) .. b7, ghost-b1 .. ghost-b7")
     parser.add_argument("--out", type=Path, default=None,

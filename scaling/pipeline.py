@@ -154,7 +154,8 @@ def _corner_comparisons(evaluations: list[NetworkEvaluation], chosen: Coefficien
     return comparisons
 
 
-def compare_with_corners(evaluations: list[NetworkEvaluation], chosen: Coefficients) -> tuple[SeedPairedComparison, ...]:
+def compare_with_corners(evaluations: list[NetworkEvaluation], chosen: Coefficients
+                         ) -> tuple[SeedPairedComparison, ...]:
     """The chosen direction against each single-dimension corner, over the seeds both have."""
     return tuple(_corner_comparisons(evaluations, chosen).values())
 
@@ -187,10 +188,16 @@ def race_corners(out: Path, base: NetworkSpec, chosen: Coefficients, evaluator: 
                                     required=len(tasks) if seeds == grid.seeds else 0,
                                     description=f"compound vs corners, {seeds} seeds", executor=executor)
         contenders = [Coefficients.from_shares(*CORNERS[name])
-                      for name, comparison in _corner_comparisons(evaluations, chosen).items() if not comparison.separated]
+                      for name, comparison in _corner_comparisons(evaluations, chosen).items()
+                      if not comparison.separated]
         if not contenders or seeds >= grid.comparison_seeds or (deadline is not None and time.monotonic() > deadline):
             return evaluations
         seeds += 1
+
+
+def _trained_points(frame: pd.DataFrame) -> int:
+    """The distinct share points of a grid table."""
+    return int(frame[["share_depth", "share_width"]].drop_duplicates().shape[0]) if len(frame) else 0
 
 
 @dataclass(frozen=True)
@@ -229,11 +236,10 @@ class CompoundDirection:
     def report(self, fit: CoefficientFit | None, chosen: Coefficients, realised: float, described: str,
                evaluations: list[NetworkEvaluation], frame: pd.DataFrame, planned: int, grid: GridOptions
                ) -> CoefficientsReport:
-        trained_points = frame[["share_depth", "share_width"]].drop_duplicates().shape[0] if len(frame) else 0
         return dataclasses.replace(
             CoefficientsReport.of(fit, realised, described),
             fresh_seeds=fresh_seed_check(evaluations, chosen, grid.seeds), grid_complete=bool(len(frame) >= planned),
-            grid_points_trained=int(trained_points), corner_comparisons=compare_with_corners(evaluations, chosen),
+            grid_points_trained=_trained_points(frame), corner_comparisons=compare_with_corners(evaluations, chosen),
             runner_up=compare_best_with_runner_up(evaluations))
 
 
@@ -264,9 +270,8 @@ class FixedDirection:
     def report(self, fit: CoefficientFit | None, chosen: Coefficients, realised: float, described: str,
                evaluations: list[NetworkEvaluation], frame: pd.DataFrame, planned: int, grid: GridOptions
                ) -> CoefficientsReport:
-        trained_points = frame[["share_depth", "share_width"]].drop_duplicates().shape[0] if len(frame) else 0
         return dataclasses.replace(CoefficientsReport.fixed(self.mode, chosen, realised, described),
-                                   grid_complete=True, grid_points_trained=int(trained_points))
+                                   grid_complete=True, grid_points_trained=_trained_points(frame))
 
 
 def direction_strategy(mode: str) -> CompoundDirection | FixedDirection:

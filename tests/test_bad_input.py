@@ -205,6 +205,7 @@ NPZ = _npz_bytes()
 
 @settings(max_examples=80, deadline=None)
 @given(st.integers(0, len(NPZ)), st.integers(0, len(NPZ) - 1), st.integers(0, 255))
+@example(len(NPZ), 0, NPZ[0])  # the archive unchanged: it must read as written
 def test_damaged_npz_files_raise_only_data_errors(tmp_path_factory, cut, where, byte):
     damaged = bytearray(NPZ[:cut] if cut < len(NPZ) else NPZ)
     if where < len(damaged):
@@ -217,8 +218,8 @@ def test_damaged_npz_files_raise_only_data_errors(tmp_path_factory, cut, where, 
         assert str(path) in str(error) and "\n" not in str(error)
         return
     # Whatever still reads is the archive's data: the zip's checksums catch a changed byte.
-    assert test is None and np.array_equal(train.x, np.zeros((6, 8, 8), np.float32))
-    assert np.array_equal(train.y, np.arange(6) % 2)
+    assert test is None and np.array_equal(train.images.reshape(6, 8, 8), np.zeros((6, 8, 8), np.float32))
+    assert np.array_equal(train.labels, np.arange(6) % 2)
 
 
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
@@ -227,6 +228,7 @@ GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
 @settings(max_examples=100, deadline=None)
 @given(st.binary(min_size=1, max_size=200), st.sampled_from(["plain", "gzip, one byte changed", "gzip, garbage body"]),
        st.integers(0, 10_000), st.integers(0, 255), st.integers(0, 10_000))
+@example(bytes(range(18)), "plain", 20, 7, 34)  # a whole 2x3x3 file, one pixel changed: it must read as written
 def test_damaged_idx_files_raise_only_data_errors(tmp_path_factory, body, kind, where, byte, cut):
     folder = tmp_path_factory.mktemp("fuzz")
     path = folder / ("images.idx" if kind == "plain" else "images.idx.gz")
@@ -417,6 +419,7 @@ PNG = _png_bytes()
 
 @settings(max_examples=80, deadline=None)
 @given(st.integers(0, len(PNG)), st.integers(0, len(PNG) - 1), st.integers(0, 255))
+@example(len(PNG), 0, PNG[0])  # the image unchanged: the folder must load
 def test_damaged_images_in_a_class_folder_raise_only_data_errors(tmp_path_factory, cut, where, byte):
     from runners.data.sources import DataOptions, prepare
 

@@ -360,7 +360,9 @@ def test_a_planted_clear_winner_is_separated_from_the_runner_up(base, gap, noise
 def test_seed_noise_without_a_difference_does_not_separate_the_winner(level, swing, pairs):
     from runners.search.driver import winner_verdict
 
-    records = planted_records([level + swing, level - swing] * pairs, [level - swing, level + swing] * pairs)
+    second = [level + swing * (-1) ** seed for seed in range(2 * pairs)]
+    first = [a - 2 * swing * (-1) ** seed + swing / 10 for seed, a in enumerate(second)]  # ahead by swing / 10
+    records = planted_records(first, second)
     verdict = winner_verdict(evaluation.SearchSettings(budget=10**6), records, records[0])
     assert "; NOT separated from the runner-up, trial 1 (" in verdict
 

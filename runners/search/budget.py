@@ -253,5 +253,6 @@ def largest_reachable_macs(space: SearchSpace) -> int:
     return count_cost(largest_reachable(space)).macs
 
 
-__all__ = ["Budget", "DEFAULT_MACS", "LATENCY_TABLE_SPECS", "Projection", "REWARD_EXPONENT", "WINDOW_LOW", "budget_window", "largest_reachable",
+__all__ = ["Budget", "DEFAULT_MACS", "LATENCY_TABLE_SPECS", "Projection", "REWARD_EXPONENT", "WINDOW_LOW", "budget_window",
+           "largest_reachable",
            "largest_reachable_macs", "latency_table", "project", "reward", "smallest_macs"]

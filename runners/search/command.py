@@ -132,7 +132,8 @@ def job_from_args(args: argparse.Namespace):
     if args.sampler == "grid":
         optuna_backend.make_sampler(job)  # refuses spaces too large to enumerate, before training
     if args.ray_address:
-        init_ray(job.ray_address, job.workers)  # a cluster that cannot be joined is one line before the run directory exists
+        # A cluster that cannot be joined is one line, before the run directory exists.
+        init_ray(job.ray_address, job.workers)
     resuming = claim_run_dir(run_dir, _identity(args, budget), "search",
                              predating={"study_name": "search", "budget_latency": None, "latency_threads": 1})
     return job, data, resuming

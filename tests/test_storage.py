@@ -111,11 +111,14 @@ def test_a_worker_killed_mid_trial_loses_nothing_finished(tmp_path):
                    "--data", str(data), *QUICK, "--out", str(tmp_path / "run")]
         search = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 240
-        while len(read_records(tmp_path / "run")) < 2 and time.monotonic() < deadline and search.poll() is None:
-            time.sleep(0.2)
+        running: set[int] = set()
+        # Killed mid-trial: after two finished trials, at a moment when a trial is running.
+        while not running and time.monotonic() < deadline and search.poll() is None:
+            time.sleep(0.1)
+            if len(read_records(tmp_path / "run")) >= 2:
+                running = {t.number for t in _study_trials(url) if t.state is optuna.trial.TrialState.RUNNING}
         workers = _worker_processes(search.pid)
         assert search.poll() is None and workers, "the search ended before a worker could be killed"
-        running = {t.number for t in _study_trials(url) if t.state is optuna.trial.TrialState.RUNNING}
         os.kill(workers[0], signal.SIGKILL)
         out, err = search.communicate(timeout=600)
         assert search.returncode == 1 and "1 of 2 worker processes died" in err, err

@@ -2,9 +2,10 @@
 
 The suite runs on parallel workers (pytest-xdist, ``-n`` in ``pyproject.toml``): each test
 module stays on one worker (its module-scoped fixtures, a PostgreSQL server or a set of
-runs, are made once), the modules that start Ray share one worker (one Ray at a time on the
-machine), and each worker computes on one thread, so that two workers never fight over the
-cores with spinning OpenMP threads (the processes a test starts inherit the setting).
+runs, are made once), and each worker computes on one thread, so that two workers never fight over the
+cores with spinning OpenMP threads (the processes a test starts inherit the setting). Tests
+that start a local Ray or a Ray cluster are marked ``ray`` and share one worker: one Ray at a
+time on the machine.
 """
 
 import os
@@ -23,9 +24,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.load_profile("default")
-
-# Modules whose tests start a local Ray or a Ray cluster.
-RAY_MODULES = {"test_ray_cluster.py", "test_search_cli.py", "test_scaling_cli.py"}
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
@@ -46,10 +44,9 @@ def isolated_working_directory(tmp_path, monkeypatch):
 
 def pytest_collection_modifyitems(config, items):
     """Browser tests need a browser: say what to install and stop (exit 2) rather than skip them.
-    Each test joins its module's worker group (the Ray modules one group together)."""
+    Each test joins its module's worker group; the tests that start Ray one group together."""
     for item in items:
-        module = item.path.name
-        item.add_marker(pytest.mark.xdist_group("ray" if module in RAY_MODULES else module))
+        item.add_marker(pytest.mark.xdist_group("ray" if item.get_closest_marker("ray") else item.path.name))
     if any(item.get_closest_marker("browser") for item in items):
         if not ((shutil.which("chromium") or shutil.which("chromium-browser")) and shutil.which("chromedriver")):
             pytest.exit(BROWSER_HINT, returncode=2)

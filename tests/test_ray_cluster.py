@@ -10,11 +10,14 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from infra.trial_state import TrialState
 from runners.search.records import read_records
 from tests.datasets import write_npz
 from tests.ray_cluster import HEAD, SECOND, ray_cluster
+
+pytestmark = pytest.mark.ray  # a cluster of two nodes: one Ray at a time on the machine
 
 QUICK = ["--epochs", "1", "--max-train-samples", "48", "--max-val-samples", "16", "--quiet", "--startup-trials", "2"]
 

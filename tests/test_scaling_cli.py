@@ -258,6 +258,7 @@ def _fit(tmp_path, name, *extra, env=None):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
+@pytest.mark.ray
 def test_the_grid_on_workers_and_on_ray_gives_the_sequential_results_and_resumes_after_a_kill(tmp_path):
     for name, extra in (("sequential", ()), ("ray", ("--backend", "ray", "--workers", "2"))):
         process = _fit(tmp_path, name, *extra)

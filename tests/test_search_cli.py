@@ -179,6 +179,7 @@ def test_rejected_candidates_are_not_trained(files, tmp_path, monkeypatch):
     assert table(out)["state"].tolist() == ["REJECTED", "REJECTED"]
 
 
+@pytest.mark.ray
 def test_ray_backend_gives_the_same_outputs_and_prints_only_the_progress_bar_and_the_summary(files, tmp_path):
     """A Ray search (in its own process, as a user runs it) writes what the Optuna backend
     writes, keeps Ray's and Optuna's own log lines (token authentication, INFO) out of the

@@ -55,11 +55,6 @@ class Regime:
         return cls(args.progressive, args.progressive_stages, args.augmentation, args.init,
                    None if args.init is None else _file_digest(args.init), args.classifier, args.trainable_blocks)
 
-    @property
-    def plain(self) -> bool:
-        """True when it adds nothing: the network trains exactly as the proxy trains it."""
-        return self == Regime(progressive_stages=self.progressive_stages)
-
     def schedule(self, train: TrainConfig, final: tuple[int, int], dropout: float) -> list[Stage]:
         if self.progressive:
             return progressive_schedule(train.epochs, final, dropout, self.augmentation, self.progressive_stages)

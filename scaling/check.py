@@ -66,7 +66,7 @@ def check_members(run: Path, members: tuple[str, ...], args: argparse.Namespace)
     given: the run's) and, when that is the run's recipe, record each in ``family.csv``."""
     if not is_scaling_run(run):
         raise UsageError(f"{run}: not a scaling run directory (python -m scaling.fit --out makes one)")
-    recorded = read_config(run)
+    recorded = read_config(run)  # the recipe the run trained with
     args = fill_recipe(args, recorded)
     options: DataOptions = data_options(args)
     train = train_config(args)

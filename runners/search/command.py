@@ -119,6 +119,7 @@ def job_from_args(args: argparse.Namespace):
     space = replace_fixed(space, in_channels=data.in_channels, num_classes=data.num_classes)
     budget = _budget(args, space)
     run_dir = args.out or default_run_dir()
+    identity = _identity(args, budget)
     settings = SearchSettings(budget=budget, objective=Objective(args.objective, args.proxy, budget.column),
                               reward_exponent=args.reward_exponent, zero_cost_score=args.zero_cost_score,
                               seeds=args.seeds, train=train)
@@ -127,14 +128,14 @@ def job_from_args(args: argparse.Namespace):
                     storage_url=args.storage or f"sqlite:///{(run_dir / 'study.db').resolve()}",
                     workers=args.workers, timeout=args.timeout, pruning=not args.no_pruning,
                     ray_address=args.ray_address, study_name=args.study_name,
-                    identity={key: value for key, value in _identity(args, budget).items() if key in STUDY_IDENTITY},
+                    identity={key: value for key, value in identity.items() if key in STUDY_IDENTITY},
                     shared_storage=bool(args.storage))
     if args.sampler == "grid":
         optuna_backend.make_sampler(job)  # refuses spaces too large to enumerate, before training
     if args.ray_address:
         # A cluster that cannot be joined is one line, before the run directory exists.
         init_ray(job.ray_address, job.workers)
-    resuming = claim_run_dir(run_dir, _identity(args, budget), "search",
+    resuming = claim_run_dir(run_dir, identity, "search",
                              predating={"study_name": "search", "budget_latency": None, "latency_threads": 1})
     return job, data, resuming
 

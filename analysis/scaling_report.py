@@ -36,19 +36,20 @@ def scaling_sections(run_dir: Path) -> list[Section]:
         sections.append(("The family", f"{run_dir / FAMILY_FILE} holds no rows: no family to show"))
     if family is not None and not family.empty:
         sections.append(("Realised vs ideal MAC ratio", mac_ratio_by_phi(family)))
-        unhealthy = [law for law in laws if not law.healthy]
-        if unhealthy:
+        unusable = [law for law in laws if not law.usable]
+        if unusable:
             sections.append(("The family: no predicted metric",
-                             f"the law along the chosen direction failed its checks ({unhealthy[0].health}); "
+                             f"the law along the chosen direction is not usable ({unusable[0].verdict}); "
                              "its predictions are not extrapolated to the family"))
         measured = measured_members(family)
         if not measured.empty:
             sections.append(("The family measured against its prediction", _measured_note(measured)))
         sections.append(("The family", family_costs(family)))
     for law in laws:
-        if not law.healthy:
+        if not law.usable:
             sections.append((f"Power law of {law.y} vs {law.x}: {law.health}",
-                             f"{law.describe()}: the fit failed a check; its predictions are not to be trusted."))
+                             f"{law.describe()}: it did not predict its held-out points or failed a check; "
+                             "its predictions are not to be trusted."))
         # The family's predictions come from the law of proxy accuracy vs MACs (scaling.pipeline).
         members = family if law.x == "macs" and law.y == "proxy accuracy" else None
         sections.append((f"Power law of {law.y} vs {law.x}", power_law_fit(law, members)))

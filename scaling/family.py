@@ -75,15 +75,17 @@ def scaled_family(base: NetworkSpec, coefficients: Coefficients, phis=FAMILY_PHI
 
 
 FAMILY_COLUMNS = ("phi", "name", "depth_mult", "width_mult", "resolution_mult", "resolution", "params", "macs",
-                  "realised_mac_ratio", "ideal_mac_ratio", "ghost_params", "ghost_macs", "predicted_metric",
-                  "predicted_low", "predicted_high")
+                  "realised_mac_ratio", "ideal_mac_ratio", "ghost_params", "ghost_macs", "extrapolation",
+                  "predicted_metric", "predicted_low", "predicted_high")
 
 
 def write_family(members: list[FamilyMember], out: Path, predictions: dict[int, tuple[float, float, float]] | None = None,
-                 ) -> Path:
+                 largest_fitted: float | None = None) -> Path:
     """``specs/b<phi>.yaml``, ``specs/ghost-b<phi>.yaml`` and ``family.csv`` under ``out``.
 
     ``predictions`` maps ``phi`` to (metric, low, high); missing ones are left blank.
+    ``extrapolation`` is each member's MACs over ``largest_fitted`` (the largest compute the
+    law was fitted on; blank without a law): above 1, a prediction is an extrapolation.
     """
     (out / SPECS_DIR).mkdir(parents=True, exist_ok=True)
     predictions = predictions or {}
@@ -95,7 +97,9 @@ def write_family(members: list[FamilyMember], out: Path, predictions: dict[int, 
         rows.append((member.phi, member.spec.name, f"{member.depth_mult:.6g}", f"{member.width_mult:.6g}",
                      f"{member.resolution_mult:.6g}", "x".join(map(str, member.spec.resolution)), member.params,
                      member.macs, f"{member.realised_ratio:.6g}", f"{member.ideal_ratio:.6g}", member.ghost_params,
-                     member.ghost_macs, *(f"{v:.6g}" if v != "" else "" for v in predicted)))
+                     member.ghost_macs,
+                     "" if largest_fitted is None else f"{member.macs / largest_fitted:.4g}",
+                     *(f"{v:.6g}" if v != "" else "" for v in predicted)))
     path = out / FAMILY_FILE
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

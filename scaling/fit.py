@@ -30,7 +30,7 @@ from runners.flags import (MAX_SEEDS, ProxyDefaults, add_backend_arguments, add_
                            check_backend_arguments, data_options, train_config)
 from scaling.compound import RATIO_TOLERANCE
 from scaling.pipeline import MODES, GridOptions, fit_grid_table, fit_law_table, run_scaling
-from scaling.reports import write_laws
+from scaling.reports import LawReport, write_laws
 from scaling.run_files import LAWS_FILE
 from scaling.tables import GRID_COLUMNS, read_grid_table, read_table
 from search_space import NetworkSpec, load_spec
@@ -133,16 +133,24 @@ def power_law_command(args) -> int:
     out = _out_dir(args, "power-law")
     make_directory(out, "--out")
     write_laws(out, [law])
-    low, high = law.intervals.get("a", (law.law.a, law.law.a))
-    print(f"{law.describe()} (a in [{low:.3g}, {high:.3g}])")
-    if law.held_out:
-        held = law.held_out
-        print(f"held out {len(held.points)} largest: mean |log error| {held.mean_absolute_log_error:.4f}, "
-              f"{held.inside_band_fraction:.0%} inside the band")
-    elif law.held_out_note:
-        print(law.held_out_note)
+    print("\n".join(law_lines(law)))
     print(f"wrote {out / LAWS_FILE}; dashboard: python -m analysis.dashboard {out}")
     return 0
+
+
+def law_lines(law: LawReport, compute_name: str | None = None) -> list[str]:
+    """A law as the command prints it: the law, the model choice, E's identifiability, the holdout."""
+    low, high = law.intervals.get("a", (law.law.a, law.law.a))
+    lines = [f"{law.describe(compute_name)} (a in [{low:.3g}, {high:.3g}])", f"model: {law.choice}"]
+    if law.identified:
+        lines.append(law.identified)
+    if law.held_out:
+        held = law.held_out
+        lines.append(f"held out the {len(held.points)} largest: mean |log error| {held.mean_absolute_log_error:.4f}, "
+                     f"{held.inside_band_fraction:.0%} inside the refit's band")
+    elif law.held_out_note:
+        lines.append(law.held_out_note)
+    return lines
 
 
 def _table_base(args) -> tuple[NetworkSpec, str]:
@@ -195,9 +203,10 @@ def run_command(args) -> int:
     if not result.coefficients.grid_complete:
         print("the time limit stopped the grid early: rerun the same command to evaluate more points")
     if result.laws:
-        print(f"law along the chosen direction: {result.laws[0].describe('MACs')}")
-        if not result.laws[0].healthy:
-            print("the law failed its checks: family.csv has no predicted metric (it is not extrapolated)")
+        law = result.laws[0]
+        print("law along the chosen direction: " + "\n  ".join(law_lines(law, "MACs")))
+        if not law.usable:
+            print("the law is not usable: family.csv has no predicted metric (it is not extrapolated)")
     else:
         print(f"no metric-vs-MACs law: {result.law_note}")
     print(f"dashboard: python -m analysis.dashboard {out}")

@@ -287,30 +287,29 @@ def _direction_law(evaluations: list[NetworkEvaluation], chosen: Coefficients, b
     rows += _at_phi_one(evaluations, chosen, "grid")
     compute = np.array([e.macs for e in rows], dtype=float)
     error = np.array([1 - e.metric for e in rows], dtype=float)
+    band_range = (float(compute.min()) if len(compute) else 1.0,
+                  float(corrected_scale(base, chosen, 7.0, depth_rule=grid.depth_rule).macs) * 1.2)
     try:
-        fit = fit_power_law(compute, error, bootstrap=grid.bootstrap, seed=bootstrap_seed(run_seed),
-                            band_range=(float(compute.min()) if len(compute) else 1.0,
-                                        float(corrected_scale(base, chosen, 7.0, depth_rule=grid.depth_rule).macs)
-                                        * 1.2))
+        return fit_law_table(compute, error, "macs", "proxy accuracy", "1 - proxy accuracy", None, grid.bootstrap,
+                             bootstrap_seed(run_seed), band_range=band_range), ""
     except LawError as problem:
         return None, str(problem)
-    return LawReport.of(fit, None, "macs", "proxy accuracy", "1 - proxy accuracy", compute, error,
-                        "fitted on the members along the chosen direction; too few levels to hold any out"), ""
 
 
 def write_family_outputs(out: Path, base: NetworkSpec, coefficients: Coefficients,
                          law: LawReport | None, depth_rule: str) -> list[FamilyMember]:
-    """``specs/``, ``family.csv``: the family B0..B7 (B0 the base) and, with a healthy law, each member's
-    predicted metric (a law that failed its checks is not extrapolated)."""
+    """``specs/``, ``family.csv``: the family B0..B7 (B0 the base) and, with a usable law, the
+    predicted metric of each member it reaches (:meth:`LawReport.predicts`: an unusable law,
+    or a member too far beyond the fitted compute, predicts nothing)."""
     members = scaled_family(base, coefficients, depth_rule=depth_rule)
     predictions = {}
-    if law is not None and law.healthy:
-        for member in members:
+    for member in members:
+        if law is not None and law.predicts(member.macs):
             metric = 1 - float(law.law.error(member.macs))
             band = law.band.at(member.macs)  # the band covers the family's MAC range (see _direction_law)
             low, high = (metric, metric) if band is None else (1 - band[1], 1 - band[0])
             predictions[member.phi] = (metric, low, high)
-    write_family(members, out, predictions)
+    write_family(members, out, predictions, None if law is None else law.largest_compute)
     return members
 
 
@@ -423,10 +422,11 @@ def fit_grid_table(table: pd.DataFrame, base: NetworkSpec, out: Path, *, base_re
 
 
 def fit_law_table(compute, error, x: str, y: str, error_name: str, holdout: int | None, bootstrap: int,
-                  seed: int) -> LawReport:
+                  seed: int, band_range: tuple[float, float] | None = None) -> LawReport:
     """The full fit and, where enough compute levels remain, the held-out validation
-    (``holdout`` levels; None: a fifth, at least 1, skipped with a note when too few remain)."""
-    fit = fit_power_law(compute, error, bootstrap=bootstrap, seed=seed)
+    (``holdout`` levels; None: a fifth, at least 1, skipped with a note when too few remain:
+    the law is then not usable). ``band_range`` (compute) defaults to the data's."""
+    fit = fit_power_law(compute, error, bootstrap=bootstrap, seed=seed, band_range=band_range)
     validation, note = None, ""
     if holdout != 0:
         try:

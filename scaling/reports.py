@@ -21,7 +21,7 @@ from infra.files import write_json
 from infra.statistics import INTERVAL_LEVEL, interval_excludes
 from scaling.coefficient_fit import CoefficientFit, GridPoint
 from scaling.compound import PAPER_COEFFICIENTS, Coefficients
-from scaling.power_law import HeldOutPoint, LawFit, PowerLaw, Validation
+from scaling.power_law import HeldOutPoint, LawFit, PowerLaw, Validation, judge
 from scaling.run_files import COEFFICIENTS_FILE, LAWS_FILE
 
 NAMES = ("alpha", "beta", "gamma")
@@ -88,7 +88,8 @@ class HeldOut:
 
 @dataclass(frozen=True)
 class LawReport:
-    """One fitted ``error = E + A * C^(-a)`` with its checks, intervals, band and holdout."""
+    """One fitted ``error = E + A * C^(-a)``: the model chosen, its intervals and band, the
+    held-out validation, and whether it is usable for prediction (:func:`scaling.power_law.judge`)."""
 
     x: str  # the compute column
     y: str  # the metric column
@@ -106,56 +107,60 @@ class LawReport:
     band: Band
     held_out: HeldOut | None = None
     held_out_note: str = ""
+    model: str = "saturating"  # "pure" (E = 0) or "saturating"
+    choice: str = ""  # which model and why
+    trend_p: float = math.nan
+    identified: str = ""  # whether E is told apart from A (information, not a check)
+    usable: bool = False
+    verdict: str = ""  # why it is (not) usable
 
-    # A positive parameter whose interval spans more than this factor is not determined by the data.
-    MAX_INTERVAL_SPREAD = 1e4
+    # Predictions reach this factor beyond the largest fitted compute, at most (the held-out
+    # validation tests one step of about 2x; the band widens with the distance, see family.csv).
+    MAX_EXTRAPOLATION = 4.0
 
     @property
-    def undetermined(self) -> tuple[str, ...]:
-        """Parameters whose bootstrap interval spans more than ``MAX_INTERVAL_SPREAD`` (A's
-        reached 1e39 on a newcomer's default run: the data cannot pin it down)."""
-        return tuple(name for name, (low, high) in self.intervals.items()
-                     if not (math.isfinite(low) and math.isfinite(high))
-                     or (low > 0 and high / low > self.MAX_INTERVAL_SPREAD))
+    def largest_compute(self) -> float:
+        return max(self.compute)
 
-    @property
-    def healthy(self) -> bool:
-        """The optimiser converged, no parameter sits on a bound of its search box, and every
-        parameter's interval is determined by the data."""
-        return self.converged and not self.on_bound and not self.undetermined
+    def extrapolation(self, compute: float) -> float:
+        """How far ``compute`` lies beyond the fitted data: compute / largest fitted compute (<= 1 inside)."""
+        return compute / self.largest_compute
+
+    def predicts(self, compute: float) -> bool:
+        """A usable law predicts up to :attr:`MAX_EXTRAPOLATION` times its largest fitted compute."""
+        return self.usable and self.extrapolation(compute) <= self.MAX_EXTRAPOLATION * (1 + 1e-9)
 
     @property
     def health(self) -> str:
-        if self.healthy:
-            return "healthy"
-        if not self.converged:
-            return "CHECK: not converged"
-        if self.on_bound:
-            return "CHECK: on a bound of " + ", ".join(self.on_bound)
-        return "CHECK: interval of " + ", ".join(self.undetermined) + " spans orders of magnitude"
+        return ("usable: " if self.usable else "NOT USABLE: ") + self.verdict
 
     def describe(self, compute_name: str | None = None) -> str:
-        """``error = E + A * C^(-a) (healthy)``, or what the optimiser check found."""
+        """``error = E + A * C^(-a) (pure; usable: 3 of 3 held-out points inside ...)``."""
         law = self.law
-        return f"error = {law.E:.4g} + {law.A:.4g} * {compute_name or self.x}^(-{law.a:.4g}) ({self.health})"
+        return (f"error = {law.E:.4g} + {law.A:.4g} * {compute_name or self.x}^(-{law.a:.4g}) "
+                f"({self.model}; {self.health})")
 
     @classmethod
     def of(cls, fit: LawFit, validation: Validation | None, x: str, y: str, error_name: str, compute, error,
            held_out_note: str = "") -> "LawReport":
+        usable, verdict = judge(fit, validation)
         return cls(x, y, error_name, fit.law, tuple(float(c) for c in compute), tuple(float(e) for e in error),
                    {name: tuple(bounds) for name, bounds in fit.intervals.items()}, fit.converged,
                    tuple(fit.on_bound), fit.loss, fit.points, fit.levels, fit.bootstrap_samples, Band.of(fit),
-                   None if validation is None else HeldOut.of(validation), held_out_note)
+                   None if validation is None else HeldOut.of(validation), held_out_note, fit.model, fit.choice,
+                   fit.trend_p, fit.identified, usable, verdict)
 
     def to_json(self) -> dict:
         held = self.held_out
         return {
             "x": self.x, "y": self.y, "error": self.error_name, "law": "error = E + A * C^(-a)",
-            **_law_json(self.law),
+            **_law_json(self.law), "model": self.model, "choice": self.choice,
+            "usable": self.usable, "verdict": self.verdict, "identified": self.identified,
+            "trend_p": self.trend_p, "max_extrapolation": self.MAX_EXTRAPOLATION,
             "data": {"compute": list(self.compute), "error": list(self.error)},
             "intervals": {name: list(bounds) for name, bounds in self.intervals.items()},
             "interval_level": INTERVAL_LEVEL,
-            "converged": self.converged, "on_bound": list(self.on_bound), "healthy": self.healthy, "loss": self.loss,
+            "converged": self.converged, "on_bound": list(self.on_bound), "loss": self.loss,
             "points": self.points, "compute_levels": self.compute_levels, "bootstrap_samples": self.bootstrap_samples,
             "band": self.band.to_json(),
             "held_out": None if held is None else {
@@ -179,7 +184,10 @@ class LawReport:
             None if not held else HeldOut(
                 tuple(HeldOutPoint(**point) for point in held["points"]), float(held["mean_absolute_log_error"]),
                 float(held["inside_band_fraction"]), _law_from(held["refit"]), Band.from_json(held["band"])),
-            str(data.get("held_out_note", "")))
+            str(data.get("held_out_note", "")), str(data.get("model", "saturating")), str(data.get("choice", "")),
+            float(data.get("trend_p", math.nan)), str(data.get("identified", "")),
+            # Files written before laws were judged by prediction: not usable until refitted.
+            bool(data.get("usable", False)), str(data.get("verdict", "written by an older version: refit it")))
 
 
 def write_laws(run_dir: Path, laws: list[LawReport], note: str = "") -> None:

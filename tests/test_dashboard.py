@@ -227,14 +227,19 @@ def test_the_page_lands_in_the_run_directory_by_default(runs, tmp_path, capsys):
     assert (runs["root"] / "dashboard.html").is_file()
 
 
-def test_an_unhealthy_law_is_flagged_next_to_its_figure(runs, tmp_path):
-    damaged = tmp_path / "unhealthy"
-    shutil.copytree(runs["law"], damaged)
-    laws = json.loads((damaged / "laws.json").read_text())
-    laws["laws"][0]["converged"] = False
-    (damaged / "laws.json").write_text(json.dumps(laws))
+def _unusable(runs, directory: Path) -> Path:
+    """A copy of the law run whose law did not predict its held-out points."""
+    shutil.copytree(runs["law"], directory)
+    laws = json.loads((directory / "laws.json").read_text())
+    laws["laws"][0].update(usable=False, verdict="0 of 2 held-out points inside the refit's band")
+    (directory / "laws.json").write_text(json.dumps(laws))
+    return directory
+
+
+def test_an_unusable_law_is_flagged_next_to_its_figure(runs, tmp_path):
+    damaged = _unusable(runs, tmp_path / "unusable")
     headings = [heading for heading, _ in dashboard_sections([damaged])]
-    flagged = [i for i, h in enumerate(headings) if "CHECK: not converged" in h]
+    flagged = [i for i, h in enumerate(headings) if "NOT USABLE: 0 of 2 held-out points" in h]
     assert flagged and "Power law" in headings[flagged[0] + 1]  # the warning sits right above the figure
 
 
@@ -305,31 +310,27 @@ def test_dashboard_renders_in_headless_chromium_without_console_errors(runs, tmp
     assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_a_law_whose_interval_spans_orders_of_magnitude_is_unhealthy_and_not_extrapolated(runs, tmp_path):
+def test_a_law_that_is_not_usable_is_not_extrapolated(runs, tmp_path):
     from scaling.compound import Coefficients
     from scaling.pipeline import write_family_outputs
 
-    damaged = tmp_path / "wide"
-    shutil.copytree(runs["law"], damaged)
-    laws = json.loads((damaged / "laws.json").read_text())
-    laws["laws"][0]["intervals"]["A"] = [0.01, 1e39]
-    (damaged / "laws.json").write_text(json.dumps(laws))
+    damaged = _unusable(runs, tmp_path / "unusable")
     law = read_laws(damaged)[0][0]
-    assert not law.healthy and law.health == "CHECK: interval of A spans orders of magnitude"
-    headings = [heading for heading, _ in dashboard_sections([damaged])]
-    assert any("CHECK: interval of A" in heading for heading in headings)
-    # The family written with that law carries no prediction; with the healthy law it does.
-    healthy = read_laws(runs["law"])[0][0]
-    for chosen_law, predicted in ((law, False), (healthy, True)):
+    assert not law.usable and law.health.startswith("NOT USABLE")
+    # The family written with that law carries no prediction; with the usable law it does, up to
+    # the stated extrapolation limit.
+    usable = read_laws(runs["law"])[0][0]
+    assert usable.usable
+    for chosen_law, predicted in ((law, False), (usable, True)):
         out = tmp_path / f"family-{predicted}"
         write_family_outputs(out, load_spec("efficientnet-b0"), Coefficients(1.2, 1.1, 1.15), chosen_law, "total")
         family = pd.read_csv(out / "family.csv")
-        assert family["predicted_metric"].notna().all() == predicted
-        assert family["predicted_metric"].isna().all() != predicted
+        reached = family["extrapolation"] <= usable.MAX_EXTRAPOLATION
+        assert family["predicted_metric"].notna().tolist() == (reached & predicted).tolist()
     # A scaling run with that law says so right above its family figure.
     scaling = tmp_path / "scaling"
     shutil.copytree(runs["scaling"], scaling)
-    shutil.copy(damaged / "laws.json", scaling / "laws.json")
+    shutil.copy(damaged / "laws.json", scaling / "laws.json")  # noqa: the unusable law
     headings = [heading for heading, _ in dashboard_sections([scaling])]
     note = headings.index("scaling: The family: no predicted metric")
     assert headings[note + 1] == "scaling: The family"

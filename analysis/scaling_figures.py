@@ -17,6 +17,7 @@ from plotly.subplots import make_subplots
 
 from infra.statistics import mean_interval
 from scaling.compound import PAPER_COEFFICIENTS
+from scaling.members import band_verdict, measured_members
 from scaling.reports import CoefficientsReport, LawReport
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
@@ -72,25 +73,6 @@ def mac_ratio_by_phi(family: pd.DataFrame) -> go.Figure:
     figure.update_layout(title="Realised vs ideal MAC ratio per phi", xaxis_title="phi",
                          yaxis_title="MACs / base MACs", yaxis_type="log")
     return figure
-
-
-def measured_members(family: pd.DataFrame) -> pd.DataFrame:
-    """The members ``python -m scaling.check RUN --members`` measured (``family.csv``'s
-    measured columns), with ``inside`` the band verdict (``None`` without a prediction)."""
-    if "measured_metric" not in family:
-        return family.iloc[0:0].assign(measured=[], inside=[])
-    measured = family.assign(measured=pd.to_numeric(family["measured_metric"], errors="coerce"))
-    measured = measured[measured["measured"].notna()]
-    verdict = measured["inside_band"].map({True: True, False: False, "True": True, "False": False})
-    return measured.assign(inside=verdict.where(verdict.notna(), None))
-
-
-def band_verdict(measured: pd.DataFrame) -> str:
-    """``"k of n measured members inside the predicted band"`` (members without a band left out)."""
-    judged = measured[measured["inside"].notna()]
-    if judged.empty:
-        return f"{len(measured)} measured, none with a predicted band to compare"
-    return f"{int(judged['inside'].astype(bool).sum())} of {len(judged)} measured members inside the predicted band"
 
 
 def family_costs(family: pd.DataFrame) -> go.Figure:
@@ -226,4 +208,4 @@ def compare_scaling_runs(runs: dict[str, tuple[pd.DataFrame, LawReport | None]])
     return figure
 
 
-__all__ = ["band_verdict", "compare_scaling_runs", "family_costs", "measured_members", "mac_ratio_by_phi", "power_law_fit", "scaling_baselines", "share_simplex"]
+__all__ = ["compare_scaling_runs", "family_costs", "mac_ratio_by_phi", "power_law_fit", "scaling_baselines", "share_simplex"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from analysis.report import Section, read_csv
-from analysis.scaling_figures import (band_verdict, family_costs, mac_ratio_by_phi, measured_members, power_law_fit,
+from analysis.scaling_figures import (family_costs, mac_ratio_by_phi, power_law_fit,
                                       scaling_baselines, share_simplex)
+from scaling.members import band_verdict, measured_members
 from scaling.reports import read_coefficients, read_laws
 from scaling.run_files import FAMILY_FILE, GRID_FILE
 

@@ -24,7 +24,7 @@ from infra.run_dirs import read_config
 from runners.data.sources import DataOptions, Splits, prepare
 from runners.flags import add_proxy_arguments, data_options, train_config
 from runners.train.targets import TRAINING, Regime, Target, fill_recipe, same_recipe, train_target
-from scaling.members import MEASURED_REPLICATE, record_measured
+from scaling.members import MEASURED_REPLICATE, band_verdict, measured_members, read_family, record_measured
 from scaling.run_files import TRAINED_DIR, is_scaling_run, read_base, read_member_spec
 from search_space import resolution_multiplier, scale_resolution
 
@@ -85,6 +85,18 @@ def check_members(run: Path, members: tuple[str, ...], args: argparse.Namespace)
             print(record_measured(run, target.name, result["val_accuracy"], result["test_accuracy"]))
         results.append(result)
     return results
+
+
+def check_first_members(run: Path, count: int, *, device: str, quiet: bool) -> str:
+    """Train B1..B<count> of a finished scaling run with its own recipe (what ``scaling.fit
+    --check-members`` does: this command's path, flags left to the run) and return the verdict
+    line, e.g. "2 of 2 measured members inside the predicted band"."""
+    members = [f"b{phi}" for phi in range(1, count + 1)]
+    args = build_parser().parse_args([str(run), "--members", ",".join(members), "--device", device]
+                                     + (["--quiet"] if quiet else []))
+    check_members(run, args.members, args)
+    measured = measured_members(read_family(run))
+    return band_verdict(measured[measured["phi"].between(1, count)])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,7 @@ from infra.units import parse_seconds
 from runners.executors import make_executor
 from runners.flags import (MAX_SEEDS, ProxyDefaults, add_backend_arguments, add_proxy_arguments,
                            check_backend_arguments, data_options, train_config)
+from scaling.check import check_first_members
 from scaling.compound import RATIO_TOLERANCE
 from scaling.pipeline import MODES, GridOptions, fit_grid_table, fit_law_table, run_scaling
 from scaling.reports import LawReport, write_laws
@@ -83,6 +84,9 @@ def build_parser() -> ArgumentParser:
     grid.add_argument("--law-phis", type=checked(_phis), default="-2,-1",
                       help="smaller members trained along the chosen direction to fit the metric-vs-MACs law "
                            "that predicts the family's metric ('' for none)")
+    grid.add_argument("--check-members", type=integer_between(0, 7), default=2,
+                      help="train the first N family members (B1..BN) with the run's own recipe at a seed the grid "
+                           "never used and write measured beside predicted in family.csv (0: skip)")
     grid.add_argument("--time-limit", type=checked(parse_seconds), default="18m",
                       help="stop starting grid evaluations after this long (90s, 20m, 2h); rerun to continue")
     grid.add_argument("--no-time-limit", action="store_true", help="evaluate the whole grid however long it takes")
@@ -209,6 +213,10 @@ def run_command(args) -> int:
             print("the law is not usable: family.csv has no predicted metric (it is not extrapolated)")
     else:
         print(f"no metric-vs-MACs law: {result.law_note}")
+    if args.check_members:
+        print(f"checking the family: training B1..B{args.check_members} with the run's recipe", flush=True)
+        print(f"family check: {check_first_members(out, args.check_members, device=args.device, quiet=args.quiet)}"
+              " (family.csv)")
     print(f"dashboard: python -m analysis.dashboard {out}")
     return 0
 

@@ -73,4 +73,23 @@ def record_measured(run: Path, member: str, metric: float, test_accuracy: float 
     return f"{member}: measured {metric:.4f}, {where} (family.csv)"
 
 
-__all__ = ["MEASURED_COLUMNS", "MEASURED_REPLICATE", "read_family", "record_measured"]
+def measured_members(family: pd.DataFrame) -> pd.DataFrame:
+    """The members ``python -m scaling.check RUN --members`` (or ``scaling.fit --check-members``) measured (``family.csv``'s
+    measured columns), with ``inside`` the band verdict (``None`` without a prediction)."""
+    if "measured_metric" not in family:
+        return family.iloc[0:0].assign(measured=[], inside=[])
+    measured = family.assign(measured=pd.to_numeric(family["measured_metric"], errors="coerce"))
+    measured = measured[measured["measured"].notna()]
+    verdict = measured["inside_band"].map({True: True, False: False, "True": True, "False": False})
+    return measured.assign(inside=verdict.where(verdict.notna(), None))
+
+
+def band_verdict(measured: pd.DataFrame) -> str:
+    """``"k of n measured members inside the predicted band"`` (members without a band left out)."""
+    judged = measured[measured["inside"].notna()]
+    if judged.empty:
+        return f"{len(measured)} measured, none with a predicted band to compare"
+    return f"{int(judged['inside'].astype(bool).sum())} of {len(judged)} measured members inside the predicted band"
+
+
+__all__ = ["MEASURED_COLUMNS", "MEASURED_REPLICATE", "band_verdict", "measured_members", "read_family", "record_measured"]

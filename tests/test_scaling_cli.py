@@ -152,7 +152,7 @@ def training_args(tmp_path, *extra):
     data = write_npz(tmp_path / "data.npz", n=96, classes=3, shape=(16, 16))
     return ["--base", str(tiny_base(tmp_path / "tiny.yaml")), "--data", str(data), "--step", "0.5", "--seeds", "2",
             "--law-phis=-1", "--epochs", "1", "--batch-size", "16", "--bootstrap", "50", "--quiet",
-            "--comparison-seeds", "2", "--out", str(tmp_path / "run"), *extra]
+            "--comparison-seeds", "2", "--out", str(tmp_path / "run"), "--check-members", "0", *extra]
 
 
 def test_training_run_writes_everything_and_resumes_without_retraining(tmp_path):
@@ -160,9 +160,13 @@ def test_training_run_writes_everything_and_resumes_without_retraining(tmp_path)
     assert main(args + ["--time-limit", "1s"]) == 0  # the limit stops the grid after its first point
     log = (tmp_path / "run" / "evaluations.jsonl").read_text().splitlines()
     assert 4 <= len(log) < 2 + 6 * 2 + 4
-    assert main(args + ["--no-time-limit"]) == 0
+    assert main(args + ["--no-time-limit", "--check-members", "1"]) == 0
     run = tmp_path / "run"
     full_log = (run / "evaluations.jsonl").read_text().splitlines()
+    # The family checked inside the run: B1 trained with the run's recipe at a seed the grid never used.
+    checked = pd.read_csv(run / "family.csv").set_index("phi")
+    assert checked["measured_metric"].notna().tolist() == [phi == 1 for phi in checked.index]
+    assert (run / "trained" / "b1" / "result.json").is_file()
     assert full_log[: len(log)] == log  # nothing lost, nothing retrained
     grid = pd.read_csv(run / "grid.csv")
     points = grid[["share_depth", "share_width"]].drop_duplicates()

@@ -90,6 +90,27 @@ class CoefficientFit:
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     bootstrap_samples: int = 0
     note: str = ""
+    # Per coefficient: the share of refits whose optimum scales that dimension not at all (its
+    # share 0, the coefficient 1: an edge of the simplex), and its interval over the others.
+    on_edge: dict[str, float] = field(default_factory=dict)
+    off_edge_intervals: dict[str, tuple[float, float] | None] = field(default_factory=dict)
+
+
+COEFFICIENT_NAMES = ("alpha", "beta", "gamma")  # depth, width, resolution: the shares' order
+MOSTLY_ON_EDGE = 0.5  # a coefficient at its edge in more refits than this is reported as on the boundary
+
+
+def edge_summary(samples: np.ndarray, as_coefficients: np.ndarray
+                 ) -> tuple[dict[str, float], dict[str, tuple[float, float] | None]]:
+    """For each coefficient: the share of bootstrap optima on its edge (share 0) and the 95%
+    interval over the optima that are not (None when none are)."""
+    on_edge, off_edge = {}, {}
+    for index, name in enumerate(COEFFICIENT_NAMES):
+        edge = samples[:, index] <= 1e-9
+        on_edge[name] = float(edge.mean())
+        values = as_coefficients[~edge, index]
+        off_edge[name] = percentile_interval(values, float(np.median(values))) if len(values) else None
+    return on_edge, off_edge
 
 
 def _design(shares: np.ndarray) -> np.ndarray:
@@ -218,18 +239,21 @@ def fit_coefficients(table: pd.DataFrame, *, bootstrap: int = 1000, seed: int = 
         else:
             samples.append(tuple(unique[sample_best]))
     used = len(samples)
+    on_edge, off_edge = {}, {}
     if used:
         probability = wins / used
         as_coefficients = np.array([[c.alpha, c.beta, c.gamma] for c in
                                     (Coefficients.from_shares(*s) for s in samples)])
         intervals = {name: percentile_interval(as_coefficients[:, i], getattr(chosen, name))
-                     for i, name in enumerate(("alpha", "beta", "gamma"))}
+                     for i, name in enumerate(COEFFICIENT_NAMES)}
+        on_edge, off_edge = edge_summary(np.array(samples, dtype=float), as_coefficients)
     else:
         probability = np.eye(len(unique))[best]
         intervals = {name: (getattr(chosen, name),) * 2 for name in ("alpha", "beta", "gamma")}
     points = tuple(GridPoint(tuple(float(s) for s in unique[i]), float(means[i]), int(counts[i]),
                              float(mean_ranks[i]), float(probability[i])) for i in range(len(unique)))
-    return CoefficientFit(points, points[best], surrogate, method, chosen, intervals, used, note)
+    return CoefficientFit(points, points[best], surrogate, method, chosen, intervals, used, note, on_edge, off_edge)
 
 
-__all__ = ["CoefficientFit", "GridPoint", "MIN_SURROGATE_POINTS", "Surrogate", "fit_coefficients", "shares_of"]
+__all__ = ["COEFFICIENT_NAMES", "CoefficientFit", "GridPoint", "MIN_SURROGATE_POINTS", "MOSTLY_ON_EDGE", "Surrogate",
+           "edge_summary", "fit_coefficients", "shares_of"]

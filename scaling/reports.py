@@ -19,7 +19,7 @@ from infra.documents import DocumentError, read_json
 from infra.errors import UserError
 from infra.files import write_json
 from infra.statistics import INTERVAL_LEVEL, interval_excludes
-from scaling.coefficient_fit import CoefficientFit, GridPoint
+from scaling.coefficient_fit import MOSTLY_ON_EDGE, CoefficientFit, GridPoint
 from scaling.compound import PAPER_COEFFICIENTS, Coefficients
 from scaling.power_law import HeldOutPoint, LawFit, PowerLaw, Validation, judge
 from scaling.run_files import COEFFICIENTS_FILE, LAWS_FILE
@@ -289,6 +289,8 @@ class CoefficientsReport:
     grid_points_trained: int | None = None
     corner_comparisons: tuple[SeedPairedComparison, ...] = ()
     runner_up: SeedPairedComparison | None = None  # the grid's best point against its second best
+    on_edge: dict[str, float] = field(default_factory=dict)  # share of refits with the coefficient at 1
+    off_edge_intervals: dict[str, tuple[float, float] | None] = field(default_factory=dict)
 
     @classmethod
     def of(cls, fit: CoefficientFit, realised_mac_ratio: float | None, base: str = "") -> "CoefficientsReport":
@@ -299,7 +301,8 @@ class CoefficientsReport:
                        "loo_r2": surrogate.loo_r2, "loo_rmse": surrogate.loo_rmse,
                        "seed_noise_se": surrogate.noise_se, "adequate": surrogate.adequate,
                        "judgement": surrogate.reason},
-                   tuple(fit.points), fit.bootstrap_samples, fit.note)
+                   tuple(fit.points), fit.bootstrap_samples, fit.note, on_edge=dict(fit.on_edge),
+                   off_edge_intervals=dict(fit.off_edge_intervals))
 
     @classmethod
     def fixed(cls, mode: str, coefficients: Coefficients, realised_mac_ratio: float | None,
@@ -330,7 +333,51 @@ class CoefficientsReport:
             "grid_complete": self.grid_complete, "grid_points_trained": self.grid_points_trained,
             "corner_comparisons": [comparison.to_json() for comparison in self.corner_comparisons],
             "runner_up": None if self.runner_up is None else self.runner_up.to_json(),
+            "on_edge": self.on_edge, "on_boundary": list(self.on_boundary),
+            "off_edge_intervals": {name: None if bounds is None else list(bounds)
+                                   for name, bounds in self.off_edge_intervals.items()},
         }
+
+    @property
+    def on_boundary(self) -> tuple[str, ...]:
+        """Coefficients whose bootstrap optimum is 1 (that dimension not scaled: an edge of the
+        share simplex) in most refits: their interval is not a measurement of a value."""
+        return tuple(name for name in NAMES if self.on_edge.get(name, 0.0) > MOSTLY_ON_EDGE)
+
+    def describe_coefficient(self, name: str) -> str:
+        """``beta 1.0000 ON THE BOUNDARY in 97% of refits (width not scaled); the other 3%: [1.01, 1.05]``,
+        or ``alpha 1.2000 [1.150, 1.260]``."""
+        value = getattr(self.chosen, name)
+        if name in self.on_boundary:
+            dimension = dict(zip(NAMES, ("depth", "width", "resolution")))[name]
+            others = self.off_edge_intervals.get(name)
+            rest = (f"; over the other {1 - self.on_edge[name]:.0%}: [{others[0]:.3f}, {others[1]:.3f}]"
+                    if others else "")
+            return (f"{name} {value:.4f} ON THE BOUNDARY: {dimension} not scaled in {self.on_edge[name]:.0%} of "
+                    f"refits{rest}")
+        if name not in self.intervals:
+            return f"{name} {value:.4f}"
+        low, high = self.intervals[name]
+        width = "" if high > low else " (every refit chose this point: the grid step bounds its resolution)"
+        return f"{name} {value:.4f} [{low:.3f}, {high:.3f}]{width}"
+
+    def headline_reason(self) -> str:
+        """Which answer the headline is and why, when the grid's best point and the surrogate's
+        optimum disagree beyond the surrogate's intervals (empty when they agree)."""
+        best, surrogate = self.grid_best, self.surrogate
+        if best is None or surrogate is None or not self.intervals:
+            return ""
+        outside = [name for name in NAMES if not (self.intervals[name][0] - 1e-9 <= getattr(best.coefficients, name)
+                                                  <= self.intervals[name][1] + 1e-9)]
+        if not outside:
+            return ""
+        if self.method == "surrogate":
+            return (f"the grid's best point lies outside the surrogate's interval of {', '.join(outside)}: the "
+                    f"headline is the surrogate's optimum, fitted to all {len(self.points)} points "
+                    f"({surrogate['judgement']}); the grid best is the largest of {len(self.points)} noisy means "
+                    f"(P(best) {best.probability_best:.2f})")
+        return (f"the surrogate's optimum disagrees with the grid's best point on {', '.join(outside)}: the headline "
+                f"is the grid best because the surrogate is not adequate ({surrogate['judgement']})")
 
     @classmethod
     def from_json(cls, data: dict) -> "CoefficientsReport":
@@ -349,15 +396,16 @@ class CoefficientsReport:
                                               float(fresh["mean"]), fresh.get("grid_mean")),
             data.get("grid_complete"), data.get("grid_points_trained"),
             tuple(SeedPairedComparison.from_json(row) for row in data.get("corner_comparisons", [])),
-            SeedPairedComparison.from_json(data["runner_up"]) if data.get("runner_up") else None)
+            SeedPairedComparison.from_json(data["runner_up"]) if data.get("runner_up") else None,
+            {str(name): float(share) for name, share in data.get("on_edge", {}).items()},
+            {str(name): None if bounds is None else (float(bounds[0]), float(bounds[1]))
+             for name, bounds in data.get("off_edge_intervals", {}).items()})
 
     def summary(self) -> str:
         """Plain-text lines on the chosen coefficients (printed, and at the top of a page)."""
-        parts = [f"{name} {getattr(self.chosen, name):.4f}" + (
-            f" [{self.intervals[name][0]:.3f}, {self.intervals[name][1]:.3f}]" if name in self.intervals else "")
-            for name in NAMES]
         paper = ", ".join(f"{getattr(PAPER_COEFFICIENTS, name):g}" for name in NAMES)
-        lines = [f"{', '.join(parts)} ({self.method}; {INTERVAL_LEVEL:.0%} intervals; paper {paper})"]
+        lines = [f"{'; '.join(self.describe_coefficient(name) for name in NAMES)} ({self.method}; "
+                 f"{INTERVAL_LEVEL:.0%} intervals; paper {paper})"]
         if self.base:
             lines.append(f"base: {self.base}")
         best = self.grid_best
@@ -369,6 +417,8 @@ class CoefficientsReport:
         if self.surrogate:
             verdict = "adequate" if self.surrogate["adequate"] else "not adequate"
             lines.append(f"surrogate {verdict}: {self.surrogate['judgement']}")
+        if self.headline_reason():
+            lines.append(self.headline_reason())
         fresh = self.fresh_seeds
         if fresh:
             against = ("" if fresh.grid_mean is None else

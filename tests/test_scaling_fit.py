@@ -16,6 +16,7 @@ from scaling import Coefficients, compound_scale, simplex_grid
 from scaling.coefficient_fit import fit_coefficients
 from scaling.family import scaled_family
 from scaling.grid_run import grid_tasks
+from scaling.reports import CoefficientsReport
 from scaling.power_law import (PURE, HeldOutPoint, LawError, PowerLaw, Validation, fit_power_law, judge,
                                validate_by_holdout)
 from search_space import NetworkSpec, StageSpec, count_cost, load_spec
@@ -381,3 +382,20 @@ def test_grid_best_against_its_runner_up_is_paired_by_seed(advantage, separates)
     assert comparison.seeds == (0, 1, 2, 3, 4) and comparison.winner == "grid best"
     assert comparison.separated == separates
     assert comparison.verdict == ("grid best better" if separates else "not separated")
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.sampled_from([0, 1, 2]), st.floats(0.2, 0.6), st.integers(0, 10_000))
+def test_a_coefficient_whose_optimum_sits_on_the_simplex_edge_is_reported_on_the_boundary(edge, rest, seed):
+    """Scaling dimension ``edge`` only hurts: its share is 0 at the optimum, its coefficient 1.
+    The report says so (share of refits on the edge) instead of a zero-width interval."""
+    planted = np.array([rest, 1 - rest, 0.0]) if edge == 2 else np.insert(np.array([rest, 1 - rest]), edge, 0.0)
+    metric = lambda shares: 0.9 - float(((shares - planted) ** 2).sum()) - 0.2 * shares[edge]  # noqa: E731
+    fit = fit_coefficients(grid_table(metric, seeds=2, noise=0.002, seed=seed), bootstrap=200, seed=seed)
+    report = CoefficientsReport.of(fit, 2.0)
+    name = ("alpha", "beta", "gamma")[edge]
+    assert name in report.on_boundary and fit.on_edge[name] > 0.5
+    assert "ON THE BOUNDARY" in report.describe_coefficient(name)
+    assert CoefficientsReport.from_json(report.to_json()).on_boundary == report.on_boundary
+    # The interior coefficients are not on it.
+    assert all(other not in report.on_boundary for other in ("alpha", "beta", "gamma") if other != name)

@@ -12,7 +12,9 @@ import plotly.graph_objects as go
 from infra.errors import UserError
 from infra.files import write_atomically
 
-Section = tuple[str, Union[go.Figure, str]]
+# A heading and its content: a figure, a note, or a table (an answer block: read first, one
+# quantity per row, rendered as an HTML table with class "answer").
+Section = tuple[str, Union[go.Figure, str, pd.DataFrame]]
 
 
 def read_csv(path: Path, numeric: Iterable[str] = (), required: Iterable[str] = ()) -> pd.DataFrame | None:
@@ -51,12 +53,16 @@ def write_report(path: Path, title: str, sections: Iterable[Section], summary: s
             parts.append(content.to_html(full_html=False, include_plotlyjs=not embedded,
                                          config={"displaylogo": False}))
             embedded = True
+        elif isinstance(content, pd.DataFrame):
+            parts.append(content.to_html(index=False, classes="answer", border=0, escape=True))
         else:
             parts.append(f"<p class='note'>{html.escape(content)}</p>")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}
-pre{{background:#f5f5f5;padding:1em;overflow-x:auto}}.note{{color:#555;font-style:italic}}</style>
+pre{{background:#f5f5f5;padding:1em;overflow-x:auto}}.note{{color:#555;font-style:italic}}
+table.answer{{border-collapse:collapse;margin:0.5em 0 1.5em}}table.answer td,table.answer th{{border:1px solid #ccc;
+padding:0.3em 0.8em;text-align:left}}</style>
 </head><body><h1>{html.escape(title)}</h1>
 <pre>{html.escape(summary)}</pre>
 {''.join(parts)}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from analysis.report import Section, read_csv
 from analysis.scaling_figures import (family_costs, mac_ratio_by_phi, power_law_fit,
                                       scaling_baselines, share_simplex)
 from scaling.members import band_verdict, measured_members
-from scaling.reports import read_coefficients, read_laws
+from scaling.reports import NAMES, CoefficientsReport, LawReport, read_coefficients, read_laws
 from scaling.run_files import FAMILY_FILE, GRID_FILE
 
 # The columns the figures below read (family.csv's predicted_* may be blank: no law).
@@ -16,10 +18,56 @@ FAMILY_NUMBERS = ("phi", "params", "macs", "realised_mac_ratio", "ideal_mac_rati
 GRID_NUMBERS = ("share_depth", "share_width", "share_resolution", "metric")
 
 
+ANSWER_COLUMNS = ("quantity", "value", "uncertainty", "status")
+
+
+def scaling_answer(coefficients: CoefficientsReport | None, laws: list[LawReport],
+                   family: pd.DataFrame | None) -> pd.DataFrame:
+    """The run's answers, one per row: the coefficients with their uncertainty, the verdicts
+    against the single-dimension corners, the law, and the family members checked."""
+    rows = []
+    if coefficients is not None:
+        for name in NAMES:
+            value = getattr(coefficients.chosen, name)
+            if name in coefficients.on_boundary:
+                others = coefficients.off_edge_intervals.get(name)
+                uncertainty = (f"on the boundary in {coefficients.on_edge[name]:.0%} of refits"
+                               + (f"; others [{others[0]:.3f}, {others[1]:.3f}]" if others else ""))
+            elif name in coefficients.intervals:
+                low, high = coefficients.intervals[name]
+                uncertainty = f"[{low:.3f}, {high:.3f}]"
+            else:
+                uncertainty = "set, not fitted"
+            rows.append((name, f"{value:.4f}", uncertainty, coefficients.method))
+        for comparison in coefficients.corner_comparisons:
+            interval = ("one seed" if comparison.low is None else
+                        f"[{comparison.low:+.4f}, {comparison.high:+.4f}] over {len(comparison.seeds)} seeds")
+            rows.append((f"{comparison.winner} vs {comparison.against}", f"{comparison.difference:+.4f}", interval,
+                         comparison.verdict))
+    for law in laws:
+        low, high = law.intervals.get("a", (law.law.a, law.law.a))
+        rows.append((f"law: {law.error_name} vs {law.x}", f"{law.law.E:.4g} + {law.law.A:.4g} * C^-{law.law.a:.4g}",
+                     f"a in [{low:.3g}, {high:.3g}]; {law.model}", ("usable: " if law.usable else "NOT USABLE: ")
+                     + law.verdict))
+    if family is not None and not family.empty:
+        for _, row in measured_members(family).iterrows():
+            band = ("no predicted band" if row["inside"] is None else
+                    f"band [{float(row['predicted_low']):.4f}, {float(row['predicted_high']):.4f}]")
+            rows.append((f"{row['name']} measured", f"{row['measured']:.4f}", band,
+                         "no prediction" if row["inside"] is None else "inside" if row["inside"] else "OUTSIDE"))
+    return pd.DataFrame(rows, columns=ANSWER_COLUMNS)
+
+
 def scaling_sections(run_dir: Path) -> list[Section]:
-    """Every scaling figure the directory's files support, or a note where one is missing."""
+    """The answer block, then every scaling figure the directory's files support, or a note
+    where one is missing."""
     sections: list[Section] = []
     coefficients = read_coefficients(run_dir)
+    laws, note = read_laws(run_dir)
+    family = read_csv(run_dir / FAMILY_FILE, numeric=FAMILY_NUMBERS, required=("name",))
+    answer = scaling_answer(coefficients, laws, family)
+    if not answer.empty:
+        sections.append(("Answer", answer))
     if coefficients is not None and coefficients.points:
         sections.append(("Metric over the share simplex", share_simplex(coefficients)))
     if coefficients is not None and (coefficients.corner_comparisons or coefficients.runner_up):
@@ -31,8 +79,6 @@ def scaling_sections(run_dir: Path) -> list[Section]:
         fresh = coefficients.fresh_seeds if coefficients is not None else None
         sections.append(("Compound vs single-dimension scaling",
                          scaling_baselines(grid, list(fresh.metrics) if fresh else None)))
-    family = read_csv(run_dir / FAMILY_FILE, numeric=FAMILY_NUMBERS, required=("name",))
-    laws, note = read_laws(run_dir)
     if family is not None and family.empty:
         sections.append(("The family", f"{run_dir / FAMILY_FILE} holds no rows: no family to show"))
     if family is not None and not family.empty:
@@ -74,4 +120,4 @@ def _measured_note(measured) -> str:
     return f"{band_verdict(measured)} ({'; '.join(parts)})"
 
 
-__all__ = ["scaling_sections"]
+__all__ = ["ANSWER_COLUMNS", "scaling_answer", "scaling_sections"]

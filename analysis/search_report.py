@@ -12,6 +12,7 @@ from analysis.figures import (macs_vs_accuracy, network_stages, parallel_coordin
                               search_history, stage_choice_frequencies)
 from analysis.report import Section
 from infra.run_dirs import read_config
+from infra.statistics import mean_interval
 from runners.search.candidates import SearchSettings
 from runners.search.driver import winner_verdict
 from runners.search.records import BEST_SPEC, Objective, TrialRecord, read_records, records_frame
@@ -89,6 +90,33 @@ def _importances(path: Path) -> dict[str, float] | str:
         return f"parameter importances unavailable: {error}"
 
 
+# Importances and parallel coordinates from fewer complete trials than this show noise, not patterns.
+MIN_TRIALS_FOR_PATTERNS = 8
+
+
+def search_answer(run: SearchRun, complete: int) -> pd.DataFrame:
+    """The search's answer in rows: the winner, its score with its interval (or "one seed"),
+    whether it is separated from the runner-up, and how many trials completed."""
+    best = run.objective.best(list(run.records))
+    rows = [("complete trials", f"{complete} of {len(run.frame)}", "", "")]
+    if best is not None:
+        seeds = best.seed_accuracies
+        if len(seeds) >= 2:
+            estimate = mean_interval(seeds)
+            interval = f"[{estimate.low:.4f}, {estimate.high:.4f}] over {len(seeds)} seeds"
+        else:
+            interval = "one seed"
+        verdict = winner_verdict(SearchSettings.from_config(run.config), list(run.records), best).strip()
+        rows.insert(0, ("winner", f"trial {best.number}: {run.objective.label} {run.objective.score(best):.4f}",
+                        interval, verdict))
+    return pd.DataFrame(rows, columns=("quantity", "value", "uncertainty", "status"))
+
+
+def _titled(figure, suffix: str):
+    """``figure`` with ``suffix`` (how many points it rests on) appended to its title."""
+    return figure.update_layout(title=f"{figure.layout.title.text or ''}{suffix}")
+
+
 def search_sections(path: Path) -> list[Section]:
     """Every search figure the run's files support; a note where one cannot be drawn yet."""
     run = load_search_run(path)
@@ -97,19 +125,26 @@ def search_sections(path: Path) -> list[Section]:
         return [("Trials", f"No trial has completed yet ({len(run.frame)} finished in another state).")]
     column = run.objective.column
     sections: list[Section] = [
+        ("Answer", search_answer(run, len(done))),
         ("Search history", search_history(run.frame, run.objective)),
         ("MACs vs accuracy" if run.objective.cost == "macs" else "Latency vs accuracy",
          macs_vs_accuracy(run.frame, run.budget, run.objective.cost)),
         ("Per-stage choices", stage_choice_frequencies(run.frame, objective=run.objective)),
     ]
-    importances = _importances(path)
-    sections.append(("Parameter importances", parameter_importances(importances)
-                     if isinstance(importances, dict) else importances))
-    params = run.params.loc[done.index].dropna(axis=1, how="any")
-    varied = [c for c in params.columns if params[c].astype(str).nunique() > 1]
-    sections.append(("Parallel coordinates", parallel_coordinates(
-        params[varied], done[column], column, importances if isinstance(importances, dict) else None)
-        if varied else "no parameter varied among the complete trials"))
+    if len(done) < MIN_TRIALS_FOR_PATTERNS:
+        too_few = (f"left out: {len(done)} complete trial(s); parameter importances and parallel coordinates need "
+                   f"at least {MIN_TRIALS_FOR_PATTERNS} to mean anything")
+        sections += [("Parameter importances", too_few), ("Parallel coordinates", too_few)]
+    else:
+        importances = _importances(path)
+        resting = f" (from {len(done)} complete trials)"
+        sections.append(("Parameter importances", _titled(parameter_importances(importances), resting)
+                         if isinstance(importances, dict) else importances))
+        params = run.params.loc[done.index].dropna(axis=1, how="any")
+        varied = [c for c in params.columns if params[c].astype(str).nunique() > 1]
+        sections.append(("Parallel coordinates", _titled(parallel_coordinates(
+            params[varied], done[column], column, importances if isinstance(importances, dict) else None), resting)
+            if varied else "no parameter varied among the complete trials"))
     best_path = path / BEST_SPEC
     if best_path.exists():
         try:

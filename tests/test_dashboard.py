@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from html.parser import HTMLParser
 import re
 import shutil
 import sys
@@ -405,3 +406,79 @@ def test_a_log_damaged_mid_file_is_read_around_with_a_note_and_a_warning(runs, t
     page = (damaged / "dashboard.html").read_text()
     assert "1 unreadable line(s) skipped" in page
     assert f"{complete} trials finished" in page  # every intact record still counted
+
+
+class _Tables(HTMLParser):
+    """The cells of every ``table.answer`` on a page, table by table, row by row."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self._inside, self._cell = [], False, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table" and "answer" in (dict(attrs).get("class") or ""):
+            self.tables.append([])
+            self._inside = True
+        elif self._inside and tag == "tr":
+            self.tables[-1].append([])
+        elif self._inside and tag in ("td", "th"):
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._inside = False
+        elif self._inside and tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append(self._cell.strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+def answer_rows(page: Path) -> list[dict[str, dict[str, str]]]:
+    parser = _Tables()
+    parser.feed(page.read_text())
+    return [{row[0]: dict(zip(table[0], row)) for row in table[1:]} for table in parser.tables]
+
+
+def test_the_answer_blocks_read_back_equal_the_run_files(runs, tmp_path):
+    page = tmp_path / "page.html"
+    assert main([str(runs["tpe"]), str(runs["scaling"]), str(runs["law"]), "--out", str(page)]) == 0
+    search, scaling, law = answer_rows(page)
+    # The search: its winner and its score as results.csv has them, and the trials complete.
+    results = pd.read_csv(runs["tpe"] / "results.csv")
+    complete = results[results["state"] == "COMPLETE"]
+    best = complete.loc[complete["reward"].idxmax()]
+    assert search["winner"]["value"].startswith(f"trial {int(best['number'])}:")
+    assert float(search["winner"]["value"].rsplit(" ", 1)[1]) == pytest.approx(best["reward"], abs=5e-5)
+    assert search["complete trials"]["value"] == f"{len(complete)} of {len(results)}"
+    # The scaling run: each coefficient and its interval as coefficients.json has them.
+    coefficients = json.loads((runs["scaling"] / "coefficients.json").read_text())
+    for name in ("alpha", "beta", "gamma"):
+        assert float(scaling[name]["value"]) == pytest.approx(coefficients[name], abs=5e-5)
+        if name in coefficients["on_boundary"]:
+            assert scaling[name]["uncertainty"].startswith("on the boundary")
+        else:
+            low, high = coefficients["intervals"][name]
+            assert scaling[name]["uncertainty"] == f"[{low:.3f}, {high:.3f}]"
+    for comparison in coefficients["corner_comparisons"]:
+        row = scaling[f"{comparison['winner']} vs {comparison['against']}"]
+        assert float(row["value"]) == pytest.approx(comparison["difference"], abs=5e-5)
+        assert row["status"] == comparison["verdict"]
+    # The law: its parameters and verdict as laws.json has them.
+    fitted = json.loads((runs["law"] / "laws.json").read_text())["laws"][0]
+    row = law[f"law: {fitted['error']} vs {fitted['x']}"]
+    E, A, a = (float(part) for part in row["value"].replace(" * C^-", " + ").split(" + "))
+    assert (E, A, a) == pytest.approx((fitted["E"], fitted["A"], fitted["a"]), rel=1e-3, abs=1e-4)
+    assert row["status"] == ("usable: " if fitted["usable"] else "NOT USABLE: ") + fitted["verdict"]
+
+
+def test_figures_from_too_few_trials_are_left_out_with_a_note(runs):
+    frame = pd.read_csv(runs["tpe"] / "results.csv")
+    headings = dict(search_sections(runs["tpe"]))
+    complete = int((frame["state"] == "COMPLETE").sum())
+    if complete < 8:
+        assert "left out" in headings["Parameter importances"]
+    else:
+        assert f"(from {complete} complete trials)" in headings["Parameter importances"].layout.title.text

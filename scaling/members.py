@@ -64,7 +64,7 @@ def record_measured(run: Path, member: str, metric: float, test_accuracy: float 
     high = pd.to_numeric(family.get("predicted_high"), errors="coerce")
     if low is None or high is None or pd.isna(low[row]) or pd.isna(high[row]):
         family.loc[row, "inside_band"] = None
-        where = "no predicted band (the law failed its checks or was not fitted)"
+        where = "no predicted band (the law is not usable, the member is beyond its reach, or no law was fitted)"
     else:
         inside = bool(low[row] <= metric <= high[row])
         family.loc[row, "inside_band"] = inside

@@ -144,7 +144,7 @@ def _profile(weights: np.ndarray, x: np.ndarray, y: np.ndarray, exponents: np.nd
     basis = x[None, :] ** -np.atleast_2d(exponents)[..., None]  # (1 or B) x G x n
     v = basis * u
     s_u, s_uu = weights @ u, weights @ u**2
-    if v.shape[0] == 1:
+    if v.shape[0] == 1:  # one exponent grid for every weight vector: plain matrix products
         s_v, s_vv, s_uv = weights @ v[0].T, weights @ (v[0] ** 2).T, weights @ (v[0] * u).T
     else:
         s_v, s_vv, s_uv = (np.einsum("bn,bgn->bg", weights, term) for term in (v, v**2, v * u))
@@ -262,6 +262,7 @@ def check_points(compute, error, needed_levels: int = MIN_LEVELS) -> tuple[np.nd
 
 
 def _models(levels: int, rows: int) -> tuple[str, ...]:
+    # AICc of the saturating law (4 parameters with the variance) needs rows > 4 + 1.
     return (PURE, SATURATING) if levels >= SATURATING_LEVELS and rows > 5 else (PURE,)
 
 
@@ -309,14 +310,14 @@ def fit_power_law(compute, error, *, bootstrap: int = 1000, seed: int = 0, band_
         # A resample on fewer than 3 compute values cannot pin a law down: it is skipped.
         level_of = np.unique(compute, return_inverse=True)[1].reshape(-1)
         covered = np.array([len(np.unique(level_of[draw > 0])) for draw in draws])
-        draws = draws[covered >= MIN_LEVELS]
+        draws, covered = draws[covered >= MIN_LEVELS], covered[covered >= MIN_LEVELS]
         used = len(draws)
         if used:
             weights = draws / rows
             refits = {name: _fit_model(weights, x, error, name) for name in models}
             # A resample's saturating fit needs 4 levels of its own.
             picks, _ = _choose(refits, rows)
-            picks &= np.array([len(np.unique(level_of[d > 0])) >= SATURATING_LEVELS for d in draws])
+            picks &= covered >= SATURATING_LEVELS
             pick = lambda attribute: np.where(picks, getattr(refits[models[-1]], attribute),  # noqa: E731
                                               getattr(refits[PURE], attribute))
             irreducible, scale, exponent = pick("E"), pick("A"), pick("a")

@@ -417,8 +417,9 @@ class CoefficientsReport:
         if self.surrogate:
             verdict = "adequate" if self.surrogate["adequate"] else "not adequate"
             lines.append(f"surrogate {verdict}: {self.surrogate['judgement']}")
-        if self.headline_reason():
-            lines.append(self.headline_reason())
+        headline = self.headline_reason()
+        if headline:
+            lines.append(headline)
         fresh = self.fresh_seeds
         if fresh:
             against = ("" if fresh.grid_mean is None else

@@ -1,6 +1,7 @@
 """Grid-proxy fidelity: do the scaling grid's short trainings rank scaling directions as a longer training does?
 
-    python benchmarks/grid_fidelity.py train [--recipes grid,longer,reference] [--device cuda] [--workers 8]
+    python benchmarks/grid_fidelity.py train [--bases search,sampled] [--recipes grid,longer,reference]
+                                             [--device cuda] [--workers 8]
     python benchmarks/grid_fidelity.py report          # benchmarks/outputs/grid_fidelity.txt
 
 For two bases of the default space (the README search's winner, ``base-search.yaml``, and one
@@ -94,10 +95,10 @@ def task(base: NetworkSpec, coefficients: Coefficients | None, seed: int) -> Tas
     return law_tasks(base, coefficients, (1.0,), 1, first_seed=seed, depth_rule=DEPTH_RULE)[0]
 
 
-def jobs(recipes: list[str]) -> list[tuple[str, str, str, int]]:
+def jobs(recipes: list[str], base_names: list[str]) -> list[tuple[str, str, str, int]]:
     done = {(row["base"], row["point"], row["recipe"], row["seed"]) for row in read_json_lines(RESULTS)} \
         if RESULTS.exists() else set()
-    todo = [(base, point, recipe, seed) for recipe in recipes for base in bases() for point in points(base)
+    todo = [(base, point, recipe, seed) for recipe in recipes for base in base_names for point in points(base)
             for seed in range(RECIPES[recipe].seeds)]
     return [job for job in todo if job not in done]
 
@@ -124,7 +125,7 @@ def run_jobs(batch: list[tuple[str, str, str, int]], data: str | None, device: s
 
 
 def train(args) -> None:
-    todo = jobs(args.recipes.split(","))
+    todo = jobs(args.recipes.split(","), args.bases.split(","))
     print(f"{len(todo)} trainings to run on {args.workers} worker(s), device {args.device}", flush=True)
     # Longest first (the reference), spread round-robin so every worker gets a share of each kind.
     todo.sort(key=lambda job: -RECIPES[job[2]].epochs * RECIPES[job[2]].train_samples)
@@ -193,6 +194,7 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("train")
     run.add_argument("--recipes", default="grid,longer,reference")
+    run.add_argument("--bases", default="search,sampled")
     run.add_argument("--device", default="cpu")
     run.add_argument("--workers", type=int, default=1)
     run.add_argument("--data", default=None, help="Fashion-MNIST IDX directory; default: the Debian package's")

@@ -53,8 +53,11 @@ def _phis(text: str) -> tuple[float, ...]:
                          f"got {text!r}")
     return values
 
-# Smaller than the search's: a grid trains dozens of networks per run.
-GRID_PROXY = ProxyDefaults(epochs=1, batch_size=16, learning_rate=3e-3, max_train_samples=1024, max_val_samples=512)
+# A grid trains dozens of networks per run. 2 epochs on 2,048 images ranked ten phi = 1 networks
+# closer to a 32x longer training than 1 epoch on 1,024 did, and gave a usable law where the
+# shorter one gave none (benchmarks/grid_fidelity.py, BENCHMARKS.md).
+GRID_PROXY = ProxyDefaults(epochs=2, batch_size=16, learning_rate=3e-3, max_train_samples=2048, max_val_samples=512)
+DEFAULTS = GridOptions()
 
 
 def build_parser() -> ArgumentParser:
@@ -79,9 +82,11 @@ def build_parser() -> ArgumentParser:
                       help="compound: grid over alpha, beta, gamma; depth/width/resolution: scale only that one "
                            "to the same MACs (the paper's single-dimension baselines)")
     grid = parser.add_argument_group("grid")
-    grid.add_argument("--step", type=positive_float, default=0.1, help="grid step on the FLOP-share simplex")
-    grid.add_argument("--seeds", type=integer_between(1, MAX_SEEDS), default=2, help="training repeats per grid point")
-    grid.add_argument("--law-phis", type=checked(_phis), default="-2,-1",
+    grid.add_argument("--step", type=positive_float, default=DEFAULTS.step,
+                      help="grid step on the FLOP-share simplex (0.25: 15 points, 0.1: 66)")
+    grid.add_argument("--seeds", type=integer_between(1, MAX_SEEDS), default=DEFAULTS.seeds,
+                      help="training repeats per grid point")
+    grid.add_argument("--law-phis", type=checked(_phis), default=",".join(f"{phi:g}" for phi in DEFAULTS.law_phis),
                       help="smaller members trained along the chosen direction to fit the metric-vs-MACs law "
                            "that predicts the family's metric ('' for none)")
     grid.add_argument("--check-members", type=integer_between(0, 7), default=2,
@@ -95,7 +100,7 @@ def build_parser() -> ArgumentParser:
                       help="how a depth multiplier becomes repeats: 'total' scales the network's block count "
                            "(a one-block-per-stage base can grow by one block), 'per-stage' is the reference "
                            "ceil per stage (B1..B7 from B0); see BENCHMARKS.md")
-    grid.add_argument("--comparison-seeds", type=integer_between(1, MAX_SEEDS), default=6,
+    grid.add_argument("--comparison-seeds", type=integer_between(1, MAX_SEEDS), default=DEFAULTS.comparison_seeds,
                       help="the most paired seeds the chosen direction and each single-dimension corner get "
                            "until their difference at phi = 1 separates (within the time limit)")
     add_proxy_arguments(parser, title="proxy training (the search's proxy; defaults sized for 2 CPU cores)",

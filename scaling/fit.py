@@ -89,6 +89,8 @@ def build_parser() -> ArgumentParser:
     grid.add_argument("--law-phis", type=checked(_phis), default=",".join(f"{phi:g}" for phi in DEFAULTS.law_phis),
                       help="smaller members trained along the chosen direction to fit the metric-vs-MACs law "
                            "that predicts the family's metric ('' for none)")
+    grid.add_argument("--law-seeds", type=integer_between(1, MAX_SEEDS), default=DEFAULTS.law_seeds,
+                      help="seeds of the base and of each law member (small networks; more points resolve the law)")
     grid.add_argument("--check-members", type=integer_between(0, 7), default=2,
                       help="train the first N family members (B1..BN) with the run's own recipe at a seed the grid "
                            "never used and write measured beside predicted in family.csv (0: skip)")
@@ -188,6 +190,7 @@ def results_command(args) -> int:
 
 def run_command(args) -> int:
     grid = GridOptions(mode=args.mode, step=args.step, seeds=args.seeds, law_phis=args.law_phis,
+                       law_seeds=args.law_seeds,
                        time_limit=None if args.no_time_limit else args.time_limit, bootstrap=args.bootstrap,
                        comparison_seeds=args.comparison_seeds, depth_rule=args.depth_rule)
     train = train_config(args, calibration_samples=256)

@@ -52,6 +52,9 @@ class GridOptions:
     step: float = 0.25  # 15 points: the measured grid proxy costs 4x the images of the old one (0.1, 66)
     seeds: int = 2
     law_phis: tuple[float, ...] = (-3.0, -2.0, -1.0)  # with phi = 0 and 1: five compute levels for the law
+    # Seeds of the base and of each law member (small, so cheap): with 2, the default run's law
+    # had its trend at F-test p = 7e-4, short of the 1e-4 a usable law needs (BENCHMARKS.md).
+    law_seeds: int = 4
     time_limit: float | None = 18 * 60.0
     bootstrap: int = 1000
     comparison_seeds: int = 6  # the most seeds the chosen point and a corner get to separate
@@ -226,7 +229,7 @@ class CompoundDirection:
     def law_members(self, base: NetworkSpec, chosen: Coefficients, grid: GridOptions) -> list[Task]:
         # The chosen point again on seeds the grid never used: its grid mean was picked
         # as the best of many noisy means, so it is biased upwards (winner's curse).
-        return (law_tasks(base, chosen, grid.law_phis, grid.seeds, depth_rule=grid.depth_rule)
+        return (law_tasks(base, chosen, grid.law_phis, grid.law_seeds, depth_rule=grid.depth_rule)
                 + law_tasks(base, chosen, (1.0,), grid.seeds, first_seed=grid.seeds, depth_rule=grid.depth_rule))
 
     def compare(self, run: "_Run", chosen: Coefficients) -> list[NetworkEvaluation]:
@@ -262,7 +265,7 @@ class FixedDirection:
         return None, self.coefficients
 
     def law_members(self, base: NetworkSpec, chosen: Coefficients, grid: GridOptions) -> list[Task]:
-        return law_tasks(base, chosen, grid.law_phis, grid.seeds, depth_rule=grid.depth_rule)
+        return law_tasks(base, chosen, grid.law_phis, grid.law_seeds, depth_rule=grid.depth_rule)
 
     def compare(self, run: "_Run", chosen: Coefficients) -> list[NetworkEvaluation]:
         return read_evaluations(run.out)
@@ -321,6 +324,7 @@ def _write_grid(out: Path, frame: pd.DataFrame) -> None:
 def identity(base: NetworkSpec, data: DataOptions, train: TrainConfig, grid: GridOptions) -> dict:
     """What defines a scaling run: resuming with any other value is refused (not the time limit)."""
     return {"base_spec": spec_to_dict(base), "mode": grid.mode, "step": grid.step, "seeds": grid.seeds,
+            "law_seeds": grid.law_seeds,
             "depth_rule": grid.depth_rule,
             "law_phis": list(grid.law_phis), **data.identity(), "epochs": train.epochs,
             "batch_size": train.batch_size, "learning_rate": train.learning_rate, "seed": data.seed}
@@ -360,9 +364,10 @@ def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainCon
     start = time.monotonic()
     probe = prepare(data)
     base = probe.deployed(base)
-    # Runs made before --depth-rule existed used the reference per-stage rule.
+    # Runs made before --depth-rule existed used the reference per-stage rule; before
+    # --law-seeds, the base and law members had the grid's seeds (2 by default).
     resuming = claim_run_dir(out, {**identity(base, data, train, grid), "base_ref": base_ref}, KIND,
-                             predating={"depth_rule": "per-stage"})
+                             predating={"depth_rule": "per-stage", "law_seeds": 2})
     write_spec_file(base, out / BASE_FILE)
     log(f"{'resuming' if resuming else 'starting'} scaling run in {out}: base {base.name} ({base_ref or 'given'}), "
         f"mode {grid.mode}, proxy at {'x'.join(map(str, probe.resolution))} on {probe.source}")
@@ -395,10 +400,10 @@ def _train_phases(run: _Run, strategy: CompoundDirection | FixedDirection, phi_o
                   ) -> tuple[CoefficientFit | None, Coefficients, list[NetworkEvaluation]]:
     """The base, phi = 1, the law members along the chosen direction, the comparisons."""
     grid = run.grid
-    evaluations = run.train([base_task(run.base, seed) for seed in range(grid.seeds)], "base")
+    evaluations = run.train([base_task(run.base, seed) for seed in range(grid.law_seeds)], "base")
     base_seconds = np.mean([e.seconds for e in evaluations if e.role == "base"] or [0.0])
     # Leave time for the law members (smaller than the base) and a phi = 1 member.
-    reserve = base_seconds * grid.seeds * (0.6 * len(grid.law_phis) + 2.2)
+    reserve = base_seconds * (grid.law_seeds * 0.6 * len(grid.law_phis) + grid.seeds * 2.2)
     run.train(phi_one, "grid at phi=1" if isinstance(strategy, CompoundDirection) else f"{grid.mode} at phi=1",
               deadline=None if run.deadline is None else run.deadline - reserve, required=3 * grid.seeds)
     fit, chosen = strategy.choose(grid, read_evaluations(run.out), run.run_seed)

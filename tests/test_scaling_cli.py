@@ -151,7 +151,7 @@ def tiny_base(path):
 def training_args(tmp_path, *extra):
     data = write_npz(tmp_path / "data.npz", n=96, classes=3, shape=(16, 16))
     return ["--base", str(tiny_base(tmp_path / "tiny.yaml")), "--data", str(data), "--step", "0.5", "--seeds", "2",
-            "--law-phis=-1", "--epochs", "1", "--batch-size", "16", "--bootstrap", "50", "--quiet",
+            "--law-phis=-1", "--law-seeds", "2", "--epochs", "1", "--batch-size", "16", "--bootstrap", "50", "--quiet",
             "--comparison-seeds", "2", "--out", str(tmp_path / "run"), "--check-members", "0", *extra]
 
 

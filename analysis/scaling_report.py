@@ -10,7 +10,7 @@ from analysis.report import Section, read_csv
 from analysis.scaling_figures import (family_costs, mac_ratio_by_phi, power_law_fit,
                                       scaling_baselines, share_simplex)
 from scaling.members import band_verdict, measured_members
-from scaling.reports import NAMES, CoefficientsReport, LawReport, read_coefficients, read_laws
+from scaling.reports import NAMES, PROXY_VERDICTS, CoefficientsReport, LawReport, read_coefficients, read_laws
 from scaling.run_files import FAMILY_FILE, GRID_FILE
 
 # The columns the figures below read (family.csv's predicted_* may be blank: no law).
@@ -44,6 +44,8 @@ def scaling_answer(coefficients: CoefficientsReport | None, laws: list[LawReport
                         f"[{comparison.low:+.4f}, {comparison.high:+.4f}] over {len(comparison.seeds)} seeds")
             rows.append((f"{comparison.winner} vs {comparison.against}", f"{comparison.difference:+.4f}", interval,
                          comparison.verdict))
+        if coefficients.corner_comparisons:
+            rows.append(("verdicts above", "at the grid proxy", "", PROXY_VERDICTS))
     for law in laws:
         low, high = law.intervals.get("a", (law.law.a, law.law.a))
         rows.append((f"law: {law.error_name} vs {law.x}", f"{law.law.E:.4g} + {law.law.A:.4g} * C^-{law.law.a:.4g}",

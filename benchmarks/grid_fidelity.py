@@ -170,23 +170,19 @@ def report(_args) -> None:
             print(f"  {recipe:9} mean of {RECIPES[recipe].seeds} seeds vs reference: Kendall {tau.mean:+.2f} "
                   f"[{tau.low:+.2f}, {tau.high:+.2f}]; one seed: {one.mean:+.2f} [{one.low:+.2f}, {one.high:+.2f}]; "
                   f"{seconds:.1f} s per training on {rows[0]['device']}")
-        print("  verdicts (chosen minus corner, paired by seed; mean [95% interval]):")
-        chosen = "chosen (default run)" if base == "search" else None
+        print("  verdicts (row minus corner at phi = 1, paired by seed; mean [95% interval]):")
         for recipe in ("grid", "longer", "reference"):
             measured = _means(rows, base, recipe)
-            winner = chosen if chosen in measured else max(
-                (name for name in measured if name not in CORNERS),
-                key=lambda name: np.mean(list(measured[name].values())), default=None)
-            if winner is None:
-                continue
-            parts = []
-            for corner in CORNERS:
-                seeds = sorted(set(measured.get(winner, {})) & set(measured.get(corner, {})))
-                if len(seeds) >= 2:
-                    difference = paired_difference([measured[winner][s] for s in seeds],
-                                                   [measured[corner][s] for s in seeds]).difference
-                    parts.append(f"vs {corner} {difference.mean:+.4f} [{difference.low:+.4f}, {difference.high:+.4f}]")
-            print(f"    {recipe:9} {winner}: " + "; ".join(parts))
+            for winner in [name for name in ("chosen (default run)", *CORNERS) if name in measured]:
+                parts = []
+                for corner in CORNERS:
+                    seeds = sorted(set(measured[winner]) & set(measured.get(corner, {})))
+                    if corner != winner and len(seeds) >= 2:
+                        difference = paired_difference([measured[winner][s] for s in seeds],
+                                                       [measured[corner][s] for s in seeds]).difference
+                        parts.append(f"vs {corner} {difference.mean:+.4f} [{difference.low:+.4f}, "
+                                     f"{difference.high:+.4f}]")
+                print(f"    {recipe:9} {winner}: " + "; ".join(parts))
 
 
 def main() -> None:

@@ -25,6 +25,12 @@ from scaling.power_law import HeldOutPoint, LawFit, PowerLaw, Validation, judge
 from scaling.run_files import COEFFICIENTS_FILE, LAWS_FILE
 
 NAMES = ("alpha", "beta", "gamma")
+# What a verdict against a corner is worth, as measured (benchmarks/grid_fidelity.py): on the
+# search base, a 32x longer training agreed with the grid proxy's verdicts in sign, but its 2
+# seeds separated only one of them.
+PROXY_VERDICTS = ("these verdicts are the grid proxy's: a 32x longer training agreed with them in sign on the "
+                  "measured base but did not confirm them all (BENCHMARKS.md); more --comparison-seeds or a longer "
+                  "proxy before acting on one")
 
 
 class ReportError(UserError):
@@ -428,6 +434,8 @@ class CoefficientsReport:
         if self.runner_up is not None:
             lines.append(self.runner_up.describe())
         lines += [comparison.describe() for comparison in self.corner_comparisons]
+        if self.corner_comparisons:
+            lines.append(PROXY_VERDICTS)
         if self.realised_mac_ratio:
             lines.append(f"realised MAC ratio at phi = 1: {self.realised_mac_ratio:.3f} (ideal 2)")
         if self.note:

@@ -39,6 +39,9 @@ def scaling_answer(coefficients: CoefficientsReport | None, laws: list[LawReport
             else:
                 uncertainty = "set, not fitted"
             rows.append((name, f"{value:.4f}", uncertainty, coefficients.method))
+        if coefficients.instability:
+            rows.append(("direction", "/".join(f"{share:.2f}" for share in coefficients.chosen.shares) + " (d/w/r)",
+                         "", coefficients.instability))
         for comparison in coefficients.corner_comparisons:
             interval = ("one seed" if comparison.low is None else
                         f"[{comparison.low:+.4f}, {comparison.high:+.4f}] over {len(comparison.seeds)} seeds")

@@ -25,6 +25,9 @@ from scaling.power_law import HeldOutPoint, LawFit, PowerLaw, Validation, judge
 from scaling.run_files import COEFFICIENTS_FILE, LAWS_FILE
 
 NAMES = ("alpha", "beta", "gamma")
+# A direction whose grid best wins fewer bootstrap refits than this is not stable: at P(best)
+# 0.61 and 0.52 two seeds of the default run chose different directions (BENCHMARKS.md).
+STABLE_P_BEST = 0.9
 # What a verdict against a corner is worth, as measured (benchmarks/grid_fidelity.py): on the
 # search base, a 32x longer training agreed with the grid proxy's verdicts in sign, but its 2
 # seeds separated only one of them.
@@ -367,6 +370,21 @@ class CoefficientsReport:
         width = "" if high > low else " (every refit chose this point: the grid step bounds its resolution)"
         return f"{name} {value:.4f} [{low:.3f}, {high:.3f}]{width}"
 
+    @property
+    def instability(self) -> str:
+        """Why another ``--seed`` may choose another direction (empty when the grid's best point
+        wins at least :data:`STABLE_P_BEST` of the refits and is separated from its runner-up)."""
+        best = self.grid_best
+        if best is None:
+            return ""
+        reasons = []
+        if best.probability_best < STABLE_P_BEST:
+            reasons.append(f"the grid's best point is best in {best.probability_best:.0%} of bootstrap refits")
+        if self.runner_up is not None and not self.runner_up.separated:
+            reasons.append("it is not separated from its runner-up")
+        return ("NOT STABLE at this proxy: " + " and ".join(reasons) + "; another --seed may choose another "
+                "direction (BENCHMARKS.md: three seeds of the default run)") if reasons else ""
+
     def headline_reason(self) -> str:
         """Which answer the headline is and why, when the grid's best point and the surrogate's
         optimum disagree beyond the surrogate's intervals (empty when they agree)."""
@@ -412,6 +430,8 @@ class CoefficientsReport:
         paper = ", ".join(f"{getattr(PAPER_COEFFICIENTS, name):g}" for name in NAMES)
         lines = [f"{'; '.join(self.describe_coefficient(name) for name in NAMES)} ({self.method}; "
                  f"{INTERVAL_LEVEL:.0%} intervals; paper {paper})"]
+        if self.instability:
+            lines.append(self.instability)
         if self.base:
             lines.append(f"base: {self.base}")
         best = self.grid_best

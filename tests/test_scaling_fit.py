@@ -16,7 +16,8 @@ from scaling import Coefficients, compound_scale, simplex_grid
 from scaling.coefficient_fit import fit_coefficients
 from scaling.family import scaled_family
 from scaling.grid_run import grid_tasks
-from scaling.reports import CoefficientsReport
+from scaling.coefficient_fit import GridPoint
+from scaling.reports import CoefficientsReport, SeedPairedComparison
 from scaling.power_law import (PURE, HeldOutPoint, LawError, PowerLaw, Validation, fit_power_law, judge,
                                validate_by_holdout)
 from search_space import NetworkSpec, StageSpec, count_cost, load_spec
@@ -399,3 +400,14 @@ def test_a_coefficient_whose_optimum_sits_on_the_simplex_edge_is_reported_on_the
     assert CoefficientsReport.from_json(report.to_json()).on_boundary == report.on_boundary
     # The interior coefficients are not on it.
     assert all(other not in report.on_boundary for other in ("alpha", "beta", "gamma") if other != name)
+
+
+@pytest.mark.parametrize("probability, separated, warned", [(0.5, True, True), (0.95, False, True),
+                                                             (0.95, True, False)])
+def test_a_direction_another_seed_may_change_is_reported_not_stable(probability, separated, warned):
+    best = GridPoint((0.0, 0.0, 1.0), 0.8, 2, 10.0, probability)
+    runner_up = SeedPairedComparison("grid best", "grid runner-up", (0, 1), 0.02, *((0.01, 0.03) if separated
+                                                                                   else (-0.1, 0.14)))
+    report = CoefficientsReport(best.coefficients, "grid", grid_best=best, runner_up=runner_up)
+    assert bool(report.instability) == warned
+    assert ("NOT STABLE" in report.summary()) == warned

@@ -13,13 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scaling import Coefficients, compound_scale, simplex_grid
-from scaling.coefficient_fit import fit_coefficients
+from scaling.coefficient_fit import GridPoint, fit_coefficients
 from scaling.family import scaled_family
 from scaling.grid_run import grid_tasks
-from scaling.coefficient_fit import GridPoint
-from scaling.reports import CoefficientsReport, SeedPairedComparison
 from scaling.power_law import (PURE, HeldOutPoint, LawError, PowerLaw, Validation, fit_power_law, judge,
                                validate_by_holdout)
+from scaling.reports import CoefficientsReport, SeedPairedComparison
 from search_space import NetworkSpec, StageSpec, count_cost, load_spec
 from tests.strategies import networks
 

@@ -90,6 +90,9 @@ PROXIES = {recipe.name: recipe for recipe in (
     # Pairs of the knobs that did best alone (stem-stride-1 ranked best at one seed).
     Recipe("stem-stride-1-val-all", stem_stride=1, val_samples=None),
     Recipe("stem-stride-1-epochs-1", stem_stride=1, epochs=1),
+    # A promotion rung for the search's finalists (runners.search --finalists): 6x the images
+    # seen, scored on the whole validation split.
+    Recipe("rung-3x8192", epochs=3, train_samples=8192, val_samples=None),
 )}
 
 

@@ -9,6 +9,9 @@ a run is derived from it here, and nowhere else:
   initial weights, data order and augmentation stream; the candidate never enters, so all
   candidates measured at one replicate share them (common random numbers: their
   differences are paired, not confounded with seed luck);
+* the training of a search finalist at the promotion rung, replicate ``j``
+  (:func:`rung_seed`): replicates the screening never used, so the rung's scores are not
+  the ones the finalists were selected on;
 * the sampler's stream of one search process (:func:`sampler_seed`): a resumed run or a
   second worker must not replay the first one's draws;
 * the bootstrap of a fit (:func:`bootstrap_seed`).
@@ -37,6 +40,14 @@ def replicate_seed(run_seed: int, replicate: int) -> int:
     return _RUN * run_seed + _REPLICATE * replicate + _OFFSET
 
 
+RUNG_FIRST_REPLICATE = 1000  # above any --seeds the screening may use (runners.flags.MAX_SEEDS)
+
+
+def rung_seed(run_seed: int, replicate: int) -> int:
+    """The training seed of a finalist's replicate ``replicate`` at the search's promotion rung."""
+    return replicate_seed(run_seed, RUNG_FIRST_REPLICATE + replicate)
+
+
 def sampler_seed(run_seed: int, stream: int) -> int:
     """The seed of a search sampler's random stream ``stream`` (0 for the first process)."""
     return (run_seed + _RUN * stream) % _SAMPLER_SPACE
@@ -47,4 +58,4 @@ def bootstrap_seed(run_seed: int) -> int:
     return run_seed
 
 
-__all__ = ["bootstrap_seed", "replicate_seed", "sampler_seed", "split_seed"]
+__all__ = ["RUNG_FIRST_REPLICATE", "bootstrap_seed", "replicate_seed", "rung_seed", "sampler_seed", "split_seed"]

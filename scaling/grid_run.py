@@ -130,10 +130,19 @@ def grid_tasks(base: NetworkSpec, step: float, seeds: int, depth_rule: str = "pe
 def law_tasks(base: NetworkSpec, coefficients: Coefficients, phis, seeds: int, first_seed: int = 0,
               depth_rule: str = "per-stage") -> list[Task]:
     """Members along ``coefficients`` at each ``phi``, ``seeds`` seeds from ``first_seed``
-    (seeds the grid did not use give an estimate free of the grid's selection)."""
-    return [Task("law", float(phi), coefficients, seed,
-                 corrected_scale(base, coefficients, float(phi), depth_rule=depth_rule))
-            for phi in phis for seed in range(first_seed, first_seed + seeds)]
+    (seeds the grid did not use give an estimate free of the grid's selection).
+
+    A phi that rounds to the base or to the network of an earlier phi (channels at their
+    floor, one repeat per stage) is skipped: the same network at the same seeds would only
+    repeat those results and weigh one compute level several times in the law."""
+    tasks, seen = [], {base}
+    for phi in phis:
+        network = corrected_scale(base, coefficients, float(phi), depth_rule=depth_rule)
+        if network.spec in seen:
+            continue
+        seen.add(network.spec)
+        tasks += [Task("law", float(phi), coefficients, seed, network) for seed in range(first_seed, first_seed + seeds)]
+    return tasks
 
 
 class ProxyEvaluator:

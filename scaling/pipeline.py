@@ -51,7 +51,10 @@ class GridOptions:
     mode: str = "compound"
     step: float = 0.25  # 15 points: the measured grid proxy costs 4x the images of the old one (0.1, 66)
     seeds: int = 2
-    law_phis: tuple[float, ...] = (-3.0, -2.0, -1.0)  # with phi = 0 and 1: five compute levels for the law
+    # With phi = 0 and 1: seven compute levels over 64x of MACs. Over 16x (down to -3) the law along
+    # a width-and-resolution direction had no trend beyond seed noise at this proxy; down to -5 it
+    # was usable along that direction and along resolution alone (BENCHMARKS.md).
+    law_phis: tuple[float, ...] = (-5.0, -4.0, -3.0, -2.0, -1.0)
     # Seeds of the base and of each law member (small, so cheap): with 2, the default run's law
     # had its trend at F-test p = 7e-4, short of the 1e-4 a usable law needs (BENCHMARKS.md).
     law_seeds: int = 4

@@ -34,12 +34,15 @@ from runners.ray_cluster import init_ray
 from runners.search import optuna_backend
 from runners.search.budget import REWARD_EXPONENT, Budget
 from runners.search.candidates import SCORES, SearchSettings
-from runners.search.driver import run_search, summarize
+from runners.search.driver import decide_finalists, run_search, rung_unavailable, summarize
+from runners.search.finalists import TIE_BREAKS, RungOptions
 from runners.search.job import SearchJob
 from runners.search.records import Objective, read_records
 from runners.search.storage import check_storage_url, parse_study_name
 from search_space import load_space
 from search_space.space import replace_fixed
+
+RUNG = RungOptions()
 
 # Flags that define what a run directory means; resuming with other values is refused.
 RUN_IDENTITY = ("budget_flops", "budget_latency", "latency_threads", "objective", "reward_exponent", "space", "sampler", "startup_trials", "proxy",
@@ -79,6 +82,21 @@ def build_parser() -> argparse.ArgumentParser:
                          help="seed replicates per candidate; racing stops a candidate's seeds once it cannot "
                               "reach the incumbent (the Optuna backend; Ray gives every candidate all seeds)")
     add_proxy_arguments(parser, title="proxy training", defaults=SEARCH_PROXY)
+    rung = parser.add_argument_group("finalists (the promotion rung that decides the winner)")
+    rung.add_argument("--finalists", type=checked(_finalists), default=RUNG.count,
+                      help="the screening's top K distinct candidates retrained at the rung, racing on paired seeds; "
+                           "the best is the cheapest not separated from the rung's winner (0: off, the screening's "
+                           "top candidate is the answer)")
+    rung.add_argument("--rung-epochs", type=positive_int, default=RUNG.epochs, help="the rung's epochs")
+    rung.add_argument("--rung-samples", type=positive_int, default=RUNG.max_train_samples,
+                      help="the rung's training images (scored on the whole validation split)")
+    rung.add_argument("--rung-seconds", type=positive_float, default=RUNG.seconds,
+                      help="no further racing round starts past this many seconds of the rung (the first "
+                           f"{RUNG.min_seeds} seeds of every finalist always run)")
+    rung.add_argument("--tie-break", choices=TIE_BREAKS, default=RUNG.tie_break,
+                      help="the secondary cost that picks the reported best among finalists not separated from the "
+                           "winner: params (exact, the same on every machine, and spread 2-3x inside a MAC window), "
+                           "macs, or latency (with --budget-latency)")
     execution = parser.add_argument_group("execution")
     execution.add_argument("--trials", type=positive_int, default=16, help="total trials of the run")
     execution.add_argument("--timeout", type=positive_float, default=None,
@@ -95,6 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
     execution.add_argument("--out", type=Path, default=None, help="run directory; when not given, runs/<timestamp>")
     execution.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def _finalists(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise ValueError(f"expected a whole number of finalists, got {text!r}") from None
+    if count < 0 or count == 1:
+        raise ValueError(f"expected 0 (off) or 2 or more finalists, got {text}")
+    return count
 
 
 def _identity(args: argparse.Namespace, budget: Budget) -> dict:
@@ -159,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
+    rung = RungOptions(count=args.finalists, epochs=args.rung_epochs, max_train_samples=args.rung_samples,
+                       seconds=args.rung_seconds, tie_break=args.tie_break)
+    if rung.tie_break == "latency" and args.budget_latency is None:
+        raise UsageError("--tie-break latency needs --budget-latency (latency is predicted only under a latency "
+                         "budget); use --tie-break params or macs")
     job, data, resuming = job_from_args(args)
     height, width = data.resolution
     print(f"{'resuming' if resuming else 'starting'} search in {job.run_dir}: {args.trials} trials in all, "
@@ -177,6 +210,16 @@ def _search(args: argparse.Namespace) -> int:
         print(f"error: {failure}; every finished trial is saved: rerun the same command to run the rest",
               file=sys.stderr)
         return 1
-    print(summarize(job, records, time.perf_counter() - start, started_at))
+    note = rung_unavailable(job, rung)
+    decision = None
+    if rung.count and not note:
+        try:
+            decision = decide_finalists(job, records, rung, args.quiet)
+        except KeyboardInterrupt:
+            print("\ninterrupted during the finalists rung: finished trainings are saved; rerun the same command to "
+                  "continue", file=sys.stderr)
+        if decision is None and not note:
+            note = "fewer than 2 complete distinct candidates"
+    print(summarize(job, records, time.perf_counter() - start, started_at, decision, note))
     return 0
 

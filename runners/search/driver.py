@@ -6,17 +6,24 @@ one, whatever made it (a test, a notebook, the command line).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
+from infra.files import write_atomically
 from infra.progress import progress_bar
+from infra.seeds import rung_seed
 from infra.statistics import mean_interval, paired_difference
 from infra.trial_state import TrialState
 from infra.units import format_macs
-from runners.data.sources import Splits
+from runners.data.sources import Splits, prepare
+from runners.learning.loop import train_and_evaluate
 from runners.search import optuna_backend
+from runners.search.budget import reward
 from runners.search.candidates import SearchSettings, seed_scores
+from runners.search.finalists import FinalsDecision, RungOptions, race, select_finalists
 from runners.search.job import SearchJob
 from runners.search.records import BEST_SPEC, TrialRecord, read_records, write_tables
+from search_space import spec_from_dict, write_spec_file
 
 
 def finished(records: list[TrialRecord]) -> int:
@@ -70,6 +77,50 @@ def run_search(job: SearchJob, trials: int, data: Splits, quiet: bool = False) -
     return records
 
 
+def rung_unavailable(job: SearchJob, rung: RungOptions) -> str:
+    """Why this search cannot race finalists (empty when it can)."""
+    if rung.count == 0:
+        return ""
+    if job.settings.objective.multi:
+        return "the finalists rung picks one winner; with --objective pareto the front is reported as screened"
+    return ""
+
+
+def decide_finalists(job: SearchJob, records: list[TrialRecord], rung: RungOptions,
+                     quiet: bool = False) -> FinalsDecision | None:
+    """Race the screening's top ``rung.count`` candidates at the rung (:mod:`runners.search.finalists`)
+    and point ``best.yaml`` at the tie-broken choice; None when there are fewer than two."""
+    settings = job.settings
+    objective = settings.objective
+    finalists = select_finalists(records, objective.score, rung.count)
+    if len(finalists) < 2:
+        return None
+    data = prepare(dataclasses.replace(job.data, max_train_samples=rung.max_train_samples,
+                                       max_val_samples=rung.max_val_samples, show_progress=False))
+    train = dataclasses.replace(settings.train, epochs=rung.epochs)
+
+    def train_at(record: TrialRecord, seed: int) -> float:
+        spec = spec_from_dict(record.spec_dict)
+        return train_and_evaluate(spec, data, train, seed=rung_seed(job.data.seed, seed)).accuracy
+
+    def score(record: TrialRecord, accuracy: float) -> float:
+        if objective.column == "proxy_accuracy":
+            return accuracy
+        return reward(accuracy, getattr(record, settings.budget.column), settings.budget.value,
+                      settings.reward_exponent)
+
+    cost_column = {"params": "params", "macs": "macs", "latency": "latency_ms"}[rung.tie_break]
+    bar = progress_bar(len(finalists) * rung.min_seeds, f"finalists at the rung ({rung.epochs} epochs on "
+                       f"{len(data.train_x)} images)", "training", quiet)
+    decision = race(finalists, train_at, rung, job.run_dir, score, lambda r: float(getattr(r, cost_column)),
+                    objective.score, on_training=lambda: bar.update(1))
+    bar.close()
+    chosen = decision.finalist(decision.chosen)
+    record = next(r for r in finalists if r.number == chosen.trial)
+    write_atomically(job.run_dir / BEST_SPEC, lambda path: write_spec_file(spec_from_dict(record.spec_dict), path))
+    return decision
+
+
 def winner_verdict(settings: SearchSettings, records: list[TrialRecord], best: TrialRecord) -> str:
     """The winner's mean and interval over seeds, and whether it is separated from the
     runner-up (the paired interval of their difference, over the seeds both have)."""
@@ -95,8 +146,10 @@ def winner_verdict(settings: SearchSettings, records: list[TrialRecord], best: T
     return line + f"; {verdict} the runner-up, trial {runner_up.number} ({comparison.describe()})"
 
 
-def summarize(job: SearchJob, records: list[TrialRecord], elapsed: float, started_at: float = 0.0) -> str:
-    """The end-of-run summary; the rate counts trials finished since ``started_at``."""
+def summarize(job: SearchJob, records: list[TrialRecord], elapsed: float, started_at: float = 0.0,
+              decision: FinalsDecision | None = None, rung_note: str = "") -> str:
+    """The end-of-run summary; the rate counts trials finished since ``started_at``. With a
+    finalists ``decision``, ``best.yaml`` is its choice and the summary says why."""
     counts = {state: sum(r.state is state for r in records) for state in TrialState}
     budget = job.settings.budget
     trained = [r for r in records if r.state.trained and getattr(r, budget.column) is not None]
@@ -120,12 +173,18 @@ def summarize(job: SearchJob, records: list[TrialRecord], elapsed: float, starte
     else:
         accuracy = f"proxy accuracy {best.proxy_accuracy:.4f}, " if best.proxy_accuracy is not None else ""
         lines += [
-            f"best by {objective.label}: trial {best.number}, {accuracy}"
+            f"{'screening top' if decision is not None else 'best'} by {objective.label}: trial {best.number}, {accuracy}"
             f"{'score' if objective.proxy == 'zero-cost' else 'reward'} {best.reward:.4f}, "
             f"{format_macs(best.macs)} MACs, " + ("" if best.latency_ms is None else f"{best.latency_ms:.2f} ms, ")
             + f"{best.params:,} params ({best.projection})",
             f"      {best.spec}",
             winner_verdict(job.settings, records, best),
+        ]
+        if decision is not None:
+            lines += decision.describe(best.number, objective.label)
+        elif rung_note:
+            lines.append(f"      no finalists rung: {rung_note}")
+        lines += [
             f"best spec: {job.run_dir / BEST_SPEC}",
             f"dashboard: python -m analysis.dashboard {job.run_dir}",
         ]
@@ -135,4 +194,4 @@ def summarize(job: SearchJob, records: list[TrialRecord], elapsed: float, starte
     return "\n".join(lines)
 
 
-__all__ = ["finished", "run_search", "summarize", "winner_verdict"]
+__all__ = ["decide_finalists", "finished", "rung_unavailable", "run_search", "summarize", "winner_verdict"]

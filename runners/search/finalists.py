@@ -1,0 +1,243 @@
+"""The finalists rung: the screening's top candidates trained again at a fidelity that ranks.
+
+The screening proxy (a few thousand images) mostly removes clearly poor candidates: on the
+fidelity panel its seed-vs-seed Kendall tau is about 0.3 (BENCHMARKS.md), so its single top
+candidate is close to a random draw from the best few. The top ``count`` distinct candidates
+by screening score are therefore trained again at the rung's recipe (more images and epochs: a
+promotion rung in the sense of successive halving, Jamieson & Talwalkar 2016), at seed
+replicates shared by every finalist (common random numbers), racing on seeds:
+
+1. every finalist gets ``min_seeds`` seeds;
+2. the leader is the finalist with the highest mean score; every finalist whose paired
+   difference to the leader excludes zero (:func:`infra.statistics.paired_difference`) is out;
+3. the leader and the finalists still in get one more seed, until none is left beside the
+   leader, ``max_seeds`` is reached, or the next round would pass ``seconds`` (the rung's
+   budget, estimated from the rounds so far).
+
+The **equivalence set** is the winner and every finalist not separated from it over the seeds
+they share. The reported best is the equivalence set's cheapest member by ``tie_break``
+(parameters, MACs or predicted latency): at the same accuracy within the interval, the cheaper
+network is the better answer to deploy.
+
+Each training is one line of ``finalists.jsonl`` (appended and fsynced): a rerun continues the
+race where it stopped; ``finalists.json`` holds the decision.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from infra.files import append_json_line, write_json
+from infra.reliability import RankingReliability, ranking_reliability
+from infra.rows import read_rows
+from infra.statistics import PairedDifference, mean_interval, paired_difference
+from infra.trial_state import TrialState
+from runners.search.records import TrialRecord
+
+FINALISTS_LOG = "finalists.jsonl"
+FINALISTS_DECISION = "finalists.json"
+TIE_BREAKS = ("params", "macs", "latency")
+
+
+@dataclass(frozen=True)
+class RungOptions:
+    """The finalists rung. ``count`` 0 switches it off (the screening's top candidate is the answer).
+
+    The rung's recipe: ``epochs`` over ``max_train_samples`` training images, scored on
+    ``max_val_samples`` validation images (None: the whole validation split)."""
+
+    count: int = 3
+    epochs: int = 3
+    max_train_samples: int = 8192
+    max_val_samples: int | None = None
+    min_seeds: int = 2
+    max_seeds: int = 4
+    seconds: float = 240.0
+    tie_break: str = "params"
+
+    def __post_init__(self) -> None:
+        if self.count < 0 or self.count == 1:
+            raise ValueError(f"finalists: count must be 0 (off) or at least 2, got {self.count}")
+        if not 2 <= self.min_seeds <= self.max_seeds:
+            raise ValueError(f"finalists: need 2 <= min_seeds <= max_seeds, got {self.min_seeds}, {self.max_seeds}")
+        if self.tie_break not in TIE_BREAKS:
+            raise ValueError(f"finalists: tie_break must be one of {', '.join(TIE_BREAKS)}, got {self.tie_break!r}")
+
+
+@dataclass(frozen=True)
+class Finalist:
+    trial: int
+    spec: str
+    screening_score: float
+    cost: float  # by the tie-break: parameters, MACs or predicted latency (ms)
+    scores: tuple[float, ...]  # the rung's score at seeds 0, 1, ...
+
+    @property
+    def mean(self) -> float:
+        return sum(self.scores) / len(self.scores)
+
+
+@dataclass(frozen=True)
+class FinalsDecision:
+    finalists: tuple[Finalist, ...]
+    winner: int  # trial number of the rung's highest mean
+    equivalent: tuple[int, ...]  # trial numbers not separated from the winner (the winner included)
+    chosen: int  # the equivalence set's cheapest member
+    tie_break: str
+    comparisons: dict[int, PairedDifference] = field(default_factory=dict)  # winner minus each other finalist
+    reliability: RankingReliability | None = None  # of the rung, over every finalist's first seeds
+
+    def finalist(self, trial: int) -> Finalist:
+        return next(f for f in self.finalists if f.trial == trial)
+
+    @property
+    def saving(self) -> float:
+        """The chosen member's cost saving against the rung's winner, as a fraction (0: none)."""
+        winner, chosen = self.finalist(self.winner), self.finalist(self.chosen)
+        return 1 - chosen.cost / winner.cost if winner.cost > 0 else 0.0
+
+    def describe(self, screening_top: int, label: str) -> list[str]:
+        winner, chosen = self.finalist(self.winner), self.finalist(self.chosen)
+        estimate = mean_interval(winner.scores)
+        lines = [f"finalists: {len(self.finalists)} (trials {', '.join(str(f.trial) for f in self.finalists)}) "
+                 f"retrained at the rung; winner trial {winner.trial}, {label} {estimate}"]
+        others = [f"trial {trial}: {self.comparisons[trial].describe()}" for trial in self.comparisons]
+        if others:
+            lines.append("      winner minus " + "; ".join(others))
+        lines.append(f"      equivalence set (not separated from the winner): trials "
+                     f"{', '.join(map(str, self.equivalent))}")
+        lines.append(f"      {chosen.spec}")
+        if self.chosen != self.winner:
+            lines.append(f"      reported best: trial {chosen.trial}, the cheapest of the equivalence set by "
+                         f"{self.tie_break}: same {label} within the interval, {self.saving:.0%} fewer "
+                         f"{_COST_NAMES[self.tie_break]} than trial {winner.trial}")
+        else:
+            lines.append(f"      reported best: trial {chosen.trial}, also the cheapest of the equivalence set by "
+                         f"{self.tie_break}")
+        if screening_top != chosen.trial:
+            lines.append(f"      (the screening's top candidate was trial {screening_top})")
+        if self.reliability is not None:
+            lines.append("      ranking at the rung: " + self.reliability.describe("the rung"))
+        return lines
+
+    def to_json(self) -> dict:
+        return {"finalists": [{"trial": f.trial, "spec": f.spec, "screening_score": f.screening_score,
+                               "cost": f.cost, "scores": list(f.scores), "mean": f.mean} for f in self.finalists],
+                "winner": self.winner, "equivalent": list(self.equivalent), "chosen": self.chosen,
+                "tie_break": self.tie_break, "saving": self.saving,
+                "comparisons": {str(t): c.to_json() for t, c in self.comparisons.items()},
+                "reliability": None if self.reliability is None else self.reliability.to_json()}
+
+
+_COST_NAMES = {"params": "parameters", "macs": "MACs", "latency": "milliseconds of predicted latency"}
+
+
+def select_finalists(records: list[TrialRecord], score: Callable[[TrialRecord], float | None],
+                     count: int) -> list[TrialRecord]:
+    """The ``count`` complete trials with the highest screening score, one per distinct network
+    (a network sampled twice is one finalist, its better trial), best first."""
+    scored = [r for r in records if r.state is TrialState.COMPLETE and score(r) is not None and r.spec]
+    scored.sort(key=lambda r: (-score(r), r.number))
+    chosen, seen = [], set()
+    for record in scored:
+        if record.spec not in seen:
+            seen.add(record.spec)
+            chosen.append(record)
+    return chosen[:count]
+
+
+def decide(finalists: list[Finalist], tie_break: str) -> FinalsDecision:
+    """Winner, equivalence set and tie-broken choice from the rung's scores (seed ``j`` of each
+    finalist paired with seed ``j`` of the others)."""
+    winner = max(finalists, key=lambda f: (f.mean, -f.trial))
+    comparisons, equivalent = {}, [winner]
+    for finalist in finalists:
+        if finalist is winner:
+            continue
+        shared = min(len(winner.scores), len(finalist.scores))
+        comparison = paired_difference(winner.scores[:shared], finalist.scores[:shared]) if shared >= 2 else None
+        if comparison is not None:
+            comparisons[finalist.trial] = comparison
+        if comparison is None or not comparison.first_is_higher:
+            equivalent.append(finalist)
+    chosen = min(equivalent, key=lambda f: (f.cost, -f.mean, f.trial))
+    seeds = min(len(f.scores) for f in finalists)
+    reliability = (ranking_reliability([f.scores[:seeds] for f in finalists]) if seeds >= 2 else None)
+    return FinalsDecision(tuple(finalists), winner.trial, tuple(f.trial for f in equivalent), chosen.trial,
+                          tie_break, comparisons, reliability)
+
+
+def _leader_and_contenders(scores: dict[int, list[float]]) -> tuple[int, list[int]]:
+    """The leader (highest mean) and the finalists it has not separated itself from."""
+    leader = max(scores, key=lambda t: (sum(scores[t]) / len(scores[t]), -t))
+    contenders = []
+    for trial, values in scores.items():
+        if trial == leader:
+            continue
+        shared = min(len(values), len(scores[leader]))
+        if shared < 2 or not paired_difference(scores[leader][:shared], values[:shared]).first_is_higher:
+            contenders.append(trial)
+    return leader, contenders
+
+
+def race(finalists: list[TrialRecord], train: Callable[[TrialRecord, int], float], options: RungOptions,
+         run_dir: Path, score: Callable[[TrialRecord, float], float], cost: Callable[[TrialRecord], float],
+         screening_score: Callable[[TrialRecord], float],
+         on_training: Callable[[], None] = lambda: None) -> FinalsDecision:
+    """Race ``finalists`` at the rung. ``train(record, seed)`` is one training's accuracy;
+    ``score(record, accuracy)`` what the objective ranks by. Trainings already in the run's
+    ``finalists.jsonl`` are read, not repeated."""
+    log = run_dir / FINALISTS_LOG
+    done = {(row["trial"], row["seed"]): row["accuracy"] for row in read_rows(log, dict)
+            if {"trial", "seed", "accuracy"} <= set(row)}
+    accuracies: dict[int, list[float]] = {r.number: [] for r in finalists}
+    by_number = {r.number: r for r in finalists}
+    start, trainings = time.monotonic(), 0
+
+    def run_seed(trial: int, seed: int) -> None:
+        nonlocal trainings
+        if (trial, seed) not in done:
+            began = time.perf_counter()
+            accuracy = train(by_number[trial], seed)
+            append_json_line(log, {"trial": trial, "seed": seed, "accuracy": accuracy,
+                                   "seconds": time.perf_counter() - began, "finished_at": time.time()})
+            done[(trial, seed)] = accuracy
+            trainings += 1
+        accuracies[trial].append(done[(trial, seed)])
+        on_training()
+
+    racing = list(accuracies)
+    for seed in range(options.max_seeds):
+        if seed >= options.min_seeds:
+            scores = {t: [score(by_number[t], a) for a in accuracies[t]] for t in racing}
+            leader, contenders = _leader_and_contenders(scores)
+            racing = [leader, *contenders]
+            per_training = (time.monotonic() - start) / trainings if trainings else 0.0
+            pending = sum((t, seed) not in done for t in racing)
+            if len(racing) == 1 or time.monotonic() - start + pending * per_training > options.seconds:
+                break
+        for trial in racing:
+            run_seed(trial, seed)
+    rows = [Finalist(r.number, r.spec, screening_score(r), cost(r),
+                     tuple(score(r, a) for a in accuracies[r.number])) for r in finalists]
+    decision = decide(rows, options.tie_break)
+    write_json(run_dir / FINALISTS_DECISION, decision.to_json())
+    return decision
+
+
+def read_decision(run_dir: Path) -> dict | None:
+    """A run's ``finalists.json``, or None when its search had no rung."""
+    import json
+
+    path = run_dir / FINALISTS_DECISION
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+__all__ = ["FINALISTS_DECISION", "FINALISTS_LOG", "FinalsDecision", "Finalist", "RungOptions", "TIE_BREAKS",
+           "decide", "race", "read_decision", "select_finalists"]

@@ -34,6 +34,8 @@ def describe(seed: int, out: Path) -> list[str]:
     lines.append("  " + "; ".join(coefficients.describe_coefficient(name) for name in NAMES)
                  + f" ({coefficients.method})")
     lines.append("  shares d/w/r " + "/".join(f"{share:.2f}" for share in coefficients.chosen.shares))
+    if coefficients.instability:
+        lines.append("  " + coefficients.instability)
     lines += ["  " + comparison.describe() for comparison in coefficients.corner_comparisons]
     lines.append("  law: " + (laws[0].describe("MACs") if laws else f"none ({note})"))
     lines.append("  family check: " + band_verdict(measured_members(read_family(out))))

@@ -19,7 +19,8 @@ from tests.ray_cluster import HEAD, SECOND, ray_cluster
 
 pytestmark = pytest.mark.ray  # a cluster of two nodes: one Ray at a time on the machine
 
-QUICK = ["--epochs", "1", "--max-train-samples", "48", "--max-val-samples", "16", "--quiet", "--startup-trials", "2"]
+QUICK = ["--epochs", "1", "--max-train-samples", "48", "--max-val-samples", "16", "--quiet", "--startup-trials", "2",
+         "--finalists", "0"]
 
 
 def _search(address: str, environment: dict, *args) -> subprocess.CompletedProcess:

@@ -23,7 +23,8 @@ from search_space import count_cost, load_spec
 from tests.commands import assert_one_line_error, call, spawn
 from tests.datasets import GRID_SPACE, TINY_SPACE, write_image_folder, write_npz
 
-FAST = ["--epochs", "2", "--batch-size", "32", "--max-train-samples", "96", "--max-val-samples", "48", "--quiet"]
+FAST = ["--epochs", "2", "--batch-size", "32", "--max-train-samples", "96", "--max-val-samples", "48", "--quiet",
+        "--finalists", "0"]  # the rung has its own tests (test_finalists.py)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,8 @@ from tests.commands import spawn
 from tests.datasets import write_npz
 from tests.postgres import POSTGRES_HINT, postgres_available, postgres_server
 
-QUICK = ["--epochs", "1", "--max-train-samples", "48", "--max-val-samples", "16", "--quiet", "--startup-trials", "2"]
+QUICK = ["--epochs", "1", "--max-train-samples", "48", "--max-val-samples", "16", "--quiet", "--startup-trials", "2",
+         "--finalists", "0"]
 
 
 @pytest.fixture(scope="module")

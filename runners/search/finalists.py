@@ -9,10 +9,18 @@ replicates shared by every finalist (common random numbers), racing on seeds:
 
 1. every finalist gets ``min_seeds`` seeds;
 2. the leader is the finalist with the highest mean score; every finalist whose paired
-   difference to the leader excludes zero (:func:`infra.statistics.paired_difference`) is out;
+   difference to the leader excludes zero (:func:`infra.statistics.paired_difference`) at the
+   race's simultaneous level (:func:`comparison_level`) is out;
 3. the leader and the finalists still in get one more seed, until none is left beside the
    leader, ``max_seeds`` is reached, or the next round would pass ``seconds`` (the rung's
    budget, estimated from the rounds so far).
+
+Each comparison is made at a level corrected for everything that would otherwise let noise
+separate equal finalists: the leader is the largest of ``count`` noisy means (selection), it is
+compared with every other (multiplicity) and again after each round (repeated looks). A union
+bound over every ordered pair and every look (Bonferroni) keeps the chance that equal finalists
+are ever separated below 5%, whatever the selection: the price is that two seeds rarely
+separate anything, which is why the race adds seeds.
 
 The **equivalence set** is the winner and every finalist not separated from it over the seeds
 they share. The reported best is the equivalence set's cheapest member by ``tie_break``
@@ -34,7 +42,7 @@ from typing import Callable
 from infra.files import append_json_line, write_json
 from infra.reliability import RankingReliability, ranking_reliability
 from infra.rows import read_rows
-from infra.statistics import PairedDifference, mean_interval, paired_difference
+from infra.statistics import INTERVAL_LEVEL, PairedDifference, mean_interval, paired_difference
 from infra.trial_state import TrialState
 from runners.search.records import TrialRecord
 
@@ -89,6 +97,7 @@ class FinalsDecision:
     chosen: int  # the equivalence set's cheapest member
     tie_break: str
     comparisons: dict[int, PairedDifference] = field(default_factory=dict)  # winner minus each other finalist
+    level: float = INTERVAL_LEVEL  # of each comparison's interval (corrected: comparison_level)
     reliability: RankingReliability | None = None  # of the rung, over every finalist's first seeds
 
     def finalist(self, trial: int) -> Finalist:
@@ -105,9 +114,9 @@ class FinalsDecision:
         estimate = mean_interval(winner.scores)
         lines = [f"finalists: {len(self.finalists)} (trials {', '.join(str(f.trial) for f in self.finalists)}) "
                  f"retrained at the rung; winner trial {winner.trial}, {label} {estimate}"]
-        others = [f"trial {trial}: {self.comparisons[trial].describe()}" for trial in self.comparisons]
+        others = [f"trial {trial}: {_difference(self.comparisons[trial])}" for trial in self.comparisons]
         if others:
-            lines.append("      winner minus " + "; ".join(others))
+            lines.append(f"      winner minus (simultaneous {self.level:.2%} intervals) " + "; ".join(others))
         lines.append(f"      equivalence set (not separated from the winner): trials "
                      f"{', '.join(map(str, self.equivalent))}")
         lines.append(f"      {chosen.spec}")
@@ -128,12 +137,26 @@ class FinalsDecision:
         return {"finalists": [{"trial": f.trial, "spec": f.spec, "screening_score": f.screening_score,
                                "cost": f.cost, "scores": list(f.scores), "mean": f.mean} for f in self.finalists],
                 "winner": self.winner, "equivalent": list(self.equivalent), "chosen": self.chosen,
-                "tie_break": self.tie_break, "saving": self.saving,
+                "tie_break": self.tie_break, "saving": self.saving, "comparison_level": self.level,
                 "comparisons": {str(t): c.to_json() for t, c in self.comparisons.items()},
                 "reliability": None if self.reliability is None else self.reliability.to_json()}
 
 
+def _difference(comparison: PairedDifference) -> str:
+    d = comparison.difference
+    return f"{d.mean:+.4f} [{d.low:+.4f}, {d.high:+.4f}] over {d.n} seeds"
+
+
 _COST_NAMES = {"params": "parameters", "macs": "MACs", "latency": "milliseconds of predicted latency"}
+
+
+def comparison_level(count: int, looks: int) -> float:
+    """The two-sided interval level of each paired comparison in a race of ``count`` finalists
+    with ``looks`` elimination rounds: ``1 - 2 alpha / (count (count - 1) looks)`` for a total
+    error rate ``alpha = 1 - INTERVAL_LEVEL`` over every ordered pair and look (the one-sided
+    half of each interval is what separates a leader)."""
+    alpha = 1 - INTERVAL_LEVEL
+    return 1 - 2 * alpha / (count * (count - 1) * looks)
 
 
 def select_finalists(records: list[TrialRecord], score: Callable[[TrialRecord], float | None],
@@ -150,16 +173,17 @@ def select_finalists(records: list[TrialRecord], score: Callable[[TrialRecord], 
     return chosen[:count]
 
 
-def decide(finalists: list[Finalist], tie_break: str) -> FinalsDecision:
+def decide(finalists: list[Finalist], tie_break: str, level: float) -> FinalsDecision:
     """Winner, equivalence set and tie-broken choice from the rung's scores (seed ``j`` of each
-    finalist paired with seed ``j`` of the others)."""
+    finalist paired with seed ``j`` of the others), comparing at ``level`` (:func:`comparison_level`)."""
     winner = max(finalists, key=lambda f: (f.mean, -f.trial))
     comparisons, equivalent = {}, [winner]
     for finalist in finalists:
         if finalist is winner:
             continue
         shared = min(len(winner.scores), len(finalist.scores))
-        comparison = paired_difference(winner.scores[:shared], finalist.scores[:shared]) if shared >= 2 else None
+        comparison = (paired_difference(winner.scores[:shared], finalist.scores[:shared], level)
+                      if shared >= 2 else None)
         if comparison is not None:
             comparisons[finalist.trial] = comparison
         if comparison is None or not comparison.first_is_higher:
@@ -168,10 +192,10 @@ def decide(finalists: list[Finalist], tie_break: str) -> FinalsDecision:
     seeds = min(len(f.scores) for f in finalists)
     reliability = (ranking_reliability([f.scores[:seeds] for f in finalists]) if seeds >= 2 else None)
     return FinalsDecision(tuple(finalists), winner.trial, tuple(f.trial for f in equivalent), chosen.trial,
-                          tie_break, comparisons, reliability)
+                          tie_break, comparisons, level, reliability)
 
 
-def _leader_and_contenders(scores: dict[int, list[float]]) -> tuple[int, list[int]]:
+def _leader_and_contenders(scores: dict[int, list[float]], level: float) -> tuple[int, list[int]]:
     """The leader (highest mean) and the finalists it has not separated itself from."""
     leader = max(scores, key=lambda t: (sum(scores[t]) / len(scores[t]), -t))
     contenders = []
@@ -179,7 +203,7 @@ def _leader_and_contenders(scores: dict[int, list[float]]) -> tuple[int, list[in
         if trial == leader:
             continue
         shared = min(len(values), len(scores[leader]))
-        if shared < 2 or not paired_difference(scores[leader][:shared], values[:shared]).first_is_higher:
+        if shared < 2 or not paired_difference(scores[leader][:shared], values[:shared], level).first_is_higher:
             contenders.append(trial)
     return leader, contenders
 
@@ -210,11 +234,12 @@ def race(finalists: list[TrialRecord], train: Callable[[TrialRecord, int], float
         accuracies[trial].append(done[(trial, seed)])
         on_training()
 
+    level = comparison_level(len(finalists), options.max_seeds - options.min_seeds + 1)
     racing = list(accuracies)
     for seed in range(options.max_seeds):
         if seed >= options.min_seeds:
             scores = {t: [score(by_number[t], a) for a in accuracies[t]] for t in racing}
-            leader, contenders = _leader_and_contenders(scores)
+            leader, contenders = _leader_and_contenders(scores, level)
             racing = [leader, *contenders]
             per_training = (time.monotonic() - start) / trainings if trainings else 0.0
             pending = sum((t, seed) not in done for t in racing)
@@ -224,7 +249,7 @@ def race(finalists: list[TrialRecord], train: Callable[[TrialRecord, int], float
             run_seed(trial, seed)
     rows = [Finalist(r.number, r.spec, screening_score(r), cost(r),
                      tuple(score(r, a) for a in accuracies[r.number])) for r in finalists]
-    decision = decide(rows, options.tie_break)
+    decision = decide(rows, options.tie_break, level)
     write_json(run_dir / FINALISTS_DECISION, decision.to_json())
     return decision
 
@@ -240,4 +265,4 @@ def read_decision(run_dir: Path) -> dict | None:
 
 
 __all__ = ["FINALISTS_DECISION", "FINALISTS_LOG", "FinalsDecision", "Finalist", "RungOptions", "TIE_BREAKS",
-           "decide", "race", "read_decision", "select_finalists"]
+           "comparison_level", "decide", "race", "read_decision", "select_finalists"]

@@ -1,0 +1,149 @@
+"""The finalists rung (runners.search.finalists): a planted clear winner is separated and
+returned; noise leaves every finalist equivalent and the cheapest one is reported; the race
+resumes from its log; and the search command writes and reports the decision."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from infra.trial_state import TrialState
+from runners.search.command import main
+from runners.search.finalists import FINALISTS_DECISION, FINALISTS_LOG, RungOptions, race, select_finalists
+from runners.search.records import TrialRecord
+from tests.commands import assert_one_line_error, call
+from tests.datasets import TINY_SPACE, write_npz
+
+
+def _records(count: int, params) -> list[TrialRecord]:
+    return [TrialRecord(number=i, state=TrialState.COMPLETE, spec=f"net-{i}", params=int(params[i]),
+                        macs=390_000_000, reward=0.8 - 0.01 * i, proxy_accuracy=0.8 - 0.01 * i)
+            for i in range(count)]
+
+
+def _race(tmp_path, records, truth, noise_seed, options, noise=0.01):
+    rng_of = lambda trial, seed: np.random.default_rng([noise_seed, trial, seed])  # noqa: E731
+    calls = []
+
+    def train(record, seed):
+        calls.append((record.number, seed))
+        return float(truth[record.number] + rng_of(record.number, seed).normal(0, noise))
+
+    decision = race(records, train, options, tmp_path, score=lambda r, accuracy: accuracy,
+                    cost=lambda r: float(r.params), screening_score=lambda r: r.reward)
+    return decision, calls
+
+
+@settings(max_examples=25, deadline=None)
+@given(noise_seed=st.integers(0, 2**32 - 1), count=st.integers(2, 5), data=st.data())
+def test_a_planted_clear_winner_is_separated_and_returned_even_when_it_is_the_dearest(
+        tmp_path_factory, noise_seed, count, data):
+    winner = data.draw(st.integers(0, count - 1))
+    truth = np.full(count, 0.70)
+    truth[winner] = 0.85  # 0.15 above the others, noise 0.005: separated by the fourth seed at the latest
+    params = np.arange(count) + 1.0
+    params[winner] = 100.0  # the dearest: the tie-break must not overrule a separated winner
+    decision, _ = _race(tmp_path_factory.mktemp("race"), _records(count, params), truth, noise_seed, RungOptions(count),
+                        noise=0.005)
+    assert decision.winner == winner and decision.chosen == winner
+    assert decision.equivalent == (winner,)
+    assert all(comparison.first_is_higher for comparison in decision.comparisons.values())
+
+
+def test_noise_leaves_every_finalist_equivalent_and_the_cheapest_is_reported(tmp_path):
+    """Equal true scores: over 200 noise draws, the whole set is equivalent in at least 95% of
+    them by the race's simultaneous level (90% asked here, for the draws' own spread), and
+    whenever it is, the cheapest is reported."""
+    count, draws, whole = 4, 200, 0
+    params = np.array([5.0, 3.0, 9.0, 4.0])
+    for noise_seed in range(draws):
+        directory = tmp_path / str(noise_seed)
+        directory.mkdir()
+        decision, _ = _race(directory, _records(count, params), np.full(count, 0.75), noise_seed, RungOptions(count))
+        chosen_cost = decision.finalist(decision.chosen).cost
+        assert chosen_cost == min(decision.finalist(t).cost for t in decision.equivalent)
+        if len(decision.equivalent) == count:
+            whole += 1
+            assert decision.chosen == 1 and decision.saving == pytest.approx(
+                1 - 3.0 / params[decision.winner])
+    assert whole >= 0.9 * draws
+
+
+def test_racing_stops_at_a_separated_leader_and_at_the_seed_cap(tmp_path):
+    options = RungOptions(3, min_seeds=2, max_seeds=4)
+    (tmp_path / "clear").mkdir()
+    (tmp_path / "tied").mkdir()
+    _, clear = _race(tmp_path / "clear", _records(3, [1, 2, 3]), [0.9, 0.5, 0.5], 0, options, noise=0.0005)
+    assert sorted(clear) == [(t, s) for t in range(3) for s in range(2)]  # separated after 2 seeds
+    _, tied = _race(tmp_path / "tied", _records(3, [1, 2, 3]), [0.7, 0.7, 0.7], 0, options, noise=0.05)
+    assert max(seed for _, seed in tied) == 3  # raced to the cap
+
+
+def test_the_race_resumes_from_its_log_without_retraining(tmp_path):
+    options = RungOptions(3, max_seeds=3)
+    first, calls = _race(tmp_path, _records(3, [1, 2, 3]), [0.7, 0.71, 0.72], 7, options, noise=0.05)
+    lines = (tmp_path / FINALISTS_LOG).read_text().splitlines()
+    assert len(lines) == len(calls)
+    again, more = _race(tmp_path, _records(3, [1, 2, 3]), [0.7, 0.71, 0.72], 7, options, noise=0.05)
+    assert more == [] and again.to_json() == first.to_json()
+    assert json.loads((tmp_path / FINALISTS_DECISION).read_text())["chosen"] == first.chosen
+
+
+def test_a_time_budget_of_zero_still_gives_every_finalist_its_first_seeds(tmp_path):
+    options = RungOptions(3, min_seeds=2, max_seeds=4, seconds=0.0)
+    _, calls = _race(tmp_path, _records(3, [1, 2, 3]), [0.7, 0.7, 0.7], 0, options, noise=0.05)
+    assert sorted(calls) == [(t, s) for t in range(3) for s in range(2)]
+
+
+def test_finalists_are_the_top_distinct_complete_candidates():
+    records = _records(4, [1, 2, 3, 4])
+    records[1].spec = records[0].spec  # the same network sampled twice: one finalist
+    records.append(TrialRecord(number=9, state=TrialState.PRUNED, spec="net-9", reward=0.99))
+    chosen = select_finalists(records, lambda r: r.reward, 3)
+    assert [r.number for r in chosen] == [0, 2, 3]
+
+
+@pytest.mark.parametrize("kwargs, words", [({"count": 1}, "count must be 0"), ({"min_seeds": 1}, "min_seeds"),
+                                           ({"tie_break": "colour"}, "tie_break")])
+def test_bad_rung_options_are_refused(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        RungOptions(**kwargs)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inputs")
+    (folder / "tiny.yaml").write_text(TINY_SPACE)
+    return {"npz": str(write_npz(folder / "data.npz", n=160, shape=(24, 72))), "space": str(folder / "tiny.yaml")}
+
+
+def _search(files, out, *extra):
+    return ["--data", files["npz"], "--space", files["space"], "--budget-flops", "12M", "--out", out, "--epochs", "1",
+            "--batch-size", "32", "--max-train-samples", "96", "--max-val-samples", "48", "--quiet", "--no-pruning",
+            "--trials", "3", "--finalists", "2", "--rung-epochs", "1", "--rung-samples", "96", *extra]
+
+
+def test_the_search_reports_the_rung_and_points_best_yaml_at_its_choice(files, tmp_path, capsys):
+    out = tmp_path / "run"
+    outcome = call(main, _search(files, out), capsys)
+    assert outcome.code == 0, outcome.err
+    decision = json.loads((out / FINALISTS_DECISION).read_text())
+    assert len(decision["finalists"]) == 2 and decision["chosen"] in decision["equivalent"]
+    chosen = next(f for f in decision["finalists"] if f["trial"] == decision["chosen"])
+    best = yaml.safe_load((out / "best.yaml").read_text())
+    from search_space import spec_from_dict, stages_summary
+    assert stages_summary(spec_from_dict(best)) == chosen["spec"]
+    assert "equivalence set" in outcome.out and "ranking at the rung" in outcome.out
+    trainings = len((out / FINALISTS_LOG).read_text().splitlines())
+    again = call(main, _search(files, out), capsys)  # resumed: nothing retrained
+    assert again.code == 0 and len((out / FINALISTS_LOG).read_text().splitlines()) == trainings
+
+
+@pytest.mark.parametrize("extra, words", [(["--finalists", "1"], "0 (off) or 2 or more finalists"),
+                                          (["--finalists", "two"], "whole number of finalists"),
+                                          (["--tie-break", "latency"], "--tie-break latency needs --budget-latency")])
+def test_bad_rung_flags_one_line_exit_2(files, tmp_path, extra, words, capsys):
+    assert_one_line_error(call(main, _search(files, tmp_path / "run", *extra), capsys), words)

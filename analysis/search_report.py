@@ -15,6 +15,7 @@ from infra.run_dirs import read_config
 from infra.statistics import mean_interval
 from runners.search.candidates import SearchSettings
 from runners.search.driver import winner_verdict
+from runners.search.finalists import read_decision
 from runners.search.records import BEST_SPEC, Objective, TrialRecord, read_records, records_frame
 from search_space import SpecError, count_cost, encode_stage, read_spec_file
 
@@ -94,10 +95,43 @@ def _importances(path: Path) -> dict[str, float] | str:
 MIN_TRIALS_FOR_PATTERNS = 8
 
 
+def _finalists_rows(decision: dict, label: str) -> list[tuple[str, str, str, str]]:
+    """The finalists rung's decision (``finalists.json``) as answer rows."""
+    finalists = {f["trial"]: f for f in decision["finalists"]}
+    winner, chosen = finalists[decision["winner"]], finalists[decision["chosen"]]
+    scores = winner["scores"]
+    interval = (f"[{mean_interval(scores).low:.4f}, {mean_interval(scores).high:.4f}] over {len(scores)} seeds"
+                if len(scores) >= 2 else "one seed")
+    equivalent = ", ".join(str(t) for t in decision["equivalent"])
+    level = decision.get("comparison_level", 0.95)
+    rows = [
+        ("reported best", f"trial {chosen['trial']} ({chosen['spec'][:60]}...)" if len(chosen["spec"]) > 60
+         else f"trial {chosen['trial']} ({chosen['spec']})", f"tie-break by {decision['tie_break']}",
+         "the rung's winner" if chosen is winner else
+         f"same {label} within the interval, {decision['saving']:.0%} less {decision['tie_break']} than trial "
+         f"{winner['trial']}"),
+        ("rung winner", f"trial {winner['trial']}: {label} {winner['mean']:.4f}", interval,
+         f"finalists {', '.join(str(t) for t in finalists)}"),
+        ("equivalence set", f"trials {equivalent}", f"simultaneous {level:.2%} paired intervals",
+         "not separated from the rung's winner" if len(decision["equivalent"]) > 1 else "the winner is separated"),
+    ]
+    reliability = decision.get("reliability")
+    if reliability:
+        kendall = reliability.get("kendall")
+        tau = "" if not kendall else f"; seed 0 vs 1 Kendall {kendall['mean']:+.2f} [{kendall['low']:+.2f}, {kendall['high']:+.2f}]"
+        rows.append(("ranking at the rung", "separates the finalists" if reliability["separates"]
+                     else "finalists not distinguishable",
+                     f"{reliability['between_share']:.0%} of one seed's variance between candidates{tau}",
+                     f"F-test p = {reliability['p_value']:.2g}, {reliability['candidates']} x {reliability['seeds']} seeds"))
+    return rows
+
+
 def search_answer(run: SearchRun, complete: int) -> pd.DataFrame:
-    """The search's answer in rows: the winner, its score with its interval (or "one seed"),
-    whether it is separated from the runner-up, and how many trials completed."""
+    """The search's answer in rows: with a finalists rung, its reported best, winner, equivalence
+    set and ranking reliability first; the screening's top candidate with its score and interval
+    (or "one seed") and whether it is separated from the runner-up; how many trials completed."""
     best = run.objective.best(list(run.records))
+    decision = read_decision(run.path)
     rows = [("complete trials", f"{complete} of {len(run.frame)}", "", "")]
     if best is not None:
         seeds = best.seed_accuracies
@@ -107,8 +141,10 @@ def search_answer(run: SearchRun, complete: int) -> pd.DataFrame:
         else:
             interval = "one seed"
         verdict = winner_verdict(SearchSettings.from_config(run.config), list(run.records), best).strip()
-        rows.insert(0, ("winner", f"trial {best.number}: {run.objective.label} {run.objective.score(best):.4f}",
-                        interval, verdict))
+        rows.insert(0, ("screening top" if decision else "winner",
+                        f"trial {best.number}: {run.objective.label} {run.objective.score(best):.4f}", interval, verdict))
+    if decision:
+        rows = _finalists_rows(decision, run.objective.label) + rows
     return pd.DataFrame(rows, columns=("quantity", "value", "uncertainty", "status"))
 
 

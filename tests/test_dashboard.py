@@ -20,6 +20,8 @@ from analysis import (compare_runs, family_costs, load_search_run, mac_ratio_by_
                       share_simplex)
 from analysis.dashboard import dashboard_sections, main
 from analysis.search_report import best_network_parts
+from runners.search.finalists import RungOptions, race, select_finalists
+from runners.search.records import read_records
 from scaling.fit import main as fit_main
 from scaling.reports import read_coefficients, read_laws
 from search_space import load_spec
@@ -482,3 +484,23 @@ def test_figures_from_too_few_trials_are_left_out_with_a_note(runs):
         assert "left out" in headings["Parameter importances"]
     else:
         assert f"(from {complete} complete trials)" in headings["Parameter importances"].layout.title.text
+
+
+def test_the_finalists_decision_reads_back_from_the_answer_block(tmp_path):
+    run = make_search_run(tmp_path / "search", trials=6, seed=3)
+    records = read_records(run)
+    finalists = select_finalists(records, lambda r: r.reward, 3)
+    rng = np.random.default_rng(0)
+    decision = race(finalists, lambda record, seed: 0.8 + rng.normal(0, 0.01), RungOptions(3), run,
+                    score=lambda record, accuracy: accuracy, cost=lambda record: float(record.params),
+                    screening_score=lambda record: record.reward)
+    page = tmp_path / "page.html"
+    assert main([str(run), "--out", str(page)]) == 0
+    (search,) = answer_rows(page)
+    stored = json.loads((run / "finalists.json").read_text())
+    assert search["reported best"]["value"].startswith(f"trial {stored['chosen']} (")
+    assert search["reported best"]["uncertainty"] == "tie-break by params"
+    assert search["equivalence set"]["value"] == "trials " + ", ".join(map(str, stored["equivalent"]))
+    winner = next(f for f in stored["finalists"] if f["trial"] == stored["winner"])
+    assert float(search["rung winner"]["value"].rsplit(" ", 1)[1]) == pytest.approx(winner["mean"], abs=5e-5)
+    assert decision.chosen == stored["chosen"] and "screening top" in search

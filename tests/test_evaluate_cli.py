@@ -69,6 +69,19 @@ def test_table_names_the_best_and_whether_it_is_separated(files, capsys):
     assert outcome.code == 0, outcome.err
     assert "95% interval" in outcome.out and "(2 seeds)" in outcome.out
     assert re.search(r"^best: \S+; (NOT )?separated from \S+ \(paired difference", outcome.out, re.M)
+    assert re.search(r"^ranking: .*over 2 candidates x 2 seeds", outcome.out, re.M)
+
+
+def test_the_ranking_line_says_whether_the_proxy_separates_the_specs():
+    clear = summary(planted({"a": [0.5, 0.52, 0.51], "b": [0.7, 0.71, 0.7], "c": [0.9, 0.9, 0.92]}), ["a", "b", "c"])
+    assert "ranking: this proxy separates these candidates" in clear
+    noisy = summary(planted({"a": [0.5, 0.7, 0.6], "b": [0.7, 0.5, 0.6], "c": [0.6, 0.6, 0.6]}), ["a", "b", "c"])
+    assert "ranking: the candidates are not distinguishable at this proxy" in noisy
+    assert "ranking:" not in summary(planted({"a": [0.5], "b": [0.7]}), ["a", "b"])  # one seed: not measured
+
+
+def _verdict(text: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith("best: "))
 
 
 def planted(accuracies: dict[str, list[float]]) -> list[dict]:
@@ -83,7 +96,7 @@ def test_a_planted_clear_winner_is_named_and_separated(base, gap, noise):
     """The runner-up scores the winner's accuracies less ``gap`` at every seed (paired), give
     or take a thousandth: the summary names the winner and separates it."""
     rows = planted({"weak": base, "strong": [a + gap + e for a, e in zip(base, noise)]})
-    verdict = summary(rows, ["weak", "strong"]).splitlines()[-1]
+    verdict = _verdict(summary(rows, ["weak", "strong"]))
     assert verdict.startswith("best: strong; separated from weak (")
 
 
@@ -94,7 +107,7 @@ def test_seed_noise_without_a_difference_is_not_separated(level, swing, pairs):
     average: far inside the seed noise, so the one named best is NOT separated."""
     second = [level + swing * (-1) ** seed for seed in range(2 * pairs)]
     first = [a - 2 * swing * (-1) ** seed + swing / 10 for seed, a in enumerate(second)]
-    verdict = summary(planted({"x": first, "y": second}), ["x", "y"]).splitlines()[-1]
+    verdict = _verdict(summary(planted({"x": first, "y": second}), ["x", "y"]))
     assert verdict.startswith("best: x; NOT separated from y (")
 
 

@@ -14,7 +14,7 @@ from analysis.report import Section
 from infra.run_dirs import read_config
 from infra.statistics import mean_interval
 from runners.search.candidates import SearchSettings
-from runners.search.driver import winner_verdict
+from runners.search.driver import screening_reliability, winner_verdict
 from runners.search.finalists import read_decision
 from runners.search.records import BEST_SPEC, Objective, TrialRecord, read_records, records_frame
 from search_space import SpecError, count_cost, encode_stage, read_spec_file
@@ -143,6 +143,9 @@ def search_answer(run: SearchRun, complete: int) -> pd.DataFrame:
         verdict = winner_verdict(SearchSettings.from_config(run.config), list(run.records), best).strip()
         rows.insert(0, ("screening top" if decision else "winner",
                         f"trial {best.number}: {run.objective.label} {run.objective.score(best):.4f}", interval, verdict))
+    screening = screening_reliability(SearchSettings.from_config(run.config), list(run.records))
+    if screening:
+        rows.append(("screening ranking", screening.removeprefix("screening ranking: "), "", ""))
     if decision:
         rows = _finalists_rows(decision, run.objective.label) + rows
     return pd.DataFrame(rows, columns=("quantity", "value", "uncertainty", "status"))

@@ -143,7 +143,7 @@ def test_the_search_reports_the_rung_and_points_best_yaml_at_its_choice(files, t
 
 
 @pytest.mark.parametrize("extra, words", [(["--finalists", "1"], "0 (off) or 2 or more finalists"),
-                                          (["--finalists", "two"], "whole number of finalists"),
+                                          (["--finalists", "two"], "--finalists"),
                                           (["--tie-break", "latency"], "--tie-break latency needs --budget-latency")])
 def test_bad_rung_flags_one_line_exit_2(files, tmp_path, extra, words, capsys):
     assert_one_line_error(call(main, _search(files, tmp_path / "run", *extra), capsys), words)

@@ -28,7 +28,7 @@ from infra.progress import progress_bar
 from infra.run_dirs import claim_run_dir, default_run_dir
 from infra.units import parse_macs, parse_milliseconds
 from runners.data.sources import prepare
-from runners.flags import (MAX_SEEDS, SEARCH_PROXY, add_backend_arguments, add_proxy_arguments, check_backend_arguments,
+from runners.flags import (MAX_EPOCHS, MAX_SEEDS, SEARCH_PROXY, add_backend_arguments, add_proxy_arguments, check_backend_arguments,
                            data_options, train_config)
 from runners.ray_cluster import init_ray
 from runners.search import optuna_backend
@@ -43,6 +43,7 @@ from search_space import load_space
 from search_space.space import replace_fixed
 
 RUNG = RungOptions()
+MAX_FINALISTS = 100
 
 # Flags that define what a run directory means; resuming with other values is refused.
 RUN_IDENTITY = ("budget_flops", "budget_latency", "latency_threads", "objective", "reward_exponent", "space", "sampler", "startup_trials", "proxy",
@@ -83,11 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
                               "reach the incumbent (the Optuna backend; Ray gives every candidate all seeds)")
     add_proxy_arguments(parser, title="proxy training", defaults=SEARCH_PROXY)
     rung = parser.add_argument_group("finalists (the promotion rung that decides the winner)")
-    rung.add_argument("--finalists", type=checked(_finalists), default=RUNG.count,
+    rung.add_argument("--finalists", type=integer_between(0, MAX_FINALISTS), default=RUNG.count,
                       help="the screening's top K distinct candidates retrained at the rung, racing on paired seeds; "
                            "the best is the cheapest not separated from the rung's winner (0: off, the screening's "
                            "top candidate is the answer)")
-    rung.add_argument("--rung-epochs", type=positive_int, default=RUNG.epochs, help="the rung's epochs")
+    rung.add_argument("--rung-epochs", type=integer_between(1, MAX_EPOCHS), default=RUNG.epochs, help="the rung's epochs")
     rung.add_argument("--rung-samples", type=positive_int, default=RUNG.max_train_samples,
                       help="the rung's training images (scored on the whole validation split)")
     rung.add_argument("--rung-seconds", type=positive_float, default=RUNG.seconds,
@@ -113,16 +114,6 @@ def build_parser() -> argparse.ArgumentParser:
     execution.add_argument("--out", type=Path, default=None, help="run directory; when not given, runs/<timestamp>")
     execution.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
-
-
-def _finalists(text: str) -> int:
-    try:
-        count = int(text)
-    except ValueError:
-        raise ValueError(f"expected a whole number of finalists, got {text!r}") from None
-    if count < 0 or count == 1:
-        raise ValueError(f"expected 0 (off) or 2 or more finalists, got {text}")
-    return count
 
 
 def _identity(args: argparse.Namespace, budget: Budget) -> dict:
@@ -187,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
+    if args.finalists == 1:
+        raise UsageError("--finalists: expected 0 (off) or 2 or more finalists, got 1")
     rung = RungOptions(count=args.finalists, epochs=args.rung_epochs, max_train_samples=args.rung_samples,
                        seconds=args.rung_seconds, tie_break=args.tie_break)
     if rung.tie_break == "latency" and args.budget_latency is None:
@@ -200,26 +193,26 @@ def _search(args: argparse.Namespace) -> int:
           f"({len(data.train_x)} train / {len(data.val_x)} validation samples), device {job.settings.train.device}",
           flush=True)
     started_at, start = time.time(), time.perf_counter()
+    interrupted = False
     try:
         records = run_search(job, args.trials, data, args.quiet)
     except KeyboardInterrupt:
         print("\ninterrupted: finished trials are saved; rerun the same command to continue", file=sys.stderr)
-        records = read_records(job.run_dir)
+        records, interrupted = read_records(job.run_dir), True
     except optuna_backend.WorkersFailed as failure:
         print(summarize(job, read_records(job.run_dir), time.perf_counter() - start, started_at))
         print(f"error: {failure}; every finished trial is saved: rerun the same command to run the rest",
               file=sys.stderr)
         return 1
-    note = rung_unavailable(job, rung)
+    note = "the search was interrupted before its finalists were raced" if interrupted else rung_unavailable(job, rung)
     decision = None
     if rung.count and not note:
         try:
             decision = decide_finalists(job, records, rung, args.quiet)
+            if decision is None:
+                note = "fewer than 2 complete distinct candidates"
         except KeyboardInterrupt:
-            print("\ninterrupted during the finalists rung: finished trainings are saved; rerun the same command to "
-                  "continue", file=sys.stderr)
-        if decision is None and not note:
-            note = "fewer than 2 complete distinct candidates"
+            note = "interrupted during the race; its finished trainings are saved: rerun the same command to continue"
     print(summarize(job, records, time.perf_counter() - start, started_at, decision, note))
     return 0
 

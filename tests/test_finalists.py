@@ -2,6 +2,7 @@
 returned; noise leaves every finalist equivalent and the cheapest one is reported; the race
 resumes from its log; and the search command writes and reports the decision."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -12,7 +13,8 @@ from hypothesis import strategies as st
 
 from infra.trial_state import TrialState
 from runners.search.command import main
-from runners.search.finalists import FINALISTS_DECISION, FINALISTS_LOG, RungOptions, race, select_finalists
+from runners.search.finalists import (FINALISTS_DECISION, FINALISTS_LOG, RungOptions, planned_looks, race,
+                                      select_finalists)
 from runners.search.records import TrialRecord
 from tests.commands import assert_one_line_error, call
 from tests.datasets import TINY_SPACE, write_npz
@@ -147,3 +149,15 @@ def test_the_search_reports_the_rung_and_points_best_yaml_at_its_choice(files, t
                                           (["--tie-break", "latency"], "--tie-break latency needs --budget-latency")])
 def test_bad_rung_flags_one_line_exit_2(files, tmp_path, extra, words, capsys):
     assert_one_line_error(call(main, _search(files, tmp_path / "run", *extra), capsys), words)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seconds=st.floats(0, 1e4), first=st.floats(0, 1e3), count=st.integers(2, 6), extra=st.integers(0, 4))
+def test_planned_looks_fit_the_budget_and_never_exceed_the_seed_cap(seconds, first, count, extra):
+    options = RungOptions(count, min_seeds=2, max_seeds=2 + extra, seconds=seconds)
+    looks = planned_looks(options, count, first)
+    assert 1 <= looks <= extra + 1
+    if first > 0 and looks > 1:  # every planned round fits at the first rounds' pace
+        assert first + (looks - 1) * first / 2 <= seconds + 1e-9
+    more = planned_looks(dataclasses.replace(options, seconds=seconds * 2 + 1), count, first)
+    assert more >= looks  # a larger budget never plans fewer looks

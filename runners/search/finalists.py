@@ -12,8 +12,9 @@ replicates shared by every finalist (common random numbers), racing on seeds:
    difference to the leader excludes zero (:func:`infra.statistics.paired_difference`) at the
    race's simultaneous level (:func:`comparison_level`) is out;
 3. the leader and the finalists still in get one more seed, until none is left beside the
-   leader, ``max_seeds`` is reached, or the next round would pass ``seconds`` (the rung's
-   budget, estimated from the rounds so far).
+   leader or the planned looks are made: one per seed up to ``max_seeds``, as many as
+   ``seconds`` (the rung's budget) allows at the pace of the first rounds
+   (:func:`planned_looks`).
 
 Each comparison is made at a level corrected for everything that would otherwise let noise
 separate equal finalists: the leader is the largest of ``count`` noisy means (selection), it is
@@ -159,6 +160,19 @@ def comparison_level(count: int, looks: int) -> float:
     return 1 - 2 * alpha / (count * (count - 1) * looks)
 
 
+def planned_looks(options: RungOptions, count: int, first_seconds: float) -> int:
+    """How many looks (comparisons of the leader with the others; the last is the decision) the
+    race makes: one per seed from ``min_seeds`` to ``max_seeds``, as many as ``options.seconds``
+    allows if every finalist ran every round at the pace of the first ``min_seeds`` rounds
+    (``first_seconds``). Fixed from timing alone, before any comparison, so the simultaneous
+    level (:func:`comparison_level`) may spend its error rate on these looks only."""
+    most = options.max_seeds - options.min_seeds + 1
+    per_round = first_seconds / options.min_seeds
+    if per_round <= 0:
+        return most
+    return max(1, min(most, 1 + int((options.seconds - first_seconds) // per_round)))
+
+
 def select_finalists(records: list[TrialRecord], score: Callable[[TrialRecord], float | None],
                      count: int) -> list[TrialRecord]:
     """The ``count`` complete trials with the highest screening score, one per distinct network
@@ -216,37 +230,39 @@ def race(finalists: list[TrialRecord], train: Callable[[TrialRecord, int], float
     ``score(record, accuracy)`` what the objective ranks by. Trainings already in the run's
     ``finalists.jsonl`` are read, not repeated."""
     log = run_dir / FINALISTS_LOG
-    done = {(row["trial"], row["seed"]): row["accuracy"] for row in read_rows(log, dict)
-            if {"trial", "seed", "accuracy"} <= set(row)}
+    done = {(row["trial"], row["seed"]): (row["accuracy"], float(row.get("seconds", 0.0)))
+            for row in read_rows(log, dict) if {"trial", "seed", "accuracy"} <= set(row)}
     accuracies: dict[int, list[float]] = {r.number: [] for r in finalists}
     by_number = {r.number: r for r in finalists}
-    start, trainings = time.monotonic(), 0
+    spent = 0.0  # seconds of the trainings used so far, as logged: a resumed race takes the same path
 
     def run_seed(trial: int, seed: int) -> None:
-        nonlocal trainings
+        nonlocal spent
         if (trial, seed) not in done:
             began = time.perf_counter()
             accuracy = train(by_number[trial], seed)
-            append_json_line(log, {"trial": trial, "seed": seed, "accuracy": accuracy,
-                                   "seconds": time.perf_counter() - began, "finished_at": time.time()})
-            done[(trial, seed)] = accuracy
-            trainings += 1
-        accuracies[trial].append(done[(trial, seed)])
+            seconds = time.perf_counter() - began
+            append_json_line(log, {"trial": trial, "seed": seed, "accuracy": accuracy, "seconds": seconds,
+                                   "finished_at": time.time()})
+            done[(trial, seed)] = (accuracy, seconds)
+        accuracies[trial].append(done[(trial, seed)][0])
+        spent += done[(trial, seed)][1]
         on_training()
 
-    level = comparison_level(len(finalists), options.max_seeds - options.min_seeds + 1)
-    racing = list(accuracies)
-    for seed in range(options.max_seeds):
-        if seed >= options.min_seeds:
-            scores = {t: [score(by_number[t], a) for a in accuracies[t]] for t in racing}
-            leader, contenders = _leader_and_contenders(scores, level)
-            racing = [leader, *contenders]
-            per_training = (time.monotonic() - start) / trainings if trainings else 0.0
-            pending = sum((t, seed) not in done for t in racing)
-            if len(racing) == 1 or time.monotonic() - start + pending * per_training > options.seconds:
-                break
-        for trial in racing:
+    for seed in range(options.min_seeds):
+        for trial in accuracies:
             run_seed(trial, seed)
+    looks = planned_looks(options, len(finalists), spent)
+    level = comparison_level(len(finalists), looks)
+    racing = list(accuracies)
+    for look in range(1, looks):  # the last look is the decision itself
+        scores = {t: [score(by_number[t], a) for a in accuracies[t]] for t in racing}
+        leader, contenders = _leader_and_contenders(scores, level)
+        racing = [leader, *contenders]
+        if len(racing) == 1:
+            break
+        for trial in racing:
+            run_seed(trial, options.min_seeds + look - 1)
     rows = [Finalist(r.number, r.spec, screening_score(r), cost(r),
                      tuple(score(r, a) for a in accuracies[r.number])) for r in finalists]
     decision = decide(rows, options.tie_break, level)
@@ -265,4 +281,4 @@ def read_decision(run_dir: Path) -> dict | None:
 
 
 __all__ = ["FINALISTS_DECISION", "FINALISTS_LOG", "FinalsDecision", "Finalist", "RungOptions", "TIE_BREAKS",
-           "comparison_level", "decide", "race", "read_decision", "select_finalists"]
+           "comparison_level", "decide", "planned_looks", "race", "read_decision", "select_finalists"]

@@ -21,7 +21,7 @@ from tests.datasets import TINY_SPACE, write_npz
 
 
 def _records(count: int, params) -> list[TrialRecord]:
-    return [TrialRecord(number=i, state=TrialState.COMPLETE, spec=f"net-{i}", params=int(params[i]),
+    return [TrialRecord(number=i, state=TrialState.COMPLETE, spec=f"net-{i}", spec_dict={"net": i}, params=int(params[i]),
                         macs=390_000_000, reward=0.8 - 0.01 * i, proxy_accuracy=0.8 - 0.01 * i)
             for i in range(count)]
 
@@ -103,7 +103,8 @@ def test_a_time_budget_of_zero_still_gives_every_finalist_its_first_seeds(tmp_pa
 def test_finalists_are_the_top_distinct_complete_candidates():
     records = _records(4, [1, 2, 3, 4])
     records[1].spec = records[0].spec  # the same network sampled twice: one finalist
-    records.append(TrialRecord(number=9, state=TrialState.PRUNED, spec="net-9", reward=0.99))
+    records.append(TrialRecord(number=9, state=TrialState.PRUNED, spec="net-9", spec_dict={"net": 9}, reward=0.99))
+    records.append(TrialRecord(number=8, state=TrialState.COMPLETE, spec="net-8", reward=0.98))  # no spec to train
     chosen = select_finalists(records, lambda r: r.reward, 3)
     assert [r.number for r in chosen] == [0, 2, 3]
 

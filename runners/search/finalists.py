@@ -177,7 +177,7 @@ def select_finalists(records: list[TrialRecord], score: Callable[[TrialRecord], 
                      count: int) -> list[TrialRecord]:
     """The ``count`` complete trials with the highest screening score, one per distinct network
     (a network sampled twice is one finalist, its better trial), best first."""
-    scored = [r for r in records if r.state is TrialState.COMPLETE and score(r) is not None and r.spec]
+    scored = [r for r in records if r.state is TrialState.COMPLETE and score(r) is not None and r.spec and r.spec_dict]
     scored.sort(key=lambda r: (-score(r), r.number))
     chosen, seen = [], set()
     for record in scored:

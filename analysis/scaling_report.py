@@ -39,6 +39,11 @@ def scaling_answer(coefficients: CoefficientsReport | None, laws: list[LawReport
             else:
                 uncertainty = "set, not fitted"
             rows.append((name, f"{value:.4f}", uncertainty, coefficients.method))
+        if coefficients.overruled is not None:
+            comparison = coefficients.overruled
+            rows.append(("overruled fit", "/".join(f"{share:.2f}" for share in coefficients.fitted.shares) + " (d/w/r)",
+                         f"[{comparison.low:+.4f}, {comparison.high:+.4f}] over {len(comparison.seeds)} seeds",
+                         f"lost to {comparison.against} ({comparison.difference:+.4f}): the answer is the corner"))
         if coefficients.instability:
             rows.append(("direction", "/".join(f"{share:.2f}" for share in coefficients.chosen.shares) + " (d/w/r)",
                          "", coefficients.instability))

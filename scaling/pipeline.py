@@ -160,6 +160,22 @@ def _corner_comparisons(evaluations: list[NetworkEvaluation], chosen: Coefficien
     return comparisons
 
 
+def overruling_corner(evaluations: list[NetworkEvaluation], chosen: Coefficients
+                      ) -> tuple[Coefficients, SeedPairedComparison] | None:
+    """The single-dimension corner that beat the chosen direction at phi = 1, separated on
+    paired seeds (the largest such win), with that comparison; None when no corner did.
+
+    A fitted direction that loses to a corner on the run's own paired seeds is not the
+    answer: the corner is, at this proxy (the paper's Figure 8 asks the same of compound
+    scaling)."""
+    beaten = [(name, comparison) for name, comparison in _corner_comparisons(evaluations, chosen).items()
+              if comparison.separated and comparison.difference < 0]
+    if not beaten:
+        return None
+    name, comparison = min(beaten, key=lambda item: item[1].difference)
+    return Coefficients.from_shares(*CORNERS[name]), comparison
+
+
 def compare_with_corners(evaluations: list[NetworkEvaluation], chosen: Coefficients
                          ) -> tuple[SeedPairedComparison, ...]:
     """The chosen direction against each single-dimension corner, over the seeds both have."""
@@ -239,14 +255,23 @@ class CompoundDirection:
         return race_corners(run.out, run.base, chosen, run.evaluator, run.grid, run.deadline, run.quiet,
                             run.executor)
 
+    def settle(self, chosen: Coefficients, evaluations: list[NetworkEvaluation]) -> Coefficients:
+        """The fitted direction, or the corner that beat it (:func:`overruling_corner`)."""
+        overruling = overruling_corner(evaluations, chosen)
+        return chosen if overruling is None else overruling[0]
+
     def report(self, fit: CoefficientFit | None, chosen: Coefficients, realised: float, described: str,
                evaluations: list[NetworkEvaluation], frame: pd.DataFrame, planned: int, grid: GridOptions
                ) -> CoefficientsReport:
-        return dataclasses.replace(
+        report = dataclasses.replace(
             CoefficientsReport.of(fit, realised, described),
-            fresh_seeds=fresh_seed_check(evaluations, chosen, grid.seeds), grid_complete=bool(len(frame) >= planned),
+            fresh_seeds=fresh_seed_check(evaluations, fit.chosen, grid.seeds), grid_complete=bool(len(frame) >= planned),
             grid_points_trained=_trained_points(frame), corner_comparisons=compare_with_corners(evaluations, chosen),
             runner_up=compare_best_with_runner_up(evaluations))
+        overruling = overruling_corner(evaluations, fit.chosen)
+        if overruling is None or overruling[0] != chosen:
+            return report
+        return report.overruled_by(overruling[0], overruling[1])
 
 
 @dataclass(frozen=True)
@@ -272,6 +297,9 @@ class FixedDirection:
 
     def compare(self, run: "_Run", chosen: Coefficients) -> list[NetworkEvaluation]:
         return read_evaluations(run.out)
+
+    def settle(self, chosen: Coefficients, evaluations: list[NetworkEvaluation]) -> Coefficients:
+        return chosen
 
     def report(self, fit: CoefficientFit | None, chosen: Coefficients, realised: float, described: str,
                evaluations: list[NetworkEvaluation], frame: pd.DataFrame, planned: int, grid: GridOptions
@@ -384,6 +412,7 @@ def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainCon
         log("interrupted: finished evaluations are saved; rerun the same command to continue")
         evaluations = read_evaluations(out)
         fit, chosen = strategy.choose(grid, evaluations, data.seed)
+        chosen = strategy.settle(chosen, evaluations)
     frame = grid_frame(evaluations)
     _write_grid(out, frame)
     off_target = frame.loc[(frame["realised_ratio"] / 2 - 1).abs() > RATIO_TOLERANCE,
@@ -411,7 +440,12 @@ def _train_phases(run: _Run, strategy: CompoundDirection | FixedDirection, phi_o
               deadline=None if run.deadline is None else run.deadline - reserve, required=3 * grid.seeds)
     fit, chosen = strategy.choose(grid, read_evaluations(run.out), run.run_seed)
     run.train(strategy.law_members(run.base, chosen, grid), "law members")
-    return fit, chosen, strategy.compare(run, chosen)
+    evaluations = strategy.compare(run, chosen)
+    settled = strategy.settle(chosen, evaluations)
+    if settled != chosen:  # a corner beat the fitted direction: the law follows the corner
+        run.train(strategy.law_members(run.base, settled, grid), "law members along the corner that won")
+        evaluations = read_evaluations(run.out)
+    return fit, settled, evaluations
 
 
 def fit_grid_table(table: pd.DataFrame, base: NetworkSpec, out: Path, *, base_ref: str = "", bootstrap: int = 1000,
@@ -446,5 +480,5 @@ def fit_law_table(compute, error, x: str, y: str, error_name: str, holdout: int 
     return LawReport.of(fit, validation, x, y, error_name, compute, error, note)
 
 
-__all__ = ["CompoundDirection", "FixedDirection", "GridOptions", "MODES", "ScalingResult", "fit_grid_table", "fit_law_table", "grid_frame",
+__all__ = ["overruling_corner", "CompoundDirection", "FixedDirection", "GridOptions", "MODES", "ScalingResult", "fit_grid_table", "fit_law_table", "grid_frame",
            "direction_strategy", "identity", "run_scaling", "write_family_outputs"]

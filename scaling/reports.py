@@ -300,6 +300,18 @@ class CoefficientsReport:
     runner_up: SeedPairedComparison | None = None  # the grid's best point against its second best
     on_edge: dict[str, float] = field(default_factory=dict)  # share of refits with the coefficient at 1
     off_edge_intervals: dict[str, tuple[float, float] | None] = field(default_factory=dict)
+    # The fitted choice's comparison with the corner that beat it at phi = 1 (the headline is then
+    # that corner), and the fitted choice's coefficients; None when nothing overruled the fit.
+    overruled: SeedPairedComparison | None = None
+    fitted: Coefficients | None = None
+
+    def overruled_by(self, corner: Coefficients, comparison: SeedPairedComparison) -> "CoefficientsReport":
+        """This report with ``corner`` as the answer: the fitted choice lost to it on paired seeds
+        (its bootstrap intervals describe the fitted choice, so they are not the corner's)."""
+        name = comparison.against.removesuffix(" only")
+        return dataclasses.replace(self, chosen=corner, method=f"corner: {name} only (beat the {self.method}'s choice)",
+                                   intervals={}, on_edge={}, off_edge_intervals={}, overruled=comparison,
+                                   fitted=self.chosen)
 
     @classmethod
     def of(cls, fit: CoefficientFit, realised_mac_ratio: float | None, base: str = "") -> "CoefficientsReport":
@@ -345,6 +357,8 @@ class CoefficientsReport:
             "on_edge": self.on_edge, "on_boundary": list(self.on_boundary),
             "off_edge_intervals": {name: None if bounds is None else list(bounds)
                                    for name, bounds in self.off_edge_intervals.items()},
+            "overruled": None if self.overruled is None else self.overruled.to_json(),
+            "fitted": None if self.fitted is None else {name: getattr(self.fitted, name) for name in NAMES},
         }
 
     @property
@@ -385,6 +399,16 @@ class CoefficientsReport:
         return ("NOT STABLE at this proxy: " + " and ".join(reasons) + "; another --seed may choose another "
                 "direction (BENCHMARKS.md: three seeds of the default run)") if reasons else ""
 
+    def overruling_line(self) -> str:
+        """Why the headline is a corner, not the fitted choice (empty when it is the fitted choice)."""
+        comparison, fitted = self.overruled, self.fitted
+        if comparison is None or fitted is None:
+            return ""
+        shares = "/".join(f"{share:.2f}" for share in fitted.shares)
+        return (f"OVERRULED: the fitted choice (shares d/w/r {shares}) lost to {comparison.against} at phi = 1 "
+                f"({comparison.difference:+.4f}, 95% interval [{comparison.low:+.4f}, {comparison.high:+.4f}], "
+                f"{len(comparison.seeds)} paired seeds): the answer is {comparison.against}, and the law follows it")
+
     def headline_reason(self) -> str:
         """Which answer the headline is and why, when the grid's best point and the surrogate's
         optimum disagree beyond the surrogate's intervals (empty when they agree)."""
@@ -423,7 +447,9 @@ class CoefficientsReport:
             SeedPairedComparison.from_json(data["runner_up"]) if data.get("runner_up") else None,
             {str(name): float(share) for name, share in data.get("on_edge", {}).items()},
             {str(name): None if bounds is None else (float(bounds[0]), float(bounds[1]))
-             for name, bounds in data.get("off_edge_intervals", {}).items()})
+             for name, bounds in data.get("off_edge_intervals", {}).items()},
+            SeedPairedComparison.from_json(data["overruled"]) if data.get("overruled") else None,
+            Coefficients(*(float(data["fitted"][name]) for name in NAMES)) if data.get("fitted") else None)
 
     def summary(self) -> str:
         """Plain-text lines on the chosen coefficients (printed, and at the top of a page)."""
@@ -446,6 +472,8 @@ class CoefficientsReport:
         headline = self.headline_reason()
         if headline:
             lines.append(headline)
+        if self.overruled is not None:
+            lines.append(self.overruling_line())
         fresh = self.fresh_seeds
         if fresh:
             against = ("" if fresh.grid_mean is None else

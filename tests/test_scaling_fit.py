@@ -410,3 +410,29 @@ def test_a_direction_another_seed_may_change_is_reported_not_stable(probability,
     report = CoefficientsReport(best.coefficients, "grid", grid_best=best, runner_up=runner_up)
     assert bool(report.instability) == warned
     assert ("NOT STABLE" in report.summary()) == warned
+
+
+@pytest.mark.parametrize("advantage, overruled", [(-0.05, True), (0.0, False), (0.05, False)])
+def test_a_corner_that_beats_the_fitted_direction_on_paired_seeds_overrules_it(tmp_path, advantage, overruled):
+    """The fitted direction ``advantage`` above every corner: when it is below them and
+    separated, the answer is a corner (and the report says what it overruled); otherwise the
+    fitted direction stands."""
+    from scaling.compound import Coefficients
+    from scaling.pipeline import GridOptions, overruling_corner, race_corners
+    from search_space import load_spec
+
+    chosen = Coefficients.from_shares(0.4, 0.3, 0.3)
+    grid = GridOptions(seeds=2, comparison_seeds=6, time_limit=None)
+    evaluations = race_corners(tmp_path, load_spec("efficientnet-b0"), chosen, _planted_evaluator(advantage, 0.002),
+                               grid, None, quiet=True)
+    overruling = overruling_corner(evaluations, chosen)
+    assert (overruling is not None) == overruled
+    if not overruled:
+        return
+    corner, comparison = overruling
+    assert max(corner.shares) == pytest.approx(1.0) and comparison.separated and comparison.difference < 0
+    report = CoefficientsReport(chosen, "grid", intervals={"alpha": (1.0, 1.3)}).overruled_by(corner, comparison)
+    assert report.chosen == corner and report.fitted == chosen and report.intervals == {}
+    assert report.method.startswith(f"corner: {comparison.against}") and "OVERRULED" in report.summary()
+    again = CoefficientsReport.from_json(report.to_json())
+    assert again.chosen == corner and again.fitted == chosen and again.overruled == comparison

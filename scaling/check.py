@@ -4,7 +4,7 @@
     python -m scaling.check runs/scaling --members b1 --device cuda
 
 Each member trains fully (``runners.train``'s resumable run directory, in
-RUN_DIR/trained/<member>) with the scaling run's own recipe (its data, epochs, batch size,
+RUN_DIR/trained/<member>-<key of its network>) with the scaling run's own recipe (its data, epochs, batch size,
 learning rate and split, unless flags say otherwise), at its proxy resolution (the base's
 times the member's resolution multiplier), at a seed index the run never used
 (:data:`scaling.members.MEASURED_REPLICATE`). With that recipe the measured validation
@@ -25,7 +25,7 @@ from runners.data.sources import DataOptions, Splits, prepare
 from runners.flags import add_proxy_arguments, data_options, train_config
 from runners.train.targets import TRAINING, Regime, Target, fill_recipe, same_recipe, train_target
 from scaling.members import MEASURED_REPLICATE, band_verdict, measured_members, read_family, record_measured
-from scaling.run_files import TRAINED_DIR, is_scaling_run, read_base, read_member_spec
+from scaling.run_files import TRAINED_DIR, is_scaling_run, read_base, read_member_spec, trained_member_dir
 from search_space import resolution_multiplier, scale_resolution
 
 
@@ -71,8 +71,9 @@ def check_members(run: Path, members: tuple[str, ...], args: argparse.Namespace)
     options: DataOptions = data_options(args)
     train = train_config(args)
     out = args.out or run / TRAINED_DIR
-    targets = [Target(member, read_member_spec(run, member), out / member, options, MEASURED_REPLICATE)
-               for member in members]
+    specs = {member: read_member_spec(run, member) for member in members}
+    targets = [Target(member, spec, trained_member_dir(out, member, spec), options, MEASURED_REPLICATE)
+               for member, spec in specs.items()]
     comparable = same_recipe(args, recorded)
     if not comparable:
         print(f"trained with another recipe than the scaling grid of {run}: its family.csv keeps the prediction "

@@ -478,7 +478,8 @@ class CoefficientsReport:
         if fresh:
             against = ("" if fresh.grid_mean is None else
                        f" (its grid mean {fresh.grid_mean:.4f} was picked as the best of many, so it reads high)")
-            lines.append(f"chosen point on {len(fresh.metrics)} fresh seed(s): mean metric {fresh.mean:.4f}{against}")
+            point = "the overruled fitted choice" if self.overruled is not None else "chosen point"
+            lines.append(f"{point} on {len(fresh.metrics)} fresh seed(s): mean metric {fresh.mean:.4f}{against}")
         if self.runner_up is not None:
             lines.append(self.runner_up.describe())
         lines += [comparison.describe() for comparison in self.corner_comparisons]

@@ -9,16 +9,20 @@ and the fit itself (when it resumes) read them through this module only.
 * ``grid.csv``: the complete grid evaluations as a table (also ``--results`` input);
 * ``coefficients.json``, ``laws.json``: the fitted coefficients and power laws;
 * ``specs/b<phi>.yaml``, ``specs/ghost-b<phi>.yaml`` and ``family.csv``: the family;
-* ``trained/<member>/``: full trainings of members (``python -m scaling.check``).
+* ``trained/<member>-<spec key>/``: full trainings of members (``python -m scaling.check``),
+  keyed by the member's network: a family that changed (a resumed run that chose another
+  direction) trains its members anew beside the old ones instead of clashing with them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 from infra.errors import UsageError
 from infra.run_dirs import read_config
-from search_space import NetworkSpec, load_spec
+from search_space import NetworkSpec, load_spec, spec_to_dict
 
 KIND = "scaling"  # config.json's "kind" of a scaling run
 BASE_FILE = "base.yaml"  # every scaling run keeps its base, and its grid table names it
@@ -56,6 +60,13 @@ def read_member_spec(run: Path, member: str) -> NetworkSpec:
     return load_spec(path)
 
 
+def trained_member_dir(out: Path, member: str, spec: NetworkSpec) -> Path:
+    """The run directory of a full training of ``member`` under ``out``: its name and a key of its
+    network (the first 8 hex digits of the SHA-256 of its spec as sorted JSON)."""
+    key = hashlib.sha256(json.dumps(spec_to_dict(spec), sort_keys=True).encode()).hexdigest()[:8]
+    return Path(out) / f"{member}-{key}"
+
+
 def read_base(run: Path) -> NetworkSpec:
     """The base network of the run."""
     return load_spec(Path(run) / BASE_FILE)
@@ -63,4 +74,4 @@ def read_base(run: Path) -> NetworkSpec:
 
 __all__ = ["BASE_FILE", "COEFFICIENTS_FILE", "EVALUATIONS_LOG", "FAMILY_FILE", "GRID_FILE", "KIND", "LAWS_FILE",
            "SPECS_DIR", "TRAINED_DIR", "family_members", "is_scaling_run", "member_spec_path", "read_base",
-           "read_member_spec"]
+           "read_member_spec", "trained_member_dir"]

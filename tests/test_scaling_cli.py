@@ -21,6 +21,13 @@ from tests.commands import assert_one_line_error, call, spawn
 from tests.datasets import write_npz
 
 
+
+def _trained(run, member):
+    """The full-training run directory of ``member`` (its name carries a key of its network)."""
+    from scaling.run_files import read_member_spec, trained_member_dir
+
+    return trained_member_dir(run / "trained", member, read_member_spec(run, member))
+
 def grid_csv(path, planted=(0.3, 0.2, 0.5), seeds=2, noise=0.002):
     rng = np.random.default_rng(0)
     rows = [{"depth_mult": p.alpha, "width_mult": p.beta, "resolution_mult": p.gamma, "macs": 8e8, "seed": s,
@@ -166,7 +173,7 @@ def test_training_run_writes_everything_and_resumes_without_retraining(tmp_path)
     # The family checked inside the run: B1 trained with the run's recipe at a seed the grid never used.
     checked = pd.read_csv(run / "family.csv").set_index("phi")
     assert checked["measured_metric"].notna().tolist() == [phi == 1 for phi in checked.index]
-    assert (run / "trained" / "b1" / "result.json").is_file()
+    assert (_trained(run, "b1") / "result.json").is_file()
     assert full_log[: len(log)] == log  # nothing lost, nothing retrained
     grid = pd.read_csv(run / "grid.csv")
     points = grid[["share_depth", "share_width"]].drop_duplicates()

@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import yaml
 import pytest
 import torch
 from hypothesis import given, settings
@@ -36,6 +37,13 @@ from search_space import build_model, count_cost, load_checkpoint, load_spec, sa
 from tests.commands import assert_one_line_error, call
 from tests.datasets import write_idx_dir
 
+
+
+def _trained(run, member):
+    """The full-training run directory of ``member`` (its name carries a key of its network)."""
+    from scaling.run_files import read_member_spec, trained_member_dir
+
+    return trained_member_dir(run / "trained", member, read_member_spec(run, member))
 
 def tiny(path, classes: int = 4, in_channels: int = 1) -> str:
     """Three stages (MBConv with SE, a repeated one, Fused-MBConv): 4 blocks."""
@@ -190,17 +198,17 @@ def test_members_of_a_scaling_run_are_measured_as_its_grid_measures_and_written_
         task = Task("law", float(phi), Coefficients(1, 1, 2**0.5), MEASURED_REPLICATE, network)
         expected = evaluator.evaluate(task)
         assert measured.loc[phi, "measured_metric"] == pytest.approx(expected.metric, abs=1e-12)
-        assert pd.read_csv(run / "trained" / f"b{phi}" / "curves.csv")["resolution"].iloc[0] == expected.proxy_resolution
+        assert pd.read_csv(_trained(run, f"b{phi}") / "curves.csv")["resolution"].iloc[0] == expected.proxy_resolution
         again = train_and_evaluate(member, evaluator.data_at(evaluator.proxy_resolution(task)), train,
                                    seed=replicate_seed(config["seed"], MEASURED_REPLICATE))
-        result = json.loads((run / "trained" / f"b{phi}" / "result.json").read_text())
+        result = json.loads((_trained(run, f"b{phi}") / "result.json").read_text())
         assert result["val_loss"] == pytest.approx(again.validation_loss, abs=1e-9)
         row = measured.loc[phi]
         if pd.isna(row["predicted_low"]):
             assert pd.isna(row["inside_band"])
         else:
             assert row["inside_band"] == (row["predicted_low"] <= row["measured_metric"] <= row["predicted_high"])
-    assert pd.read_csv(run / "trained" / "b1" / "curves.csv")["resolution"].iloc[0] != "32x32"
+    assert pd.read_csv(_trained(run, "b1") / "curves.csv")["resolution"].iloc[0] != "32x32"
     assert pd.isna(measured.loc[2:, "measured_metric"]).all()
     # Planted bands: one containing b0's measurement, one excluding b1's.
     planted = measured.copy()
@@ -219,6 +227,15 @@ def test_members_of_a_scaling_run_are_measured_as_its_grid_measures_and_written_
     outcome = call(check_main, [run, "--members", "b0", "--epochs", "2", "--out", tmp_path / "longer", "--quiet"], capsys)
     assert outcome.code == 0 and "another recipe than the scaling grid" in outcome.out
     assert pd.read_csv(run / "family.csv").equals(replanted)
+    # A family that changed (a resumed run that chose another direction): its B1 trains anew
+    # beside the old one instead of clashing with it.
+    spec_path = run / "specs" / "b1.yaml"
+    changed = yaml.safe_load(spec_path.read_text())
+    changed["stem_channels"] += 8
+    spec_path.write_text(yaml.safe_dump(changed))
+    outcome = call(check_main, [run, "--members", "b1", "--quiet"], capsys)
+    assert outcome.code == 0, outcome.err
+    assert len(list((run / "trained").glob("b1-*"))) == 2
 
 
 @pytest.mark.parametrize("case, extra, fragments", [

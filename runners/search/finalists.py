@@ -171,10 +171,11 @@ def planned_looks(options: RungOptions, count: int, first_seconds: float) -> int
     (``first_seconds``). Fixed from timing alone, before any comparison, so the simultaneous
     level (:func:`comparison_level`) may spend its error rate on these looks only."""
     most = options.max_seeds - options.min_seeds + 1
-    per_round = first_seconds / options.min_seeds
-    if per_round <= 0:
-        return most
-    return max(1, min(most, 1 + int((options.seconds - first_seconds) // per_round)))
+    # Rounds that still fit: the budget left over the pace of one round (first_seconds / min_seeds).
+    rounds = options.min_seeds * (options.seconds - first_seconds) / first_seconds if first_seconds > 0 else math.inf
+    if not math.isfinite(rounds):  # no measurable pace: the budget does not bind
+        return most if rounds > 0 else 1
+    return max(1, min(most, 1 + math.floor(rounds)))
 
 
 def select_finalists(records: list[TrialRecord], score: Callable[[TrialRecord], float | None],

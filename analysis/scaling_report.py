@@ -36,6 +36,8 @@ def scaling_answer(coefficients: CoefficientsReport | None, laws: list[LawReport
             elif name in coefficients.intervals:
                 low, high = coefficients.intervals[name]
                 uncertainty = f"[{low:.3f}, {high:.3f}]"
+            elif coefficients.overruled is not None:
+                uncertainty = "the corner that beat the fit: no interval"
             else:
                 uncertainty = "set, not fitted"
             rows.append((name, f"{value:.4f}", uncertainty, coefficients.method))

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy import stats
 
 from infra.statistics import Estimate, rank_agreement
 
@@ -100,6 +99,8 @@ def ranking_reliability(scores: Sequence[Sequence[float]], *, bootstrap: int = 2
         p_value = 0.0 if ms_candidates > tiny else 1.0
         between = mean = 1.0 if ms_candidates > tiny else 0.0
     else:
+        from scipy import stats  # here, not at import: scipy.stats costs address space a capped search needs
+
         f_statistic = ms_candidates / ms_error
         p_value = float(stats.f.sf(f_statistic, n - 1, (n - 1) * (k - 1)))
         between = max(0.0, (ms_candidates - ms_error) / (ms_candidates + (k - 1) * ms_error))

@@ -340,7 +340,8 @@ class CoefficientsReport:
         return {
             **{name: getattr(self.chosen, name) for name in NAMES},
             "shares": dict(zip(("depth", "width", "resolution"), self.chosen.shares)),
-            "intervals": {name: list(self.interval(name)) for name in NAMES},
+            # Only the measured ones: a fixed or overruled coefficient has none (not a zero-width one).
+            "intervals": {name: list(bounds) for name, bounds in self.intervals.items()},
             "interval_level": INTERVAL_LEVEL,
             "method": self.method, "base": self.base, "realised_mac_ratio": self.realised_mac_ratio,
             "constraint": "alpha * beta^2 * gamma^2 = 2",

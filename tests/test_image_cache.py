@@ -168,4 +168,4 @@ def test_an_npz_larger_than_the_memory_cap_is_searched_under_it(tmp_path):
     assert "caching large.npz:x at 64x64" in outcome.stderr
     print(f".npz {decoded / 2**30:.2f} GiB as uint8 under a {cap / 2**30:.1f} GiB cap: peak RSS of the commands "
           f"so far {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20:.2f} GiB")
-    assert (tmp_path / "run" / "best.yaml").is_file()
+    assert (tmp_path / "run" / "best.yaml").is_file(), outcome.stdout[-3000:]

@@ -204,6 +204,7 @@ def _search(args: argparse.Namespace) -> int:
         print(f"error: {failure}; every finished trial is saved: rerun the same command to run the rest",
               file=sys.stderr)
         return 1
+    screening = time.perf_counter() - start  # the trials' own time: the rate below counts them, not the rung
     note = "the search was interrupted before its finalists were raced" if interrupted else rung_unavailable(job, rung)
     decision = None
     if rung.count and not note:
@@ -213,6 +214,8 @@ def _search(args: argparse.Namespace) -> int:
                 note = "fewer than 2 complete distinct candidates"
         except KeyboardInterrupt:
             note = "interrupted during the race; its finished trainings are saved: rerun the same command to continue"
-    print(summarize(job, records, time.perf_counter() - start, started_at, decision, note))
+    print(summarize(job, records, screening, started_at, decision, note))
+    if decision is not None:
+        print(f"the finalists rung took {(time.perf_counter() - start - screening) / 60:.1f} min")
     return 0
 

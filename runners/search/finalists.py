@@ -34,6 +34,7 @@ race where it stopped; ``finalists.json`` holds the decision.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -277,8 +278,6 @@ def race(finalists: list[TrialRecord], train: Callable[[TrialRecord, int], float
 
 def read_decision(run_dir: Path) -> dict | None:
     """A run's ``finalists.json``, or None when its search had no rung."""
-    import json
-
     path = run_dir / FINALISTS_DECISION
     if not path.exists():
         return None

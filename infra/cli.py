@@ -1,7 +1,9 @@
 """Command-line plumbing shared by the suite's commands: a bad flag is one line and exit 2.
 
 Every command's ``main(argv)`` returns an exit code and is called in-process by the tests;
-:func:`run_main` is the one place that turns a :class:`UserError` into its line.
+:func:`run_main` is the one place that turns an expected failure into its line and exit
+code: a :class:`UserError` (2), an :class:`InfrastructureFault` (1), a stop by SIGINT or
+SIGTERM (130 or 143, :mod:`infra.stopping`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import math
 import sys
 from typing import Callable
 
-from infra.errors import USAGE_ERROR, UserError
+from infra.errors import FAULT_EXIT, USAGE_ERROR, InfrastructureFault, UserError
+from infra.stopping import signal_name, stop_exit_code, stop_on_signals
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -45,13 +48,29 @@ class ArgumentParser(argparse.ArgumentParser):
         raise SystemExit(USAGE_ERROR)
 
 
+RESUME_HINT = "rerun the same command to continue"
+
+
 def run_main(command: Callable[[], int]) -> int:
-    """Run a command body; a :class:`UserError` becomes ``error: <message>`` and exit 2."""
-    try:
-        return command()
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return USAGE_ERROR
+    """Run a command body, each expected failure as one line on stderr:
+
+    * a :class:`UserError`: ``error: <message>``, exit 2;
+    * an :class:`InfrastructureFault`: ``error: <message>``, exit 1;
+    * a first SIGINT or SIGTERM (the body saved what finished and let it propagate):
+      ``stopped by SIGTERM: ...``, exit 130 or 143 (:mod:`infra.stopping`).
+    """
+    with stop_on_signals():
+        try:
+            return command()
+        except UserError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return USAGE_ERROR
+        except InfrastructureFault as fault:
+            print(f"error: {fault}", file=sys.stderr)
+            return FAULT_EXIT
+        except KeyboardInterrupt as interrupt:
+            print(f"stopped by {signal_name(interrupt)}: finished work is saved; {RESUME_HINT}", file=sys.stderr)
+            return stop_exit_code(interrupt)
 
 
 def _ascii(text: str) -> str:
@@ -117,5 +136,5 @@ def checked(parse):
     return convert
 
 
-__all__ = ["ArgumentParser", "HelpFormatter", "checked", "float_between", "integer", "integer_between",
+__all__ = ["RESUME_HINT", "ArgumentParser", "HelpFormatter", "checked", "float_between", "integer", "integer_between",
            "non_negative_int", "positive_float", "positive_int", "run_main"]

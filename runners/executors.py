@@ -19,6 +19,8 @@ from typing import Any, Callable
 
 import torch
 
+from infra.stopping import ignore_interrupts
+
 
 def _with_threads(threads: int, function: Callable, *args) -> Any:
     """``function(*args)`` with ``threads`` intra-op threads (workers share the machine's cores)."""
@@ -47,6 +49,11 @@ class InProcess:
     def close(self) -> None:
         pass
 
+    def abort(self) -> None:
+        """Stop at once (a SIGINT or SIGTERM, :mod:`infra.stopping`): evaluations in flight
+        are abandoned, to be redone by a resume; nothing is waited for."""
+        self.close()
+
 
 class ProcessPool(InProcess):
     """``workers`` spawned processes on this machine, the threads split between them."""
@@ -56,13 +63,21 @@ class ProcessPool(InProcess):
     def __init__(self, workers: int):
         self.slots = workers
         self.threads = max(1, torch.get_num_threads() // workers)
-        self.pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        self.pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                           initializer=ignore_interrupts)
 
     def submit(self, function: Callable, *args) -> concurrent.futures.Future:
         return self.pool.submit(_with_threads, self.threads, function, *args)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def abort(self) -> None:
+        workers = list(multiprocessing.active_children())  # the pool's processes, and only children
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers:
+            process.kill()
+            process.join()
 
 
 class RayTasks(InProcess):

@@ -221,6 +221,8 @@ def run_command(args) -> int:
             print("the law is not usable: family.csv has no predicted metric (it is not extrapolated)")
     else:
         print(f"no metric-vs-MACs law: {result.law_note}")
+    if result.stop is not None:
+        raise result.stop  # run_main's one line and exit code 130 or 143
     if args.check_members:
         print(f"checking the family: training B1..B{args.check_members} with the run's recipe", flush=True)
         print(f"family check: {check_first_members(out, args.check_members, device=args.device, quiet=args.quiet)}"

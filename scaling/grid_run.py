@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from infra.errors import InfrastructureFault
 from infra.files import append_json_line
 from infra.progress import progress_bar
 from infra.rows import read_rows, row_to
@@ -194,7 +195,7 @@ class ProxyEvaluator:
                                         seed=replicate_seed(self.data_options.seed, task.seed))
             return dataclasses.replace(record, metric=result.accuracy, seconds=time.perf_counter() - start,
                                        finished_at=time.time())
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, InfrastructureFault):  # a stop or a fault is not the network's result
             raise
         except Exception as error:  # one network's failure is a result, not the end of the run
             return dataclasses.replace(record, state=TrialState.FAIL, seconds=time.perf_counter() - start,

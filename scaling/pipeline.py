@@ -80,6 +80,7 @@ class ScalingResult:
     grid: pd.DataFrame
     off_target: int  # grid networks outside 2 +- RATIO_TOLERANCE of the base's MACs
     seconds: float
+    stop: KeyboardInterrupt | None = None  # a first SIGINT or SIGTERM ended the training (infra.stopping)
 
 
 def grid_frame(evaluations: list[NetworkEvaluation]) -> pd.DataFrame:
@@ -390,7 +391,8 @@ def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainCon
     results are those of the sequential default.
 
     ``base`` is adapted to the data's channels and classes (the family is deployed on it).
-    A ``KeyboardInterrupt`` stops training; what finished is fitted and written.
+    A ``KeyboardInterrupt`` (a first SIGINT or SIGTERM) stops training; what finished is
+    fitted and written, and the result carries the stop for the command to exit with.
     """
     start = time.monotonic()
     probe = prepare(data)
@@ -406,10 +408,13 @@ def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainCon
                None if grid.time_limit is None else start + grid.time_limit, quiet, executor, data.seed)
     strategy = direction_strategy(grid.mode)
     phi_one = strategy.phi_one_tasks(base, grid, log)
+    stop = None
     try:
         fit, chosen, evaluations = _train_phases(run, strategy, phi_one)
-    except KeyboardInterrupt:
-        log("interrupted: finished evaluations are saved; rerun the same command to continue")
+    except KeyboardInterrupt as interrupt:
+        stop = interrupt
+        if executor is not None:
+            executor.abort()  # the networks in flight are redone on resume, not waited for
         evaluations = read_evaluations(out)
         fit, chosen = strategy.choose(grid, evaluations, data.seed)
         chosen = strategy.settle(chosen, evaluations)
@@ -425,7 +430,8 @@ def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainCon
     laws = [law] if law else []
     write_laws(out, laws, law_note)
     family = write_family_outputs(out, base, chosen, law, grid.depth_rule)
-    return ScalingResult(report, laws, law_note, family, evaluations, frame, off_target, time.monotonic() - start)
+    return ScalingResult(report, laws, law_note, family, evaluations, frame, off_target, time.monotonic() - start,
+                         stop)
 
 
 def _train_phases(run: _Run, strategy: CompoundDirection | FixedDirection, phi_one: list[Task]

@@ -38,27 +38,47 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+class PostgresServer:
+    """A server in its own cluster directory, which a test may stop and start again (as a
+    managed database restarts or fails over) on the same port."""
+
+    def __init__(self) -> None:
+        self.as_root = os.geteuid() == 0
+        self.cluster = Path(tempfile.mkdtemp(prefix="pg-cluster-"))  # under /tmp: the postgres user can reach it
+        if self.as_root:
+            shutil.chown(self.cluster, "postgres")
+        self.data, self.port = self.cluster / "data", free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/study"
+
+    def _run(self, *command: str, check: bool = True) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if self.as_root else []
+        subprocess.run([*prefix, *command], check=check, capture_output=True, timeout=120)
+
+    def create(self) -> None:
+        self._run(postgres_binary("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        self.start()
+        self._run(postgres_binary("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "study")
+
+    def start(self) -> None:
+        self._run(postgres_binary("pg_ctl"), "-D", str(self.data), "-w", "-l", str(self.cluster / "log"), "-o",
+                  f"-p {self.port} -k {self.cluster} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """``fast``: what a managed database's restart does (sessions are ended, transactions
+        rolled back); ``immediate``: a crash."""
+        self._run(postgres_binary("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+
+    def remove(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.cluster, ignore_errors=True)
+
+
 @contextmanager
 def postgres_server():
-    """Yield the URL of an empty database on a fresh server at 127.0.0.1."""
-    as_root = os.geteuid() == 0
-    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
-    cluster = Path(tempfile.mkdtemp(prefix="pg-cluster-"))  # under /tmp: the postgres user can reach it
-    if as_root:
-        shutil.chown(cluster, "postgres")
-    port = free_port()
-
-    def run(*command: str) -> None:
-        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
-
-    data = cluster / "data"
+    """Yield a :class:`PostgresServer` with an empty database ``study`` at 127.0.0.1 (its ``url``)."""
+    server = PostgresServer()
     try:
-        run(postgres_binary("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
-        run(postgres_binary("pg_ctl"), "-D", str(data), "-w", "-l", str(cluster / "log"), "-o",
-            f"-p {port} -k {cluster} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-        run(postgres_binary("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "study")
-        yield f"postgresql://postgres@127.0.0.1:{port}/study"
+        server.create()
+        yield server
     finally:
-        subprocess.run([*prefix, postgres_binary("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)
-        shutil.rmtree(cluster, ignore_errors=True)
+        server.remove()

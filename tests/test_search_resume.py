@@ -1,15 +1,18 @@
 """Resume bookkeeping: what the study is told about trials a killed search left running.
 
 A kill can land between writing a trial's record and telling the study its outcome; the
-record is the source of truth then, and the trial must not be rerun or overwritten.
+record is the source of truth then, and the trial must not be rerun or overwritten. A
+SIGINT or SIGTERM stops the search the same way, settling its trials in flight itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 import socket
 import subprocess
+import sys
 import time
 
 import optuna
@@ -25,6 +28,7 @@ from runners.search.job import SearchJob
 from runners.search.optuna_backend import OWNER, counted_trials, open_study, recover_interrupted
 from runners.search.records import Objective, TrialRecord, append_record, read_records
 from search_space import load_space
+from tests.datasets import write_npz
 
 
 def make_job(run_dir, objective="reward"):
@@ -125,7 +129,7 @@ def test_a_partial_parameter_set_is_not_queued_again(tmp_path):
 
 def test_only_trials_whose_process_is_gone_are_settled(tmp_path, monkeypatch):
     """Several commands may share a study: a resuming one must not fail another's live trials."""
-    job = make_job(tmp_path)
+    job = dataclasses.replace(make_job(tmp_path), shared_storage=True)
     study = open_study(job)
     alive = subprocess.Popen(["sleep", "60"])
     try:
@@ -152,6 +156,16 @@ def test_only_trials_whose_process_is_gone_are_settled(tmp_path, monkeypatch):
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_a_run_directorys_own_study_settles_even_a_trial_created_an_instant_ago(tmp_path):
+    """No other command works on a run directory's own study: a trial left unnamed by a stop
+    that came while it was being created is settled at once, not after the shared grace."""
+    job = make_job(tmp_path)
+    study = open_study(job)
+    unowned = study.ask()
+    recover_interrupted(study, job)
+    assert study.trials[unowned.number].state == TrialState.FAIL
 
 
 def test_counted_trials_are_running_and_finished_ones_of_ours(tmp_path):
@@ -229,3 +243,44 @@ def test_ray_searcher_tells_the_study_what_the_record_says(tmp_path, state, expe
     assert trial.intermediate_values == ({1: 0.42, 2: 0.38} if state == "PRUNED" else {1: 0.42})
     assert trial.user_attrs["state"] == state and trial.user_attrs["spec"] == record.spec
     assert read_records(tmp_path) == [record]
+
+
+@pytest.mark.parametrize("workers, stop", [(2, signal.SIGTERM), (1, signal.SIGINT)])
+def test_a_stop_signal_settles_the_trials_in_flight_and_the_same_command_finishes_the_study(tmp_path, workers, stop):
+    """A first SIGTERM (a scheduler's stop) or SIGINT (Ctrl-C) mid-search: exit 143 or 130
+    with one line, what finished kept, what ran recorded INTERRUPTED and queued; the same
+    command then ends with exactly --trials evaluated candidates."""
+    data = write_npz(tmp_path / "d.npz", n=80, shape=(16, 16))
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "runners.search", "--workers", str(workers), "--trials", "5", "--data", str(data),
+               "--epochs", "2", "--max-train-samples", "48", "--max-val-samples", "16", "--quiet",
+               "--startup-trials", "2", "--finalists", "0", "--no-pruning", "--out", str(run)]
+    search = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    whole = set(load_space("default").parameters())
+
+    def training() -> bool:
+        """A trial finished and another one is training (its whole parameter set chosen)."""
+        if not read_records(run):
+            return False
+        trials = optuna.load_study(study_name="search", storage=f"sqlite:///{run / 'study.db'}").trials
+        return any(t.state is TrialState.RUNNING and set(t.params) == whole for t in trials)
+
+    deadline = time.monotonic() + 240
+    while not training() and search.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert search.poll() is None, "the search ended before it could be stopped"
+    search.send_signal(stop)
+    out, err = search.communicate(timeout=120)
+    assert search.returncode == 128 + stop, err
+    assert err.strip().splitlines() == [f"stopped by {stop.name}: finished work is saved; rerun the same command "
+                                        "to continue"], err
+    before = read_records(run)
+    interrupted = [r for r in before if r.state is Outcome.INTERRUPTED]
+    assert interrupted and all(set(r.params_sampled) == whole for r in interrupted), before
+    finished = {r.number: r for r in before if r.state is not Outcome.INTERRUPTED}
+    assert subprocess.run(command, capture_output=True, timeout=600).returncode == 0
+    after = [r for r in read_records(run) if r.state is not Outcome.INTERRUPTED]
+    assert len(after) == 5 and len({r.number for r in after}) == 5
+    assert all({r.number: r for r in after}[number] == record for number, record in finished.items())
+    rerun = [r.params_sampled for r in after if r.number not in finished]
+    assert all(r.params_sampled in rerun for r in interrupted)  # each stopped candidate evaluated after all

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from infra.errors import InfrastructureFault
 from infra.seeds import replicate_seed
 from infra.statistics import SeedNoise, could_beat
 from infra.trial_state import TrialState
@@ -104,7 +105,7 @@ class Evaluator:
                 self._score_untrained(record, projection.spec)
             elif projection is not None:
                 self._train_with_racing(record, projection, start, report)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, InfrastructureFault):  # a stop or a fault is not the network's result
             raise
         except Exception as error:  # a candidate's failure is a result, not a crash of the search
             record.state = TrialState.FAIL

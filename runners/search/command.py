@@ -38,7 +38,7 @@ from runners.search.driver import decide_finalists, run_search, rung_unavailable
 from runners.search.finalists import TIE_BREAKS, RungOptions
 from runners.search.job import SearchJob
 from runners.search.records import Objective, read_records
-from runners.search.storage import check_storage_url, parse_study_name
+from runners.search.storage import STORAGE_PATIENCE_S, check_storage_url, parse_study_name
 from search_space import load_space
 from search_space.space import replace_fixed
 
@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="Optuna storage: a database URL (sqlite:///PATH, postgresql://USER@HOST/DB) or journal:///PATH "
                                 "(an append-only file for NFS-like file systems); when not given, SQLite in the run "
                                 "directory")
+    execution.add_argument("--storage-patience", type=positive_float, default=STORAGE_PATIENCE_S,
+                           help="seconds to wait for a database server that stopped answering (a restart, a "
+                                "failover) before stopping with one line; trials in flight are rerun on resume")
     execution.add_argument("--study-name", type=checked(parse_study_name), default="search",
                            help="the study's name in --storage: commands with the same storage and study name work "
                                 "on one search together (--trials is then their total)")
@@ -145,6 +148,7 @@ def job_from_args(args: argparse.Namespace):
     job = SearchJob(run_dir=run_dir, space=space, settings=settings, data=options, sampler=args.sampler,
                     startup_trials=args.startup_trials, backend=args.backend,
                     storage_url=args.storage or f"sqlite:///{(run_dir / 'study.db').resolve()}",
+                    storage_patience=args.storage_patience,
                     workers=args.workers, timeout=args.timeout, pruning=not args.no_pruning,
                     ray_address=args.ray_address, study_name=args.study_name,
                     identity={key: value for key, value in identity.items() if key in STUDY_IDENTITY},
@@ -193,29 +197,30 @@ def _search(args: argparse.Namespace) -> int:
           f"({len(data.train_x)} train / {len(data.val_x)} validation samples), device {job.settings.train.device}",
           flush=True)
     started_at, start = time.time(), time.perf_counter()
-    interrupted = False
+    stop: KeyboardInterrupt | None = None  # a first SIGINT or SIGTERM: summarise what finished, then exit with it
     try:
         records = run_search(job, args.trials, data, args.quiet)
-    except KeyboardInterrupt:
-        print("\ninterrupted: finished trials are saved; rerun the same command to continue", file=sys.stderr)
-        records, interrupted = read_records(job.run_dir), True
+    except KeyboardInterrupt as interrupt:
+        records, stop = read_records(job.run_dir), interrupt
     except optuna_backend.WorkersFailed as failure:
         print(summarize(job, read_records(job.run_dir), time.perf_counter() - start, started_at))
         print(f"error: {failure}; every finished trial is saved: rerun the same command to run the rest",
               file=sys.stderr)
         return 1
     screening = time.perf_counter() - start  # the trials' own time: the rate below counts them, not the rung
-    note = "the search was interrupted before its finalists were raced" if interrupted else rung_unavailable(job, rung)
+    note = "the search was stopped before its finalists were raced" if stop else rung_unavailable(job, rung)
     decision = None
     if rung.count and not note:
         try:
             decision = decide_finalists(job, records, rung, args.quiet)
             if decision is None:
                 note = "fewer than 2 complete distinct candidates"
-        except KeyboardInterrupt:
-            note = "interrupted during the race; its finished trainings are saved: rerun the same command to continue"
+        except KeyboardInterrupt as interrupt:
+            note, stop = "the search was stopped during the finalists' race; its finished trainings are saved", interrupt
     print(summarize(job, records, screening, started_at, decision, note))
     if decision is not None:
         print(f"the finalists rung took {(time.perf_counter() - start - screening) / 60:.1f} min")
+    if stop is not None:
+        raise stop  # run_main's one line and exit code 130 or 143
     return 0
 

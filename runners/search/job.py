@@ -7,6 +7,7 @@ from pathlib import Path
 
 from runners.data.sources import DataOptions, Splits, prepare
 from runners.search.candidates import SearchSettings
+from runners.search.storage import STORAGE_PATIENCE_S
 from search_space import SearchSpace
 
 
@@ -20,6 +21,7 @@ class SearchJob:
     startup_trials: int = 4
     backend: str = "optuna"
     storage_url: str = ""
+    storage_patience: float = STORAGE_PATIENCE_S  # seconds a database outage is ridden through
     workers: int = 1
     timeout: float | None = None
     pruning: bool = True

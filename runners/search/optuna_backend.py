@@ -17,6 +17,13 @@ command settles only trials whose process is gone, never another live command's;
 of a machine that died are failed by the database's heartbeat and retried elsewhere.
 The study remembers the settings of the search that created it (:data:`IDENTITY`) and
 refuses a command with other settings.
+
+Stops and faults: a first SIGINT or SIGTERM (:mod:`infra.stopping`) kills the worker
+processes (they ignore SIGINT themselves) and settles the trials they left running as
+``INTERRUPTED`` with their parameters queued again, as a resume would; a trial that had
+finished is kept. A database outage longer than ``--storage-patience`` ends a worker with
+:data:`OUTAGE_EXIT` and no output, and the command with one line
+(:class:`~runners.search.storage.StorageOutage`); its trials in flight are settled on resume.
 """
 
 from __future__ import annotations
@@ -32,17 +39,19 @@ from optuna.trial import FrozenTrial
 
 from infra.errors import UsageError
 from infra.seeds import sampler_seed
+from infra.stopping import deferred_stop, ignore_interrupts
 from infra.trial_state import TrialState
 from runners.data.sources import Splits
 from runners.search.candidates import Evaluator
 from runners.search.job import SearchJob, load_job_data
 from runners.search.records import TrialRecord, append_record, read_records, write_tables
-from runners.search.storage import open_storage
+from runners.search.storage import StorageOutage, open_storage, storage_outage
 
 GRID_LIMIT = 100_000
 OWNER = "owner"  # a trial's user attribute: "host:pid" of the process that runs it
 IDENTITY = "identity"  # the study's user attribute: the settings of the search that created it
 UNOWNED_GRACE_S = 60.0  # a trial gets its owner right after it is created; younger ones may be about to
+OUTAGE_EXIT = 75  # a worker's exit code for a storage outage (sysexits' EX_TEMPFAIL): the command says it once
 
 
 class WorkersFailed(Exception):
@@ -86,7 +95,7 @@ def open_study(job: SearchJob, worker: int = 0) -> optuna.Study:
         if job.pruning and objective.prunable else optuna.pruners.NopPruner()
     )
     study = optuna.create_study(
-        study_name=job.study_name, storage=open_storage(job.storage_url), load_if_exists=True,
+        study_name=job.study_name, storage=open_storage(job.storage_url, job.storage_patience), load_if_exists=True,
         sampler=make_sampler(job), pruner=pruner, directions=list(objective.directions),
     )
     held = [direction.name.lower() for direction in study.directions]
@@ -124,17 +133,19 @@ def owner_tag() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def abandoned(trial: FrozenTrial) -> bool:
+def abandoned(trial: FrozenTrial, shared: bool = True) -> bool:
     """Whether a ``RUNNING`` trial's process is gone, so that a resuming command may settle it.
 
     Decided only where it can be: a trial owned by a process of this machine is abandoned
     when that process no longer exists (or is this one, which has started no trial yet);
     one owned by another machine is left to the database's heartbeat (a JournalStorage has
     none: such a trial stays running until a command on its own machine resumes). A trial
-    without an owner was killed while being created, unless it is young enough that its
-    process may be about to name itself.
+    without an owner was killed while being created, unless the study is ``shared`` with
+    other commands and the trial young enough that its process may be about to name itself.
     """
     owner = trial.user_attrs.get(OWNER)
+    if owner is None and not shared:
+        return True  # only this command works on a run directory's own study
     if owner is None:
         started = trial.datetime_start.timestamp() if trial.datetime_start else 0.0
         return time.time() - started > UNOWNED_GRACE_S
@@ -172,7 +183,7 @@ def recover_interrupted(study: optuna.Study, job: SearchJob) -> int:
     recorded = {r.number: r for r in read_records(job.run_dir) if r.state is not TrialState.INTERRUPTED}
     requeued = 0
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        if not abandoned(trial):
+        if not abandoned(trial, job.shared_storage):
             continue  # another command's, still working
         record = recorded.get(trial.number)
         if record is not None:
@@ -183,15 +194,21 @@ def recover_interrupted(study: optuna.Study, job: SearchJob) -> int:
             study.tell(trial.number, values, state=state)
         else:
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-            whole = set(trial.params) == set(job.space.parameters())
-            reason = ("the search stopped during this trial; its parameters were queued again" if whole else
-                      "the search stopped while this trial's parameters were being chosen; nothing to rerun")
-            append_record(job.run_dir, TrialRecord(number=trial.number, state=TrialState.INTERRUPTED,
-                                                   params_sampled=dict(trial.params), failure_reason=reason))
-            if whole:
-                study.enqueue_trial(trial.params)
-                requeued += 1
+            requeued += queue_again(study, job, trial)
     return requeued
+
+
+def queue_again(study: optuna.Study, job: SearchJob, trial: FrozenTrial | optuna.Trial) -> bool:
+    """Record ``trial`` (failed in the study, or about to be) ``INTERRUPTED`` and enqueue its
+    parameters to run first, when it had a whole set of them; returns whether it did."""
+    whole = set(trial.params) == set(job.space.parameters())
+    reason = ("the search stopped during this trial; its parameters were queued again" if whole else
+              "the search stopped while this trial's parameters were being chosen; nothing to rerun")
+    append_record(job.run_dir, TrialRecord(number=trial.number, state=TrialState.INTERRUPTED,
+                                           params_sampled=dict(trial.params), failure_reason=reason))
+    if whole:
+        study.enqueue_trial(dict(trial.params))
+    return whole
 
 
 def describe_trial(trial: optuna.Trial, record: TrialRecord) -> None:
@@ -212,12 +229,22 @@ def study_state(record: TrialRecord) -> optuna.trial.TrialState:
     return optuna.trial.TrialState.PRUNED if record.state is TrialState.PRUNED else optuna.trial.TrialState.FAIL
 
 
-def objective_for(job: SearchJob, evaluator: Evaluator):
+class _Stop:
+    """A stop (SIGINT, SIGTERM) that arrived after its trial's record was written: the
+    trial's outcome is told as usual and the worker then stops (see :func:`objective_for`)."""
+
+    def __init__(self) -> None:
+        self.interrupt: KeyboardInterrupt | None = None
+
+
+def objective_for(job: SearchJob, evaluator: Evaluator, stop: _Stop):
+    """The Optuna objective of ``job``. A stop during a trial queues its parameters again
+    (Optuna then fails the trial, which counts for nothing); one that arrives once the
+    trial's record is written lets its outcome be told and stops the study after it."""
     goal = job.settings.objective
 
     def objective(trial: optuna.Trial):
-        trial.set_user_attr(OWNER, owner_tag())
-        sampled = job.space.suggest(trial)
+        recorded: TrialRecord | None = None
 
         def report(progress: TrialRecord) -> bool:
             if goal.multi:  # Optuna cannot prune multi-objective studies
@@ -225,15 +252,27 @@ def objective_for(job: SearchJob, evaluator: Evaluator):
             trial.report(progress.reward, progress.epochs)
             return trial.should_prune()
 
-        record = evaluator.evaluate(trial.number, sampled, dict(trial.params), report)
-        append_record(job.run_dir, record)
-        write_tables(job.run_dir, read_records(job.run_dir), goal)
-        describe_trial(trial, record)
-        if record.state is TrialState.PRUNED:
-            raise optuna.TrialPruned(f"pruned after epoch {record.epochs}")
-        if record.state is not TrialState.COMPLETE:
-            raise CandidateNotTrained(record.failure_reason)
-        return goal.values(record)
+        try:
+            trial.set_user_attr(OWNER, owner_tag())
+            sampled = job.space.suggest(trial)
+            record = evaluator.evaluate(trial.number, sampled, dict(trial.params), report)
+            with deferred_stop():  # the record is on disk and known to be, or neither
+                append_record(job.run_dir, record)
+                recorded = record
+            write_tables(job.run_dir, read_records(job.run_dir), goal)
+            describe_trial(trial, record)
+        except KeyboardInterrupt as interrupt:
+            if recorded is None:
+                queue_again(trial.study, job, trial)
+                raise
+            stop.interrupt = interrupt
+            trial.study.stop()
+            describe_trial(trial, recorded)
+        if recorded.state is TrialState.PRUNED:
+            raise optuna.TrialPruned(f"pruned after epoch {recorded.epochs}")
+        if recorded.state is not TrialState.COMPLETE:
+            raise CandidateNotTrained(recorded.failure_reason)
+        return goal.values(recorded)
 
     return objective
 
@@ -255,8 +294,31 @@ def _worker(job: SearchJob, n_trials: int, total: int, worker: int = 0, data: Sp
     study = open_study(job, worker)
     if counted_trials(study) >= total:
         return
-    study.optimize(objective_for(job, evaluator), n_trials=n_trials, timeout=job.timeout,
-                   catch=(CandidateNotTrained,), callbacks=[_stop_at(total)], gc_after_trial=True)
+    stop = _Stop()
+    try:
+        study.optimize(objective_for(job, evaluator, stop), n_trials=n_trials, timeout=job.timeout,
+                       catch=(CandidateNotTrained,), callbacks=[_stop_at(total)], gc_after_trial=True)
+    except Exception as error:
+        # Optuna's clean-up after a failed call can fail in turn (its own error then hides
+        # ours): the outage anywhere in the chain is what happened.
+        seen: BaseException | None = error
+        while seen is not None and not isinstance(seen, StorageOutage):
+            seen = seen.__cause__ or seen.__context__
+        if seen is not None:
+            raise seen from None
+        raise
+    if stop.interrupt is not None:
+        raise stop.interrupt
+
+
+def _worker_process(job: SearchJob, n_trials: int, total: int, worker: int) -> None:
+    """A spawned worker: SIGINT is the command's (:mod:`infra.stopping`), and an outage is
+    said once, by the command (:data:`OUTAGE_EXIT`)."""
+    ignore_interrupts()
+    try:
+        _worker(job, n_trials, total, worker)
+    except StorageOutage:
+        raise SystemExit(OUTAGE_EXIT) from None
 
 
 def prepare_study(job: SearchJob) -> int:
@@ -266,6 +328,13 @@ def prepare_study(job: SearchJob) -> int:
     study = open_study(job)
     recover_interrupted(study, job)
     return counted_trials(study)
+
+
+def settle_stopped(job: SearchJob) -> None:
+    """After a stop: the trials this command's processes left running are settled as a
+    resume would settle them (:func:`recover_interrupted`), so the tables say so now."""
+    with deferred_stop():  # a second signal still ends the process at once (infra.stopping)
+        recover_interrupted(open_study(job), job)
 
 
 def run(job: SearchJob, remaining: int, data: Splits, total: int | None = None) -> None:
@@ -278,15 +347,28 @@ def run(job: SearchJob, remaining: int, data: Splits, total: int | None = None) 
     workers = min(job.workers, remaining)
     shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
     if workers == 1:
-        _worker(job, shares[0], total, 0, data)
+        try:
+            _worker(job, shares[0], total, 0, data)
+        except KeyboardInterrupt:
+            settle_stopped(job)
+            raise
         return
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker, args=(job, share, total, index))
+    processes = [context.Process(target=_worker_process, args=(job, share, total, index))
                  for index, share in enumerate(shares)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join()
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        for process in processes:
+            process.kill()
+            process.join()
+        settle_stopped(job)
+        raise
+    if any(p.exitcode == OUTAGE_EXIT for p in processes):
+        raise storage_outage(job.storage_url, f"did not answer for {job.storage_patience:g} s", job.storage_patience)
     failed = [p.exitcode for p in processes if p.exitcode]
     if failed:
         raise WorkersFailed(f"{len(failed)} of {workers} worker processes died (exit codes {failed}); the others "

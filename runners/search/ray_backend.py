@@ -193,7 +193,7 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
         goal = job.settings.objective
         search = RecordingOptunaSearch(
             job=job, space=_DefineByRun(job.space), sampler=make_sampler(job, stream=len(study.trials)),
-            study_name=job.study_name, storage=open_storage(job.storage_url),
+            study_name=job.study_name, storage=open_storage(job.storage_url, job.storage_patience),
             metric=["score", "macs"] if goal.multi else "score", mode=["max", "min"] if goal.multi else "max")
         scheduler = ASHAScheduler(metric="score", mode="max", max_t=max(1, job.settings.train.epochs),
                                   grace_period=1) if job.pruning and goal.prunable else None

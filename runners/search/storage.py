@@ -7,18 +7,28 @@
   installed, since SQLAlchemy's own default driver is psycopg2.
 * ``journal:///PATH``: Optuna's ``JournalStorage`` in an append-only file, for shared or
   network file systems where SQLite's locks fail (NFS); every process appends to one log.
+
+A database server may go away for a while (a restart, a failover, a network cut): every call
+of the search to it is retried with backoff for up to ``--storage-patience`` seconds
+(:class:`PatientStorage`), so an outage shorter than that costs only the wait and no trial.
+A longer one stops the command with one line (:class:`StorageOutage`, exit 1); the trials it
+left running are recorded ``INTERRUPTED`` and rerun by the same command, never recorded as
+the candidates' failures.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import time
 import warnings
 from pathlib import Path
 
 import optuna
+from optuna.storages import BaseStorage
+from optuna.storages._heartbeat import BaseHeartbeat
 
-from infra.errors import UsageError
+from infra.errors import InfrastructureFault, UsageError
 
 JOURNAL_SCHEME = "journal:///"
 SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
@@ -35,12 +45,132 @@ def database_url(url: str) -> str:
 HEARTBEAT_S = 60  # how often a running trial on a database server says it is alive
 STALE_AFTER_S = 600  # silent this long: its machine is gone; the trial is failed and retried
 SCHEMA_ATTEMPTS = 5
+# A managed database restarts or fails over in seconds to tens of seconds; a minute rides
+# through those and still ends a run whose database is really gone within a minute.
+STORAGE_PATIENCE_S = 60.0
+FIRST_RETRY_S, LONGEST_RETRY_S = 0.5, 8.0  # backoff between attempts during an outage
 
 
-def open_storage(url: str) -> optuna.storages.BaseStorage:
+class StorageOutage(InfrastructureFault):
+    """The database server did not answer for ``--storage-patience`` seconds."""
+
+
+def storage_outage(url: str, what: str, patience_s: float) -> StorageOutage:
+    """The one line of an outage of the database at ``url`` (shown without its password)."""
+    import sqlalchemy
+
+    where = sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    return StorageOutage(f"the study's database {where} {what} (--storage-patience {patience_s:g}); finished "
+                         "trials are saved: rerun the same command once it is back")
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error`` is a lost or refused connection to the database server (or a
+    transaction it rolled back: a deadlock, a serialisation failure), which a later attempt
+    may not meet, rather than an error of the query itself. Optuna wraps SQLAlchemy's errors
+    in its own, so the chain of causes is searched."""
+    import sqlalchemy
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
+            return True
+        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class PatientStorage(BaseStorage, BaseHeartbeat):
+    """An Optuna storage on a database server whose every call rides through an outage.
+
+    Each call is retried with exponential backoff (from :data:`FIRST_RETRY_S` to
+    :data:`LONGEST_RETRY_S`) while it fails for :func:`is_outage`; once an outage has lasted
+    ``patience_s`` it raises :class:`StorageOutage`, and so does every later call at once:
+    the command is stopping, and Optuna's own clean-up must not wait a second time.
+
+    A call whose transaction committed just before the connection dropped is sent again; for
+    a trial's final state that second attempt finds the trial finished with the state it
+    was sending, which is success. A trial created twice this way would be a duplicate
+    ``RUNNING`` trial, settled as interrupted on the next resume.
+    """
+
+    def __init__(self, storage: optuna.storages.RDBStorage, url: str, patience_s: float):
+        self._storage, self._patience_s = storage, patience_s
+        self._url = url
+        self._given_up = False
+
+    def _call(self, name: str, *args, **kwargs):
+        if self._given_up:
+            raise self._outage("is unreachable")
+        deadline, pause, retried = None, FIRST_RETRY_S, False
+        while True:
+            try:
+                return getattr(self._storage, name)(*args, **kwargs)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                if retried and name == "set_trial_state_values" and self._already_told(*args, **kwargs):
+                    return True
+                raise
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+                now = time.monotonic()
+                deadline = deadline or now + self._patience_s
+                if now >= deadline:
+                    self._given_up = True
+                    raise self._outage(f"did not answer for {self._patience_s:g} s") from None
+                time.sleep(min(pause, deadline - now))
+                pause, retried = min(2 * pause, LONGEST_RETRY_S), True
+
+    def _already_told(self, trial_id: int, state, values=None) -> bool:
+        trial = self._storage.get_trial(trial_id)
+        return trial.state == state and (values is None or list(trial.values or []) == list(values))
+
+    def _outage(self, what: str) -> StorageOutage:
+        return storage_outage(self._url, what, self._patience_s)
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        """Optuna beats from a thread of its own: a beat missed during an outage is harmless
+        (the trial's thread meets the outage too), an exception there would be a traceback."""
+        try:
+            self._call("record_heartbeat", trial_id)
+        except StorageOutage:
+            pass
+
+    def get_heartbeat_interval(self) -> int | None:
+        return self._storage.get_heartbeat_interval()
+
+    def get_failed_trial_callback(self):
+        return self._storage.get_failed_trial_callback()
+
+    def get_heartbeat_stale_trial_callback(self):
+        return self._storage.get_heartbeat_stale_trial_callback()
+
+    def remove_session(self) -> None:
+        self._storage.remove_session()
+
+
+def _patient(name: str):
+    def call(self, *args, **kwargs):
+        return self._call(name, *args, **kwargs)
+    call.__name__ = name
+    return call
+
+
+# Every other call of BaseStorage and BaseHeartbeat goes to the server, so each is patient.
+for _name in [*BaseStorage.__abstractmethods__, "get_all_trials", "get_n_trials", "get_best_trial",
+              "get_trial_id_from_study_id_trial_number", "get_trial_number_from_id", "get_trial_params",
+              "get_trial_param", "get_trial_user_attrs", "get_trial_system_attrs", "check_trial_is_updatable",
+              "_get_stale_trial_ids"]:
+    setattr(PatientStorage, _name, _patient(_name))
+PatientStorage.__abstractmethods__ = frozenset()
+
+
+def open_storage(url: str, patience_s: float = STORAGE_PATIENCE_S) -> optuna.storages.BaseStorage:
     """The Optuna storage behind ``url`` (checked with :func:`check_storage_url` first).
 
-    On a database server, trials send Optuna's heartbeat, so a trial whose machine died
+    On a database server every call is patient (:class:`PatientStorage`, ``patience_s``),
+    and trials send Optuna's heartbeat, so a trial whose machine died
     (which no command on another machine can tell from a slow one) is failed after
     :data:`STALE_AFTER_S` seconds of silence and its parameters are queued again
     (``RetryFailedTrialCallback``); a trial of this machine is settled sooner, by its owner
@@ -54,7 +184,10 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
 
     url = database_url(url)
     server = not url.startswith("sqlite")
-    attempt = 1
+    if server:
+        for name in ("sqlalchemy", "psycopg"):  # a dropped connection is our one line, not their log's traceback
+            logging.getLogger(name).addHandler(logging.NullHandler())
+    attempt, deadline = 1, time.monotonic() + patience_s
     while True:
         try:
             with warnings.catch_warnings():
@@ -62,7 +195,9 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
                 heartbeat = dict(heartbeat_interval=HEARTBEAT_S, grace_period=STALE_AFTER_S,
                                  heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
                                      max_retry=2)) if server else {}
-                return optuna.storages.RDBStorage(url, **heartbeat)
+                storage = optuna.storages.RDBStorage(
+                    url, engine_kwargs={"pool_pre_ping": True} if server else None, **heartbeat)
+            return PatientStorage(storage, url, patience_s) if server else storage
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
             # Commands started together on a new database race to create its tables; the
             # loser finds them there when it tries again.
@@ -70,6 +205,12 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
                 raise
             time.sleep(0.5 * attempt)
             attempt += 1
+        except Exception as error:
+            if not (server and is_outage(error)):
+                raise
+            if time.monotonic() >= deadline:
+                raise storage_outage(url, f"did not answer for {patience_s:g} s", patience_s) from None
+            time.sleep(FIRST_RETRY_S)
 
 
 def journal_path(url: str) -> Path:
@@ -133,4 +274,5 @@ def _check_file(url: str, path: Path, magic: bytes | None) -> None:
             raise UsageError(f"--storage {url}: {path} exists and is not a SQLite database")
 
 
-__all__ = ["JOURNAL_SCHEME", "check_storage_url", "database_url", "open_storage", "parse_study_name"]
+__all__ = ["JOURNAL_SCHEME", "STORAGE_PATIENCE_S", "PatientStorage", "StorageOutage", "check_storage_url", "database_url",
+           "is_outage", "open_storage", "parse_study_name", "storage_outage"]

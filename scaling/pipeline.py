@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from infra.errors import UsageError
+from infra.errors import UsageError, UserError
 from infra.files import write_atomically
 from infra.run_dirs import claim_run_dir
 from infra.seeds import bootstrap_seed
@@ -416,7 +416,10 @@ def run_scaling(out: Path, base: NetworkSpec, data: DataOptions, train: TrainCon
         if executor is not None:
             executor.abort()  # the networks in flight are redone on resume, not waited for
         evaluations = read_evaluations(out)
-        fit, chosen = strategy.choose(grid, evaluations, data.seed)
+        try:
+            fit, chosen = strategy.choose(grid, evaluations, data.seed)
+        except UserError:
+            raise interrupt from None  # too little finished to fit: nothing more to write yet
         chosen = strategy.settle(chosen, evaluations)
     frame = grid_frame(evaluations)
     _write_grid(out, frame)

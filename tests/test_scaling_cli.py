@@ -270,7 +270,7 @@ def _fit(tmp_path, name, *extra, env=None):
 
 
 @pytest.mark.ray
-def test_the_grid_on_workers_and_on_ray_gives_the_sequential_results_and_resumes_after_a_kill(tmp_path):
+def test_the_grid_on_workers_and_on_ray_gives_the_sequential_results_and_resumes_after_a_kill_or_a_stop(tmp_path):
     for name, extra in (("sequential", ()), ("ray", ("--backend", "ray", "--workers", "2"))):
         process = _fit(tmp_path, name, *extra)
         assert process.wait(timeout=600) == 0, process.stderr.read()[-2000:]
@@ -295,7 +295,27 @@ def test_the_grid_on_workers_and_on_ray_gives_the_sequential_results_and_resumes
     assert lines == len(after), "a logged network was trained again"
     assert all(after[key] == metric for key, metric in before.items())
 
-    for name in ("ray", "workers"):
+    # Two local worker processes, the command alone sent SIGTERM (a scheduler's stop): it stops
+    # its workers, writes what finished, exits 143 with one line; the same command resumes.
+    process = _fit(tmp_path, "stopped", "--workers", "2")
+    log = tmp_path / "stopped" / "evaluations.jsonl"
+    while (not log.exists() or len(log.read_text().splitlines()) < 4) and process.poll() is None:
+        assert time.monotonic() < deadline + 300
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143 and err.strip().splitlines()[-1] == (
+        "stopped by SIGTERM: finished work is saved; rerun the same command to continue"), err[-2000:]
+    assert "Traceback" not in err
+    group = subprocess.run(["pgrep", "-f", "-g", str(process.pid), "spawn_main"], capture_output=True, text=True)
+    assert group.stdout.split() == [], f"workers outlived the command: {group.stdout}"
+    before, _ = _evaluations(tmp_path / "stopped")
+    resumed = _fit(tmp_path, "stopped", "--workers", "2")
+    assert resumed.wait(timeout=600) == 0, resumed.stderr.read()[-2000:]
+    after, lines = _evaluations(tmp_path / "stopped")
+    assert lines == len(after) and all(after[key] == metric for key, metric in before.items())
+
+    for name in ("ray", "workers", "stopped"):
         found, _ = _evaluations(tmp_path / name)
         assert found == expected, name
         assert json.loads((tmp_path / name / "coefficients.json").read_text()) == coefficients, name

@@ -89,21 +89,26 @@ def test_training_writes_curves_checkpoints_and_a_test_score_that_the_saved_mode
     assert (run / "model.pt").stat().st_mtime_ns == before
 
 
-def test_a_killed_training_resumes_to_exactly_the_uninterrupted_result(tmp_path, idx):
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_training_resumes_to_exactly_the_uninterrupted_result(tmp_path, idx, stop):
     """Progressive stages, augmentation and dropout all draw random numbers: a resume that
-    lost any stream would diverge from the uninterrupted run."""
+    lost any stream would diverge from the uninterrupted run. A SIGTERM (a scheduler's stop)
+    ends it with exit 143 and one line; a SIGKILL, as a crash would."""
     flags = ["--epochs", "4", "--batch-size", "16", "--progressive", "--augmentation", "0.5"]
     assert main(train_args(tmp_path, idx, *flags)) == 0
     killed = tmp_path / "killed"
     command = [sys.executable, "-m", "runners.train", *train_args(tmp_path, idx, *flags, out="killed")]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
     deadline = time.monotonic() + 300
     while not (killed / "curves.csv").exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert not (killed / "result.json").exists()  # killed mid-training
+    process.send_signal(stop)
+    _, err = process.communicate(timeout=120)
+    assert not (killed / "result.json").exists()  # stopped mid-training
+    if stop == signal.SIGTERM:
+        assert process.returncode == 143 and err.strip().splitlines() == [
+            "stopped by SIGTERM: finished work is saved; rerun the same command to continue"], err
     assert main(train_args(tmp_path, idx, *flags, out="killed")) == 0
     expected = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
     resumed = torch.load(killed / "model.pt", weights_only=True)

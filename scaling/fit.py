@@ -203,6 +203,9 @@ def run_command(args) -> int:
     try:
         result = run_scaling(out, base, data_options(args), train, grid, base_ref=base_ref, quiet=args.quiet,
                              log=lambda line: print(line, flush=True), executor=executor)
+    except BaseException:  # a fault or a stop: the networks in flight are redone on resume, not awaited
+        executor.abort()
+        raise
     finally:
         executor.close()
     if result.off_target:

@@ -7,13 +7,13 @@ the model's ``state_dict`` and whatever a trainer adds (epoch, optimizer state, 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from infra.errors import UserError
+from infra.files import write_atomically
 from search_space.model import EfficientNet, build_model
 from search_space.serialization import from_json, to_json
 from search_space.spec import NetworkSpec, SpecError
@@ -30,10 +30,8 @@ def save_checkpoint(path: str | Path, spec: NetworkSpec, model: torch.nn.Module,
     """Write ``spec`` and ``model``'s weights (and ``extra``) to ``path`` atomically: a kill
     while saving leaves the previous checkpoint, never half a file."""
     path = Path(path)
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    torch.save({"format": CHECKPOINT_FORMAT, "spec": to_json(spec), "state_dict": model.state_dict(), **extra},
-               partial)
-    partial.replace(path)
+    payload = {"format": CHECKPOINT_FORMAT, "spec": to_json(spec), "state_dict": model.state_dict(), **extra}
+    write_atomically(path, lambda temporary: torch.save(payload, temporary))
     return path
 
 

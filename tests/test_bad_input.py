@@ -325,7 +325,7 @@ def test_numeric_flags_refuse_nonsense_in_one_line(command, flag, value, capsys)
 # Flags where any large value is meaningful (more trials, a longer timeout, all the data);
 # every other numeric flag has an upper bound, and 10^13 is past all of them.
 UNBOUNDED = {"--trials", "--seed", "--batch-size", "--max-train-samples", "--max-val-samples", "--startup-trials",
-             "--timeout", "--time-limit", "--holdout", "--rung-samples", "--rung-seconds",
+             "--timeout", "--time-limit", "--holdout", "--rung-samples", "--rung-seconds", "--storage-patience",
              "--budget-flops"}  # bounded by the space's reach, which needs the data: see "above the largest network"
 
 

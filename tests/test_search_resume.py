@@ -28,7 +28,9 @@ from runners.search.job import SearchJob
 from runners.search.optuna_backend import OWNER, counted_trials, open_study, recover_interrupted
 from runners.search.records import Objective, TrialRecord, append_record, read_records
 from search_space import load_space
+from infra.files import unreadable_lines
 from tests.datasets import write_npz
+from tests.filesystems import fill, small_filesystem
 
 
 def make_job(run_dir, objective="reward"):
@@ -284,3 +286,35 @@ def test_a_stop_signal_settles_the_trials_in_flight_and_the_same_command_finishe
     assert all({r.number: r for r in after}[number] == record for number, record in finished.items())
     rerun = [r.params_sampled for r in after if r.number not in finished]
     assert all(r.params_sampled in rerun for r in interrupted)  # each stopped candidate evaluated after all
+
+
+def test_a_disk_that_fills_mid_search_is_one_line_and_the_same_command_resumes_once_space_is_freed(tmp_path):
+    """The run directory's file system fills while two workers train: exit 1 with one line
+    naming it, every file whole (no torn log line, the tables readable), and once space is
+    freed the same command ends with exactly --trials evaluated candidates."""
+    data = write_npz(tmp_path / "d.npz", n=80, shape=(16, 16))
+    with small_filesystem("4m") as disk:
+        run = disk / "run"
+        command = [sys.executable, "-m", "runners.search", "--workers", "2", "--trials", "5", "--data", str(data),
+                   "--epochs", "2", "--max-train-samples", "48", "--max-val-samples", "16", "--quiet",
+                   "--startup-trials", "2", "--finalists", "0", "--no-pruning", "--out", str(run)]
+        search = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 240
+        while len(read_records(run)) < 1 and search.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        filler = fill(disk)
+        out, err = search.communicate(timeout=240)
+        lines = err.strip().splitlines()
+        assert search.returncode == 1 and len(lines) == 1, err
+        assert lines[0].startswith(f"error: no space left on the device of {run}") and "rerun" in lines[0], err
+        assert unreadable_lines(run / "trials.jsonl") == []
+        for table in (run / "results.csv", run / "config.json"):  # whole, where written before the disk filled
+            assert not table.exists() or table.read_text().strip()
+        assert not list(run.glob(".*.tmp*")), "a temporary file was left behind"
+        before = {r.number: r for r in read_records(run) if r.state is not Outcome.INTERRUPTED}
+        filler.unlink()
+        resumed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        assert resumed.returncode == 0, resumed.stderr
+        after = {r.number: r for r in read_records(run) if r.state is not Outcome.INTERRUPTED}
+        assert len(after) == 5 and all(after[number] == record for number, record in before.items())
+        assert not [r for r in after.values() if r.state is Outcome.FAIL], "a full disk is not a candidate's failure"

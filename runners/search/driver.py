@@ -24,6 +24,7 @@ from runners.search.candidates import SearchSettings, seed_scores
 from runners.search.finalists import FinalsDecision, RungOptions, race, select_finalists
 from runners.search.job import SearchJob
 from runners.search.records import BEST_SPEC, TrialRecord, read_records, write_tables
+from runners.search.storage import infrastructure_fault
 from search_space import spec_from_dict, write_spec_file
 
 
@@ -56,8 +57,20 @@ def run_search(job: SearchJob, trials: int, data: Splits, quiet: bool = False) -
     """Run trials until the run (or the study it shares with other commands) holds
     ``trials`` finished ones; returns every record of this run directory.
 
-    A ``KeyboardInterrupt`` stops it after the tables are rewritten from what finished.
+    A ``KeyboardInterrupt`` stops it after the tables are rewritten from what finished; a
+    fault of the infrastructure, however Optuna or SQLAlchemy wrapped it, is raised as
+    itself (:func:`~runners.search.storage.infrastructure_fault`).
     """
+    try:
+        return _run_trials(job, trials, data, quiet)
+    except Exception as error:
+        fault = infrastructure_fault(error, job.storage_url)
+        if fault is None:
+            raise
+        raise fault from None
+
+
+def _run_trials(job: SearchJob, trials: int, data: Splits, quiet: bool) -> list[TrialRecord]:
     done = finished(read_records(job.run_dir))
     # Other commands on a shared study count too (older studies lack what counted_trials reads).
     remaining = max(0, trials - max(done, optuna_backend.prepare_study(job)))

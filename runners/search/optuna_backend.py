@@ -22,7 +22,7 @@ Stops and faults: a first SIGINT or SIGTERM (:mod:`infra.stopping`) kills the wo
 processes (they ignore SIGINT themselves) and settles the trials they left running as
 ``INTERRUPTED`` with their parameters queued again, as a resume would; a trial that had
 finished is kept. A database outage longer than ``--storage-patience`` ends a worker with
-:data:`OUTAGE_EXIT` and no output, and the command with one line
+:data:`FAULT_EXITS` and no output, and the command with one line
 (:class:`~runners.search.storage.StorageOutage`); its trials in flight are settled on resume.
 """
 
@@ -37,7 +37,8 @@ import time
 import optuna
 from optuna.trial import FrozenTrial
 
-from infra.errors import UsageError
+from infra.errors import DiskFull, InfrastructureFault, UsageError
+from infra.files import disk_full
 from infra.seeds import sampler_seed
 from infra.stopping import deferred_stop, ignore_interrupts
 from infra.trial_state import TrialState
@@ -45,17 +46,29 @@ from runners.data.sources import Splits
 from runners.search.candidates import Evaluator
 from runners.search.job import SearchJob, load_job_data
 from runners.search.records import TrialRecord, append_record, read_records, write_tables
-from runners.search.storage import StorageOutage, open_storage, storage_outage
+from runners.search.storage import StorageOutage, infrastructure_fault, open_storage, storage_outage
 
 GRID_LIMIT = 100_000
 OWNER = "owner"  # a trial's user attribute: "host:pid" of the process that runs it
 IDENTITY = "identity"  # the study's user attribute: the settings of the search that created it
 UNOWNED_GRACE_S = 60.0  # a trial gets its owner right after it is created; younger ones may be about to
-OUTAGE_EXIT = 75  # a worker's exit code for a storage outage (sysexits' EX_TEMPFAIL): the command says it once
+# A worker's exit code for a fault (sysexits' EX_TEMPFAIL, EX_IOERR): the command says it once.
+FAULT_EXITS = {StorageOutage: 75, DiskFull: 74, InfrastructureFault: 70}
 
 
 class WorkersFailed(Exception):
     """Some worker processes died (killed, out of memory); the others finished their share."""
+
+
+class _Abandoned(BaseException):
+    """A fault of the infrastructure during a trial: not an ``Exception``, so that Optuna
+    does not record the trial failed (the sampler would learn that its parameters fail);
+    the trial stays running in the study and is settled as interrupted and queued again,
+    as after a kill."""
+
+    def __init__(self, fault: InfrastructureFault):
+        super().__init__(str(fault))
+        self.fault = fault
 
 
 class CandidateNotTrained(Exception):
@@ -249,8 +262,11 @@ def objective_for(job: SearchJob, evaluator: Evaluator, stop: _Stop):
         def report(progress: TrialRecord) -> bool:
             if goal.multi:  # Optuna cannot prune multi-objective studies
                 return False
-            trial.report(progress.reward, progress.epochs)
-            return trial.should_prune()
+            try:
+                trial.report(progress.reward, progress.epochs)
+                return trial.should_prune()
+            except Exception as error:  # the study's fault, not the candidate's (which the evaluator records)
+                raise infrastructure_fault(error, job.storage_url) or error
 
         try:
             trial.set_user_attr(OWNER, owner_tag())
@@ -261,6 +277,11 @@ def objective_for(job: SearchJob, evaluator: Evaluator, stop: _Stop):
                 recorded = record
             write_tables(job.run_dir, read_records(job.run_dir), goal)
             describe_trial(trial, record)
+        except Exception as error:
+            fault = infrastructure_fault(error, job.storage_url)
+            if fault is None:
+                raise
+            raise _Abandoned(fault) from None
         except KeyboardInterrupt as interrupt:
             if recorded is None:
                 queue_again(trial.study, job, trial)
@@ -298,27 +319,25 @@ def _worker(job: SearchJob, n_trials: int, total: int, worker: int = 0, data: Sp
     try:
         study.optimize(objective_for(job, evaluator, stop), n_trials=n_trials, timeout=job.timeout,
                        catch=(CandidateNotTrained,), callbacks=[_stop_at(total)], gc_after_trial=True)
+    except _Abandoned as abandoned:
+        raise abandoned.fault from None
     except Exception as error:
-        # Optuna's clean-up after a failed call can fail in turn (its own error then hides
-        # ours): the outage anywhere in the chain is what happened.
-        seen: BaseException | None = error
-        while seen is not None and not isinstance(seen, StorageOutage):
-            seen = seen.__cause__ or seen.__context__
-        if seen is not None:
-            raise seen from None
+        fault = infrastructure_fault(error, job.storage_url)
+        if fault is not None:
+            raise fault from None
         raise
     if stop.interrupt is not None:
         raise stop.interrupt
 
 
 def _worker_process(job: SearchJob, n_trials: int, total: int, worker: int) -> None:
-    """A spawned worker: SIGINT is the command's (:mod:`infra.stopping`), and an outage is
-    said once, by the command (:data:`OUTAGE_EXIT`)."""
+    """A spawned worker: SIGINT is the command's (:mod:`infra.stopping`), and a fault is
+    said once, by the command (:data:`FAULT_EXITS`)."""
     ignore_interrupts()
     try:
         _worker(job, n_trials, total, worker)
-    except StorageOutage:
-        raise SystemExit(OUTAGE_EXIT) from None
+    except InfrastructureFault as fault:
+        raise SystemExit(next(code for kind, code in FAULT_EXITS.items() if isinstance(fault, kind))) from None
 
 
 def prepare_study(job: SearchJob) -> int:
@@ -367,8 +386,11 @@ def run(job: SearchJob, remaining: int, data: Splits, total: int | None = None) 
             process.join()
         settle_stopped(job)
         raise
-    if any(p.exitcode == OUTAGE_EXIT for p in processes):
+    codes = {p.exitcode for p in processes}
+    if FAULT_EXITS[StorageOutage] in codes:
         raise storage_outage(job.storage_url, f"did not answer for {job.storage_patience:g} s", job.storage_patience)
+    if FAULT_EXITS[DiskFull] in codes:
+        raise disk_full(job.run_dir, None)
     failed = [p.exitcode for p in processes if p.exitcode]
     if failed:
         raise WorkersFailed(f"{len(failed)} of {workers} worker processes died (exit codes {failed}); the others "

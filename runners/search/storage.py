@@ -29,6 +29,7 @@ from optuna.storages import BaseStorage
 from optuna.storages._heartbeat import BaseHeartbeat
 
 from infra.errors import InfrastructureFault, UsageError
+from infra.files import FULL, causes, disk_full
 
 JOURNAL_SCHEME = "journal:///"
 SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
@@ -71,14 +72,26 @@ def is_outage(error: BaseException) -> bool:
     in its own, so the chain of causes is searched."""
     import sqlalchemy
 
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
-            return True
-        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(isinstance(seen, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError))
+               or (isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated)
+               for seen in causes(error))
+
+
+def infrastructure_fault(error: BaseException, url: str) -> InfrastructureFault | None:
+    """The fault of the infrastructure behind ``error``, wherever in its chain of causes
+    (Optuna wraps storage errors, and its clean-up after one can fail in turn): an outage
+    past the patience, or a full disk under the run's files or the study at ``url``
+    (SQLite says "database or disk is full"); None for anything else."""
+    import sqlite3
+
+    for seen in causes(error):
+        if isinstance(seen, InfrastructureFault):
+            return seen
+        if isinstance(seen, OSError) and seen.errno in FULL:
+            return disk_full(Path(seen.filename or "."), None)
+        if isinstance(seen, sqlite3.OperationalError) and "full" in str(seen):
+            return disk_full(Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else Path("."), None)
+    return None
 
 
 class PatientStorage(BaseStorage, BaseHeartbeat):
@@ -275,4 +288,4 @@ def _check_file(url: str, path: Path, magic: bytes | None) -> None:
 
 
 __all__ = ["JOURNAL_SCHEME", "STORAGE_PATIENCE_S", "PatientStorage", "StorageOutage", "check_storage_url", "database_url",
-           "is_outage", "open_storage", "parse_study_name", "storage_outage"]
+           "infrastructure_fault", "is_outage", "open_storage", "parse_study_name", "storage_outage"]

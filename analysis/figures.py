@@ -17,25 +17,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from infra.statistics import pareto_front
 from runners.search.budget import WINDOW_LOW
 from runners.search.records import Objective
 
 CHOICE_FIELDS = ("block", "kernel", "expansion", "attention", "repeats", "out_channels")
-
-
-def pareto_front(macs: list[float], accuracy: list[float]) -> list[int]:
-    """Indices of the non-dominated points (lower MACs, higher accuracy), by MACs.
-
-    >>> pareto_front([1, 2, 3, 4], [0.5, 0.4, 0.7, 0.6])
-    [0, 2]
-    """
-    order = sorted(range(len(macs)), key=lambda i: (macs[i], -accuracy[i]))
-    front, best = [], float("-inf")
-    for index in order:
-        if accuracy[index] > best:
-            front.append(index)
-            best = accuracy[index]
-    return front
 
 
 def _elapsed_minutes(done: pd.DataFrame) -> pd.Series:

@@ -9,6 +9,8 @@ the difference of two candidates at one seed cancels most of that seed's luck.
 * :func:`mean_interval` and :func:`paired_difference` use Student's t. At the 2-10 seeds
   a proxy can afford, a percentile bootstrap of a mean covers far less than its nominal
   level (with two values it can only return their range); t is exact for normal noise.
+* :func:`separated_front` thins a Pareto front (cost down, score up) to the points that are
+  separated from every cheaper one by :func:`could_beat`'s rule.
 * :func:`rank_agreement` (Kendall's tau-b and Spearman's rho between two rankings) has no
   usable closed form for its interval, so it resamples candidates (percentile bootstrap).
   :func:`rank_agreement_difference` compares two proxies against one reference on the same
@@ -171,6 +173,51 @@ def could_beat(candidate: Sequence[float], incumbent: Sequence[float], noise: Se
     return gap + float(stats.t.ppf(level, noise.degrees_of_freedom)) * spread >= 0
 
 
+def pareto_front(costs: Sequence[float], values: Sequence[float]) -> list[int]:
+    """Indices of the non-dominated points (lower cost, higher value), cheapest first.
+
+    >>> pareto_front([1, 2, 3, 4], [0.5, 0.4, 0.7, 0.6])
+    [0, 2]
+    """
+    order = sorted(range(len(costs)), key=lambda i: (costs[i], -values[i]))
+    front, best = [], -math.inf
+    for index in order:
+        if values[index] > best:
+            front.append(index)
+            best = values[index]
+    return front
+
+
+def separated_front(costs: Sequence[float], scores: Sequence[Sequence[float]], noise: SeedNoise | None,
+                    level: float = INTERVAL_LEVEL) -> list[int]:
+    """The Pareto front of the mean scores, thinned to points that are separated.
+
+    Walking the front from its cheapest point, a point is kept only when the last kept
+    (cheaper) point could not be as good (:func:`could_beat`, one-sided, with each point's
+    seeds and the run's pooled ``noise``); the others are as good as a cheaper point within
+    the noise, and the cheaper one is the better answer for whoever deploys it (the
+    tie-break by cost of a single-winner search, applied along the front). Without a noise
+    estimate nothing can be separated and the front is returned whole.
+
+    ``level`` is family-wise: front points are maxima picked from all ``n`` points, so each
+    comparison is made at ``1 - (1 - level) / (n - 1)`` (Bonferroni). Uncorrected, a chance
+    step survived in about a quarter of simulated fronts of 20 equally good points (4 seeds
+    each); corrected, in 3%.
+
+    >>> separated_front([1, 2, 3], [[0.80, 0.81], [0.805, 0.80], [0.90, 0.91]], SeedNoise(0.01, 10))
+    [0, 2]
+    """
+    front = pareto_front(costs, [float(np.mean(values)) for values in scores])
+    if noise is None or not front:
+        return front
+    each = 1 - (1 - level) / max(1, len(costs) - 1)
+    kept = [front[0]]
+    for index in front[1:]:
+        if not could_beat(scores[kept[-1]], scores[index], noise, each):
+            kept.append(index)
+    return kept
+
+
 @dataclass(frozen=True)
 class RankAgreement:
     """How well one ranking of candidates agrees with another (1: the same order)."""
@@ -264,4 +311,5 @@ def rank_agreement_difference(reference: Sequence[float], first: Sequence[float]
 
 
 __all__ = ["Estimate", "INTERVAL_LEVEL", "interval_excludes", "PairedDifference", "RankAgreement", "SeedNoise", "could_beat", "mean_interval",
-           "paired_difference", "percentile_interval", "rank_agreement", "rank_agreement_difference"]
+           "paired_difference", "pareto_front", "percentile_interval", "rank_agreement", "rank_agreement_difference",
+           "separated_front"]

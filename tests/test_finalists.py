@@ -4,6 +4,7 @@ resumes from its log; and the search command writes and reports the decision."""
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -162,3 +163,27 @@ def test_planned_looks_fit_the_budget_and_never_exceed_the_seed_cap(seconds, fir
         assert first + (looks - 1) * first / 2 <= seconds + 1e-9
     more = planned_looks(dataclasses.replace(options, seconds=seconds * 2 + 1), count, first)
     assert more >= looks  # a larger budget never plans fewer looks
+
+
+def test_a_pareto_search_prints_its_front_and_the_front_thinned_by_its_seed_noise(files, tmp_path, capsys):
+    outcome = call(main, _search(files, tmp_path / "run", "--objective", "pareto", "--seeds", "2", "--trials", "4"),
+                   capsys)
+    assert outcome.code == 0, outcome.err
+    front = next(line for line in outcome.out.splitlines() if line.startswith("Pareto front (proxy accuracy vs MACs)"))
+    thinned = next(line for line in outcome.out.splitlines() if "separated by the seed noise" in line)
+    listed = lambda line: re.findall(r"trial (\d+) \(", line)  # noqa: E731
+    assert listed(front) and set(listed(thinned)) <= set(listed(front)) and listed(thinned)[0] == listed(front)[0]
+
+
+def test_front_lines_say_why_a_front_of_single_seeds_is_not_thinned():
+    from runners.search.candidates import SearchSettings
+    from runners.search.driver import front_lines
+    from runners.search.records import Objective
+
+    settings = SearchSettings(budget=400_000_000, objective=Objective("pareto"))
+    records = [TrialRecord(number=n, state=TrialState.COMPLETE, macs=m, proxy_accuracy=a, seed_accuracies=[a])
+               for n, (m, a) in enumerate([(300e6, 0.70), (350e6, 0.75), (320e6, 0.60)])]
+    lines = front_lines(settings, records)
+    assert lines[0].startswith("Pareto front") and "trial 2" not in lines[0]  # dominated: dearer than 0, worse
+    assert "not thinned: one seed per candidate" in lines[1]
+    assert front_lines(SearchSettings(budget=400_000_000), records) == []  # a single-winner search has no front

@@ -13,7 +13,7 @@ from infra.files import write_atomically
 from infra.progress import progress_bar
 from infra.reliability import ranking_reliability
 from infra.seeds import rung_seed
-from infra.statistics import mean_interval, paired_difference
+from infra.statistics import SeedNoise, mean_interval, paired_difference, pareto_front, separated_front
 from infra.trial_state import TrialState
 from infra.units import format_macs
 from runners.data.sources import Splits, prepare
@@ -174,6 +174,44 @@ def screening_reliability(settings: SearchSettings, records: list[TrialRecord]) 
     return "screening ranking: " + ranking_reliability(repeated).describe("the screening proxy")
 
 
+def front_lines(settings: SearchSettings, records: list[TrialRecord]) -> list[str]:
+    """With ``--objective pareto``: the front of the complete trials (score up, budgeted cost
+    down) and the front thinned to points separated by the run's seed noise
+    (:func:`infra.statistics.separated_front`), or why it is not thinned."""
+    objective = settings.objective
+    complete = [r for r in records if r.state is TrialState.COMPLETE and objective.score(r) is not None
+                and getattr(r, objective.cost) is not None]
+    if not objective.multi or not complete:
+        return []
+    scores = [seed_scores(r, settings) or [objective.score(r)] for r in complete]
+    costs = [float(getattr(r, objective.cost)) for r in complete]
+    noise = SeedNoise.pooled(scores) if objective.proxy == "train" else None
+    front = pareto_front(costs, [sum(values) / len(values) for values in scores])
+    kept = separated_front(costs, scores, noise)
+    unit = "MACs" if objective.cost == "macs" else "ms"
+
+    def point(index: int) -> str:
+        cost = format_macs(costs[index]) if objective.cost == "macs" else f"{costs[index]:.2f}"
+        return f"trial {complete[index].number} ({cost} {unit}, {sum(scores[index]) / len(scores[index]):.4f})"
+
+    def count(indices: list[int]) -> str:
+        return f"{len(indices)} point{'s' * (len(indices) != 1)}"
+
+    lines = [f"Pareto front ({objective.label} vs {unit}): {count(front)}: "
+             + ", ".join(point(index) for index in front)]
+    if noise is None:
+        why = ("zero-cost scores have no seed noise" if objective.proxy != "train" else
+               "one seed per candidate, so the seed noise is not measured; --seeds 2 or more measures it")
+        lines.append(f"      not thinned: {why}")
+    else:
+        dropped = [complete[index].number for index in front if index not in kept]
+        lines.append(f"      separated by the seed noise (std {noise.std:.4f}, {noise.degrees_of_freedom} degrees of "
+                     f"freedom): {count(kept)}: " + ", ".join(point(index) for index in kept)
+                     + (f"; trials {', '.join(map(str, dropped))} are not separated from a cheaper point"
+                        if dropped else ""))
+    return lines
+
+
 def summarize(job: SearchJob, records: list[TrialRecord], elapsed: float, started_at: float = 0.0,
               decision: FinalsDecision | None = None, rung_note: str = "") -> str:
     """The end-of-run summary; the rate counts trials finished since ``started_at``. With a
@@ -210,6 +248,7 @@ def summarize(job: SearchJob, records: list[TrialRecord], elapsed: float, starte
         ]
         if screening := screening_reliability(job.settings, records):
             lines.append("      " + screening)
+        lines += front_lines(job.settings, records)
         if decision is not None:
             lines += decision.describe(best.number, objective.label)
         elif rung_note:
@@ -224,4 +263,4 @@ def summarize(job: SearchJob, records: list[TrialRecord], elapsed: float, starte
     return "\n".join(lines)
 
 
-__all__ = ["decide_finalists", "finished", "rung_unavailable", "run_search", "screening_reliability", "summarize", "winner_verdict"]
+__all__ = ["decide_finalists", "finished", "front_lines", "rung_unavailable", "run_search", "screening_reliability", "summarize", "winner_verdict"]

@@ -14,12 +14,40 @@ backend's ``--workers`` do; ``--backend ray`` runs on a local Ray or joins ``--r
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.process
 import multiprocessing
 from typing import Any, Callable
 
 import torch
 
+from infra.errors import InfrastructureFault
 from infra.stopping import ignore_interrupts
+
+
+NODE_RETRIES = 3  # runs of a Ray task again after its node or worker died (not after its own exception)
+
+
+# Ray's errors for a task whose worker, node or object was lost past its retries (by name:
+# this module does not import Ray unless a Ray executor is made).
+RAY_LOSSES = ("WorkerCrashedError", "NodeDiedError", "LocalRayletDiedError", "ObjectLostError", "OwnerDiedError",
+              "ObjectReconstructionFailedError")
+
+
+class WorkerLost(InfrastructureFault):
+    """A worker process died (killed, out of memory) with an evaluation in flight."""
+
+
+def outcome(future: concurrent.futures.Future) -> Any:
+    """A finished future's result; a worker that died under it is :class:`WorkerLost` (one
+    line, exit 1: the same command redoes what it had in flight), not a traceback."""
+    try:
+        return future.result()
+    except Exception as error:
+        if not isinstance(error, concurrent.futures.process.BrokenProcessPool) and not (
+                type(error).__module__.startswith("ray.") and type(error).__name__ in RAY_LOSSES):
+            raise
+        raise WorkerLost(f"a worker died during an evaluation ({type(error).__name__}: killed, out of memory, or "
+                         "its node lost); finished evaluations are saved: rerun the same command to continue") from None
 
 
 def _with_threads(threads: int, function: Callable, *args) -> Any:
@@ -81,7 +109,11 @@ class ProcessPool(InProcess):
 
 
 class RayTasks(InProcess):
-    """Ray tasks on a local Ray or the cluster at ``address``; a CUDA run's task holds one GPU."""
+    """Ray tasks on a local Ray or the cluster at ``address``; a CUDA run's task holds one GPU.
+
+    A task whose node or worker process dies is run again (up to :data:`NODE_RETRIES`
+    times, by Ray, on another node or when the node returns); an exception the function
+    raises is not retried: it is the evaluation's own result."""
 
     in_process = False
     ships_data = True
@@ -94,7 +126,8 @@ class RayTasks(InProcess):
 
         self.threads = init_ray(address, workers)
         self.remote = ray.remote(_with_threads).options(
-            num_cpus=self.threads, num_gpus=1 if device.startswith("cuda") else 0, max_retries=0)
+            num_cpus=self.threads, num_gpus=1 if device.startswith("cuda") else 0, max_retries=NODE_RETRIES,
+            retry_exceptions=False)
 
     def submit(self, function: Callable, *args) -> concurrent.futures.Future:
         return self.remote.remote(self.threads, function, *args).future()
@@ -119,4 +152,4 @@ def make_executor(backend: str = "optuna", workers: int = 1, ray_address: str | 
     return ProcessPool(workers) if workers > 1 else InProcess()
 
 
-__all__ = ["InProcess", "ProcessPool", "RayTasks", "make_executor"]
+__all__ = ["InProcess", "ProcessPool", "RayTasks", "WorkerLost", "make_executor", "outcome"]

@@ -38,7 +38,7 @@ from infra.rows import read_rows, row_to
 from infra.seeds import replicate_seed
 from infra.trial_state import TrialState
 from runners.data.sources import DataOptions, Splits, prepare
-from runners.executors import InProcess
+from runners.executors import InProcess, outcome
 from runners.learning.loop import TrainConfig, train_and_evaluate
 from scaling.compound import Coefficients, ScaledNetwork, corrected_scale, simplex_grid
 from scaling.run_files import EVALUATIONS_LOG
@@ -263,7 +263,7 @@ def run_tasks(run_dir: Path, tasks: list[Task], evaluator: ProxyEvaluator, *, de
             finished, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
             for future in finished:
                 del in_flight[future]
-                evaluation = future.result()
+                evaluation = outcome(future)
                 append_json_line(run_dir / EVALUATIONS_LOG,
                                  {**dataclasses.asdict(evaluation), "state": evaluation.state.value})
                 bar.update(1)

@@ -54,10 +54,18 @@ def _wait_for_nodes(address: str, count: int, environment: dict, timeout: float 
         time.sleep(1.0)
 
 
+def kill_node(node: subprocess.Popen) -> None:
+    """The node dies as a machine does: every process of it at once, nothing told."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(node.pid, signal.SIGKILL)
+    node.wait(timeout=30)
+
+
 @contextlib.contextmanager
 def ray_cluster(cpus_per_node: int = 1):
-    """Yield ``(address, environment)``: the head's address and the environment (token
-    included) a driver needs to join; both nodes are stopped afterwards."""
+    """Yield ``(address, environment, nodes)``: the head's address, the environment (token
+    included) a driver needs to join, and the two nodes' processes (head first, for
+    :func:`kill_node`); both nodes are stopped afterwards."""
     temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # Ray's socket paths must stay short
     environment = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16),
                    "RAY_USAGE_STATS_ENABLED": "0"}
@@ -76,8 +84,9 @@ def ray_cluster(cpus_per_node: int = 1):
             [_ray(), "start", "--address", address, "--node-ip-address", SECOND, *common], env=environment,
             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         _wait_for_nodes(address, 2, environment)
-        yield address, environment
+        yield address, environment, nodes
     finally:
         for node in reversed(nodes):
-            _stop(node)
+            if node.poll() is None:
+                _stop(node)
         shutil.rmtree(temp, ignore_errors=True)

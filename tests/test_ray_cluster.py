@@ -1,6 +1,6 @@
 """``--backend ray --ray-address`` against a real two-node Ray cluster on loopback (see
-tests/ray_cluster.py): trials run on both nodes, the run directory is complete, and a driver
-without the cluster's token gets one line."""
+tests/ray_cluster.py): trials run on both nodes, the run directory is complete, a driver
+without the cluster's token gets one line, and a node killed mid-trial costs no trial."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from infra.trial_state import TrialState
 from runners.search.records import read_records
 from tests.datasets import write_npz
-from tests.ray_cluster import HEAD, SECOND, ray_cluster
+from tests.ray_cluster import HEAD, SECOND, kill_node, ray_cluster
 
 pytestmark = pytest.mark.ray  # a cluster of two nodes: one Ray at a time on the machine
 
@@ -41,11 +42,28 @@ def _trial_nodes(run) -> dict[str, str]:
 def test_a_search_runs_on_both_nodes_of_a_real_cluster(tmp_path):
     data = write_npz(tmp_path / "d.npz", n=80, shape=(16, 16))
     run = tmp_path / "run"
-    with ray_cluster() as (address, environment):
+    with ray_cluster() as (address, environment, nodes):
         outcome = _search(address, environment, "--workers", "2", "--trials", "4", "--data", data, *QUICK,
                           "--out", run)
         refused = _search(address, {**environment, "RAY_AUTH_TOKEN": "not-the-token"}, "--data", data, *QUICK,
                           "--out", tmp_path / "refused")
+        # The second node dies (every process at once) while a trial trains on it: Tune runs
+        # that trial again on the head, and the run records every trial once, none failed.
+        killed = tmp_path / "killed"
+        search = subprocess.Popen([sys.executable, "-m", "runners.search", "--backend", "ray", "--ray-address",
+                                   address, "--workers", "2", "--trials", "4", "--data", str(data), *QUICK,
+                                   "--epochs", "3", "--no-pruning", "--out", str(killed)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+        deadline = time.monotonic() + 300
+        while SECOND not in _trial_nodes(killed).values() and search.poll() is None:
+            assert time.monotonic() < deadline, "no trial reached the second node"
+            time.sleep(0.2)
+        kill_node(nodes[1])
+        _, err = search.communicate(timeout=600)
+    assert search.returncode == 0, err[-2000:]
+    survived = read_records(killed)
+    assert sorted(r.number for r in survived) == [0, 1, 2, 3], survived
+    assert all(r.state is TrialState.COMPLETE for r in survived), [r.failure_reason for r in survived]
     assert outcome.returncode == 0, outcome.stderr[-2000:]
     records = read_records(run)
     assert sorted(r.number for r in records) == [0, 1, 2, 3]

@@ -321,11 +321,6 @@ def _worker(job: SearchJob, n_trials: int, total: int, worker: int = 0, data: Sp
                        catch=(CandidateNotTrained,), callbacks=[_stop_at(total)], gc_after_trial=True)
     except _Abandoned as abandoned:
         raise abandoned.fault from None
-    except Exception as error:
-        fault = infrastructure_fault(error, job.storage_url)
-        if fault is not None:
-            raise fault from None
-        raise
     if stop.interrupt is not None:
         raise stop.interrupt
 
@@ -336,7 +331,10 @@ def _worker_process(job: SearchJob, n_trials: int, total: int, worker: int) -> N
     ignore_interrupts()
     try:
         _worker(job, n_trials, total, worker)
-    except InfrastructureFault as fault:
+    except Exception as error:
+        fault = infrastructure_fault(error, job.storage_url)  # however Optuna or SQLAlchemy wrapped it
+        if fault is None:
+            raise
         raise SystemExit(next(code for kind, code in FAULT_EXITS.items() if isinstance(fault, kind))) from None
 
 

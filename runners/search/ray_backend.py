@@ -38,6 +38,12 @@ from runners.search.records import TrialRecord, append_record, read_records, wri
 from runners.search.storage import open_storage
 
 
+# A trial's own failures are results (the trainable records them and returns); what makes a
+# Tune trial fail is the infrastructure: its node or worker process died. Such a trial is run
+# again from its start, on another node or when the node returns, and recorded once.
+INFRASTRUCTURE_RETRIES = 3
+
+
 def _trial_number(experiment_tag: str, offset: int) -> int:
     """Tune's 1-based trial counter (the tag starts with it: "3_head_channels=..."), made
     0-based like Optuna's and shifted past the trials of earlier invocations."""
@@ -150,7 +156,8 @@ class RecordingOptunaSearch(OptunaSearch):
 
 
 class FailureRecorder(Callback):
-    """Records trials that ended without a result (errors, trials stopped before reporting)."""
+    """Records trials that ended without a result (trials stopped before reporting, and
+    errors that outlasted :data:`INFRASTRUCTURE_RETRIES`)."""
 
     def __init__(self, job: SearchJob, offset: int):
         self.job, self.offset = job, offset
@@ -203,7 +210,8 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
                 search_alg=ConcurrencyLimiter(search, max_concurrent=workers), scheduler=scheduler,
                 num_samples=remaining, time_budget_s=job.timeout),
             run_config=tune.RunConfig(name=f"tune-{offset}", storage_path=str(Path(job.run_dir).resolve() / "ray"),
-                                      callbacks=[FailureRecorder(job, offset)], verbose=0),
+                                      callbacks=[FailureRecorder(job, offset)], verbose=0,
+                                      failure_config=tune.FailureConfig(max_failures=INFRASTRUCTURE_RETRIES)),
         )
         tuner.fit()
     finally:

@@ -39,6 +39,15 @@ def _trial_nodes(run) -> dict[str, str]:
     return nodes
 
 
+def _training_on(run, node: str) -> bool:
+    """Whether a trial on ``node`` has reported an epoch and is not done yet."""
+    for result in (run / "ray").glob("tune-*/*/result.json"):
+        reports = [json.loads(line) for line in result.read_text().splitlines() if line.strip()]
+        if reports and reports[-1]["node_ip"] == node and not reports[-1].get("done"):
+            return True
+    return False
+
+
 def test_a_search_runs_on_both_nodes_of_a_real_cluster(tmp_path):
     data = write_npz(tmp_path / "d.npz", n=80, shape=(16, 16))
     run = tmp_path / "run"
@@ -50,17 +59,19 @@ def test_a_search_runs_on_both_nodes_of_a_real_cluster(tmp_path):
         # The second node dies (every process at once) while a trial trains on it: Tune runs
         # that trial again on the head, and the run records every trial once, none failed.
         killed = tmp_path / "killed"
+        longer = write_npz(tmp_path / "longer.npz", n=700, shape=(16, 16))  # epochs long enough to die in
         search = subprocess.Popen([sys.executable, "-m", "runners.search", "--backend", "ray", "--ray-address",
-                                   address, "--workers", "2", "--trials", "4", "--data", str(data), *QUICK,
-                                   "--epochs", "3", "--no-pruning", "--out", str(killed)],
+                                   address, "--workers", "2", "--trials", "4", "--data", str(longer), *QUICK,
+                                   "--epochs", "10", "--max-train-samples", "600", "--no-pruning", "--out", str(killed)],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
         deadline = time.monotonic() + 300
-        while SECOND not in _trial_nodes(killed).values() and search.poll() is None:
+        while not _training_on(killed, SECOND) and search.poll() is None:
             assert time.monotonic() < deadline, "no trial reached the second node"
             time.sleep(0.2)
         kill_node(nodes[1])
         _, err = search.communicate(timeout=600)
-    assert search.returncode == 0, err[-2000:]
+    assert search.returncode == 0 and "Traceback" not in err, err[-2000:]
+    assert len(err.strip().splitlines()) <= 2, err[-2000:]  # a line per trial run again, at most
     survived = read_records(killed)
     assert sorted(r.number for r in survived) == [0, 1, 2, 3], survived
     assert all(r.state is TrialState.COMPLETE for r in survived), [r.failure_reason for r in survived]

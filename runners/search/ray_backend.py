@@ -17,7 +17,9 @@ parameters queued again, and trial numbers follow the existing ones.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -134,6 +136,13 @@ class RecordingOptunaSearch(OptunaSearch):
             self._ot_trials[trial_id].set_user_attr(OWNER, owner_tag())
         return config
 
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        with warnings.catch_warnings():
+            # A trial run again after its node died reports its epochs again: the study
+            # keeps the first report of each, which is what Optuna warns about.
+            warnings.simplefilter("ignore", UserWarning)
+            super().on_trial_result(trial_id, result)
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         record = TrialRecord.from_json(json.loads(result["record_json"])) if result and "record_json" in result else None
         if record is None or trial_id in self._completed_trials:
@@ -157,10 +166,15 @@ class RecordingOptunaSearch(OptunaSearch):
 
 class FailureRecorder(Callback):
     """Records trials that ended without a result (trials stopped before reporting, and
-    errors that outlasted :data:`INFRASTRUCTURE_RETRIES`)."""
+    errors that outlasted :data:`INFRASTRUCTURE_RETRIES`), and says in one line when a
+    trial is run again (Tune's own log of it, a traceback, is silenced in :func:`run`)."""
 
     def __init__(self, job: SearchJob, offset: int):
         self.job, self.offset = job, offset
+
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        print(f"trial {_trial_number(trial.experiment_tag, self.offset)}: its Ray worker or node was lost; running it "
+              "again from its start", file=sys.stderr, flush=True)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         if "record_json" not in (trial.last_result or {}):
@@ -188,6 +202,7 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
             return
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures and rejections are in our own records
+        logging.getLogger("ray.tune").setLevel(logging.CRITICAL)  # a lost trial: FailureRecorder's one line
         study = open_study(job)  # created and settled by run_search
         # Tune numbers its trials from 1; they follow the study's, so that record numbers
         # and study numbers agree even if a kill left a told trial without a record.

@@ -9,6 +9,10 @@ a scaling grid on 2 workers (kill -9 of a worker or of the command, Ctrl-C, SIGT
 fault 0-4 s after a new result has finished since the last one. Each scenario also runs without faults, for the time the faults
 cost. Prints per scenario: the faults injected, the results finished before a fault and how
 many changed or were lost, duplicates, tracebacks, and the wall time against the calm run.
+First, issue 23's database-restart case as it was reported: the default search with
+``--trials 12 --workers 2`` on a PostgreSQL server, stopped 40 s in (``pg_ctl stop -m fast``)
+and started again 5 s later.
+
 Needs root (the PostgreSQL server runs as its ``postgres`` user) and Debian's postgresql.
 """
 
@@ -21,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tests/ holds the scenarios
 
-from tests.chaos import scaling_scenario, search_scenario  # noqa: E402
+from tests.chaos import restart_scenario, scaling_scenario, search_scenario  # noqa: E402
 
 
 def main() -> None:
@@ -29,6 +33,10 @@ def main() -> None:
     parser.add_argument("--faults", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        restart = restart_scenario(Path(folder))
+    print("database restart 40 s into a 12-trial, 2-worker default search, 5 s down: "
+          + "; ".join(f"{key} {value}" for key, value in restart.items()), flush=True)
     print(f"chaos: {args.faults} faults per scenario, fault seed {args.seed}", flush=True)
     with tempfile.TemporaryDirectory() as calm_folder, tempfile.TemporaryDirectory() as folder:
         calm, _ = search_scenario(Path(calm_folder), 0, args.seed, trials=24)

@@ -199,3 +199,34 @@ def scaling_scenario(folder: Path, faults: int, seed: int) -> tuple[ChaosReport,
                              between=(0.0, 1.0), environment=one_thread)  # its networks take about a second
     read = lambda name: json.loads((folder / name / "coefficients.json").read_text())  # noqa: E731
     return report, read("chaos"), read("calm")
+
+
+def restart_scenario(folder: Path, trials: int = 12, workers: int = 2, at: float = 40.0, down: float = 5.0,
+                     extra: tuple[str, ...] = ()) -> dict:
+    """The database-restart case of issue 23: a ``workers``-worker, ``trials``-trial search
+    (the default proxy and data unless ``extra`` says otherwise) on a PostgreSQL server of
+    its own; ``at`` seconds in, the server is stopped (``pg_ctl stop -m fast``) and started
+    again ``down`` seconds later. Returns what the issue counts."""
+    from infra.trial_state import TrialState
+    from runners.search.records import read_records
+    from tests.postgres import postgres_server
+
+    run = folder / "restart"
+    with postgres_server() as server:
+        command = [sys.executable, "-m", "runners.search", "--storage", server.url, "--workers", str(workers),
+                   "--trials", str(trials), "--quiet", "--out", str(run), *extra]
+        started = time.monotonic()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(at)
+        finished_before = len(read_records(run))
+        server.stop("fast")
+        time.sleep(down)
+        server.start()
+        out, err = process.communicate(timeout=3600)
+    records = read_records(run)
+    evaluated = [r for r in records if r.state is not TrialState.INTERRUPTED]
+    return {"exit code": process.returncode, "seconds": round(time.monotonic() - started),
+            "finished before the restart": finished_before, "evaluated candidates": len(evaluated),
+            "failed": sum(r.state is TrialState.FAIL for r in evaluated),
+            "interrupted": sum(r.state is TrialState.INTERRUPTED for r in records),
+            "stderr lines": len(err.strip().splitlines()), "tracebacks": err.count("Traceback")}

@@ -171,16 +171,23 @@ def search_scenario(folder: Path, faults: int, seed: int, workers: int = 4, tria
     return report, [r for r in read_records(run) if r.state is not TrialState.INTERRUPTED]
 
 
-def scaling_scenario(folder: Path, faults: int, seed: int) -> tuple[ChaosReport, dict, dict]:
+# The scaling tests' tiny grid with more seeds per point: its networks train in a fraction of
+# a second, and a fault needs work in flight to land in.
+SCALING_SEEDS = ("--seeds", "6", "--comparison-seeds", "6", "--law-seeds", "4")
+
+
+def scaling_scenario(folder: Path, faults: int, seed: int, extra: tuple[str, ...] = ()
+                     ) -> tuple[ChaosReport, dict, dict]:
     """A scaling grid on 2 worker processes hit by ``faults`` faults (every kind but the
-    database's), and the same run uninterrupted and sequential; returns the report and both
-    runs' ``coefficients.json``."""
+    database's), and the same run uninterrupted and sequential (both with the ``extra``
+    flags: a finer grid is more work for more faults); returns the report and both runs'
+    ``coefficients.json``."""
     import json
 
     from tests.test_scaling_cli import _hard_npz, training_args
 
-    def command(name: str, *extra: str) -> list[str]:
-        args = training_args(folder, "--no-time-limit", *extra)
+    def command(name: str, *flags: str) -> list[str]:
+        args = training_args(folder, "--no-time-limit", *SCALING_SEEDS, *extra, *flags)
         args[args.index("--out") + 1] = str(folder / name)
         args[args.index("--data") + 1] = str(_hard_npz(folder / "hard.npz"))
         return [sys.executable, "-m", "scaling.fit", *args]
@@ -196,7 +203,7 @@ def scaling_scenario(folder: Path, faults: int, seed: int) -> tuple[ChaosReport,
         raise RuntimeError(f"the uninterrupted run failed: {calm.stderr[-2000:]}")
     report = run_with_faults(command("chaos", "--workers", "2"), results, faults,
                              (KILL_WORKER, KILL_COMMAND, SIGINT_COMMAND, SIGTERM_COMMAND), seed,
-                             between=(0.0, 1.0), environment=one_thread)  # its networks take about a second
+                             between=(0.0, 0.5), environment=one_thread)
     read = lambda name: json.loads((folder / name / "coefficients.json").read_text())  # noqa: E731
     return report, read("chaos"), read("calm")
 

@@ -10,8 +10,10 @@ append-only and their rewrites atomic (:mod:`infra.files`), so what finished is 
 a resume redoes only what was in flight. The second signal kills the worker processes and
 exits without any clean-up: everything finished is already on disk.
 
-A block that must not be cut (a record written and known to be) runs inside
-:func:`deferred_stop`: a first signal arriving there is raised when the block ends.
+A block that must not be cut (a record written and known to be; a library's bookkeeping that
+does not survive an exception, such as Optuna's telling of a trial) runs inside
+:func:`deferred_stop`: a first signal arriving there is held, and raised when the block ends
+or where an inner :func:`allow_stop` block (the training a stop may cut) begins.
 
 Worker processes ignore SIGINT (:func:`ignore_interrupts`): Ctrl-C in a terminal signals the
 whole process group, and only the command decides what a stop means.
@@ -66,7 +68,7 @@ def stop_on_signals():
         if received:
             _stop_at_once(signum)
         received.append(signum)
-        if _deferring:
+        if _deferring and _deferring[-1] is not None:
             _deferring[-1].append(signum)
             return
         raise Stopped(signum)
@@ -81,7 +83,9 @@ def stop_on_signals():
             signal.signal(number, handler)
 
 
-_deferring: list[list[int]] = []  # the open deferred_stop blocks' held signals (main thread only)
+# The open blocks, innermost last: a deferred_stop's held signals, or None for an allow_stop
+# (main thread only).
+_deferring: list[list[int] | None] = []
 
 
 @contextmanager
@@ -101,9 +105,28 @@ def deferred_stop():
         raise Stopped(held[0])
 
 
+@contextmanager
+def allow_stop():
+    """Within a :func:`deferred_stop` block, a stop may land inside this one: a signal held
+    so far is raised as it begins, and one arriving inside it is raised at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = next((signals for signals in reversed(_deferring) if signals), None)
+    if held:
+        signum = held[0]
+        held.clear()  # raised here, not again when the outer block ends
+        raise Stopped(signum)
+    _deferring.append(None)
+    try:
+        yield
+    finally:
+        _deferring.pop()
+
+
 def ignore_interrupts() -> None:
     """For a worker process: SIGINT is the command's to act on (see the module docstring)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-__all__ = ["Stopped", "deferred_stop", "ignore_interrupts", "signal_name", "stop_exit_code", "stop_on_signals"]
+__all__ = ["Stopped", "allow_stop", "deferred_stop", "ignore_interrupts", "signal_name", "stop_exit_code", "stop_on_signals"]

@@ -167,7 +167,7 @@ def search_scenario(folder: Path, faults: int, seed: int, workers: int = 4, tria
         report = run_with_faults(
             command, lambda: [(r.number, r) for r in read_records(run) if r.state is not TrialState.INTERRUPTED],
             faults, (KILL_WORKER, KILL_COMMAND, RESTART_DATABASE, SIGINT_COMMAND), seed,
-            restart_database=restart)
+            restart_database=restart, between=(0.0, 2.0))
     return report, [r for r in read_records(run) if r.state is not TrialState.INTERRUPTED]
 
 

@@ -261,11 +261,13 @@ def test_a_stop_signal_settles_the_trials_in_flight_and_the_same_command_finishe
     whole = set(load_space("default").parameters())
 
     def training() -> bool:
-        """A trial finished and another one is training (its whole parameter set chosen)."""
-        if not read_records(run):
+        """A trial finished and another one is training (its whole parameter set chosen, no record yet)."""
+        recorded = {r.number for r in read_records(run)}
+        if not recorded:
             return False
         trials = optuna.load_study(study_name="search", storage=f"sqlite:///{run / 'study.db'}").trials
-        return any(t.state is TrialState.RUNNING and set(t.params) == whole for t in trials)
+        return any(t.state is TrialState.RUNNING and set(t.params) == whole and t.number not in recorded
+                   for t in trials)
 
     deadline = time.monotonic() + 240
     while not training() and search.poll() is None and time.monotonic() < deadline:

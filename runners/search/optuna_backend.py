@@ -40,7 +40,7 @@ from optuna.trial import FrozenTrial
 from infra.errors import DiskFull, InfrastructureFault, UsageError
 from infra.files import disk_full
 from infra.seeds import sampler_seed
-from infra.stopping import deferred_stop, ignore_interrupts
+from infra.stopping import allow_stop, deferred_stop, ignore_interrupts
 from infra.trial_state import TrialState
 from runners.data.sources import Splits
 from runners.search.candidates import Evaluator
@@ -242,18 +242,11 @@ def study_state(record: TrialRecord) -> optuna.trial.TrialState:
     return optuna.trial.TrialState.PRUNED if record.state is TrialState.PRUNED else optuna.trial.TrialState.FAIL
 
 
-class _Stop:
-    """A stop (SIGINT, SIGTERM) that arrived after its trial's record was written: the
-    trial's outcome is told as usual and the worker then stops (see :func:`objective_for`)."""
-
-    def __init__(self) -> None:
-        self.interrupt: KeyboardInterrupt | None = None
-
-
-def objective_for(job: SearchJob, evaluator: Evaluator, stop: _Stop):
-    """The Optuna objective of ``job``. A stop during a trial queues its parameters again
-    (Optuna then fails the trial, which counts for nothing); one that arrives once the
-    trial's record is written lets its outcome be told and stops the study after it."""
+def objective_for(job: SearchJob, evaluator: Evaluator):
+    """The Optuna objective of ``job``. Under a command (:mod:`infra.stopping`) a stop lands
+    only in a trial's training, or, held since it arrived elsewhere, as the next training
+    begins: the trial's parameters are queued again (Optuna then fails the trial, which
+    counts for nothing)."""
     goal = job.settings.objective
 
     def objective(trial: optuna.Trial):
@@ -271,10 +264,10 @@ def objective_for(job: SearchJob, evaluator: Evaluator, stop: _Stop):
         try:
             trial.set_user_attr(OWNER, owner_tag())
             sampled = job.space.suggest(trial)
-            record = evaluator.evaluate(trial.number, sampled, dict(trial.params), report)
-            with deferred_stop():  # the record is on disk and known to be, or neither
-                append_record(job.run_dir, record)
-                recorded = record
+            with allow_stop():  # the one place a stop lands (see _worker)
+                record = evaluator.evaluate(trial.number, sampled, dict(trial.params), report)
+            append_record(job.run_dir, record)
+            recorded = record
             write_tables(job.run_dir, read_records(job.run_dir), goal)
             describe_trial(trial, record)
         except Exception as error:
@@ -282,13 +275,10 @@ def objective_for(job: SearchJob, evaluator: Evaluator, stop: _Stop):
             if fault is None:
                 raise
             raise _Abandoned(fault) from None
-        except KeyboardInterrupt as interrupt:
-            if recorded is None:
+        except KeyboardInterrupt:
+            if recorded is None:  # (a library caller's plain Ctrl-C may land anywhere)
                 queue_again(trial.study, job, trial)
-                raise
-            stop.interrupt = interrupt
-            trial.study.stop()
-            describe_trial(trial, recorded)
+            raise
         if recorded.state is TrialState.PRUNED:
             raise optuna.TrialPruned(f"pruned after epoch {recorded.epochs}")
         if recorded.state is not TrialState.COMPLETE:
@@ -315,14 +305,14 @@ def _worker(job: SearchJob, n_trials: int, total: int, worker: int = 0, data: Sp
     study = open_study(job, worker)
     if counted_trials(study) >= total:
         return
-    stop = _Stop()
     try:
-        study.optimize(objective_for(job, evaluator, stop), n_trials=n_trials, timeout=job.timeout,
-                       catch=(CandidateNotTrained,), callbacks=[_stop_at(total)], gc_after_trial=True)
+        # A stop is held outside a trial's training: Optuna's telling of a trial does not
+        # survive an exception inside it (its clean-up then fails in turn).
+        with deferred_stop():
+            study.optimize(objective_for(job, evaluator), n_trials=n_trials, timeout=job.timeout,
+                           catch=(CandidateNotTrained,), callbacks=[_stop_at(total)], gc_after_trial=True)
     except _Abandoned as abandoned:
         raise abandoned.fault from None
-    if stop.interrupt is not None:
-        raise stop.interrupt
 
 
 def _worker_process(job: SearchJob, n_trials: int, total: int, worker: int) -> None:

@@ -236,3 +236,26 @@ def test_an_outage_past_the_patience_is_one_line_and_the_same_command_resumes(tm
         assert all(after[number] == record for number, record in finished.items())  # nothing finished redone
         assert not [r for r in after.values() if r.state is TrialState.FAIL]
         assert_records_match_the_study(run, server.url, 6)
+
+
+@pytest.mark.ray
+def test_a_database_restart_under_the_ray_backend_costs_no_trial(tmp_path):
+    """The Ray backend's driver keeps the study on the same patient storage: a restart of
+    its PostgreSQL server mid-search is waited out, every trial recorded once, none failed."""
+    if not postgres_available():
+        pytest.exit(POSTGRES_HINT, returncode=2)
+    data = write_npz(tmp_path / "d.npz", n=80, shape=(16, 16))
+    with postgres_server() as server:
+        run = tmp_path / "run"
+        search = _start_search([sys.executable, "-m", "runners.search", "--backend", "ray", "--workers", "2",
+                                "--storage", server.url, "--trials", "6", "--data", str(data), *QUICK, "--epochs", "2",
+                                "--no-pruning", "--out", str(run)])
+        _wait_for_records(run, 1, search)
+        server.stop("fast")
+        time.sleep(3)
+        server.start()
+        out, err = search.communicate(timeout=600)
+    assert search.returncode == 0 and "Traceback" not in err, err[-2000:]
+    records = read_records(run)
+    assert sorted(r.number for r in records) == list(range(6)), records
+    assert not [r for r in records if r.state is TrialState.FAIL], [r.failure_reason for r in records]

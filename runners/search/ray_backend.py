@@ -203,6 +203,12 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures and rejections are in our own records
         logging.getLogger("ray.tune").setLevel(logging.CRITICAL)  # a lost trial: FailureRecorder's one line
+        # OptunaSearch asks the study for trials (the heartbeat of a database storage is
+        # Study.optimize's), and a storage call that waits out a database restart makes
+        # Tune call the space slow: both warnings would print on every trial.
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used", category=UserWarning)
+        warnings.filterwarnings("ignore", message="Define-by-run function passed in the `space` argument took",
+                                category=UserWarning)
         study = open_study(job)  # created and settled by run_search
         # Tune numbers its trials from 1; they follow the study's, so that record numbers
         # and study numbers agree even if a kill left a told trial without a record.

@@ -46,3 +46,23 @@ def fill(directory: Path) -> Path:
         except OSError:
             pass
     return filler
+
+
+def fill_when(command: list[str], ready, disk: Path, timeout: float = 300.0) -> Path:
+    """Run ``command``; once ``ready()`` is true, fill ``disk``. Asserts that the command then
+    ends with exit 1 and one line naming a full device (the suite's promise); returns the
+    filler, to delete before the resume."""
+    import time
+
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + timeout
+    while not ready() and process.poll() is None:
+        assert time.monotonic() < deadline, "the command never reached the point to fill the disk at"
+        time.sleep(0.01)
+    filler = fill(disk)
+    _, err = process.communicate(timeout=timeout)
+    lines = err.strip().splitlines()
+    assert process.returncode == 1 and len(lines) == 1, err[-2000:]
+    assert lines[0].startswith("error: no space left on the device of ") and "rerun" in lines[0], err
+    assert not list(disk.rglob(".*.tmp*")), "a temporary file was left behind"
+    return filler

@@ -186,13 +186,14 @@ def front_lines(settings: SearchSettings, records: list[TrialRecord]) -> list[st
     scores = [seed_scores(r, settings) or [objective.score(r)] for r in complete]
     costs = [float(getattr(r, objective.cost)) for r in complete]
     noise = SeedNoise.pooled(scores) if objective.proxy == "train" else None
-    front = pareto_front(costs, [sum(values) / len(values) for values in scores])
+    means = [sum(values) / len(values) for values in scores]
+    front = pareto_front(costs, means)
     kept = separated_front(costs, scores, noise)
     unit = "MACs" if objective.cost == "macs" else "ms"
 
     def point(index: int) -> str:
         cost = format_macs(costs[index]) if objective.cost == "macs" else f"{costs[index]:.2f}"
-        return f"trial {complete[index].number} ({cost} {unit}, {sum(scores[index]) / len(scores[index]):.4f})"
+        return f"trial {complete[index].number} ({cost} {unit}, {means[index]:.4f})"
 
     def count(indices: list[int]) -> str:
         return f"{len(indices)} point{'s' * (len(indices) != 1)}"

@@ -93,6 +93,9 @@ PROXIES = {recipe.name: recipe for recipe in (
     # A promotion rung for the search's finalists (runners.search --finalists): 6x the images
     # seen, scored on the whole validation split.
     Recipe("rung-3x8192", epochs=3, train_samples=8192, val_samples=None),
+    # The same rung at the reference's resolution, at about the same cost: every feature map 4x
+    # larger, so that the rung sees what the reference sees (where the strides fall).
+    Recipe("rung-64-2x4096", resolution=(64, 64), epochs=2, train_samples=4096, val_samples=None),
 )}
 
 

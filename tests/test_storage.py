@@ -10,11 +10,15 @@ import signal
 import subprocess
 import sys
 import time
+from unittest import mock
 
 import optuna
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from infra.trial_state import TrialState
+from runners.search import storage
 from runners.search.records import read_records
 from runners.search.storage import open_storage
 from tests.commands import spawn
@@ -259,3 +263,25 @@ def test_a_database_restart_under_the_ray_backend_costs_no_trial(tmp_path):
     records = read_records(run)
     assert sorted(r.number for r in records) == list(range(6)), records
     assert not [r for r in records if r.state is TrialState.FAIL], [r.failure_reason for r in records]
+
+
+@given(patience=st.floats(0, 300), outage=st.floats(0, 600))
+def test_the_backoff_waits_out_an_outage_shorter_than_the_patience_and_no_longer(patience, outage):
+    """Against a fake clock: the attempts keep coming while the outage lasts and the patience
+    is not spent, the pauses double up to the longest and never pass the deadline, and
+    the waiting ends at the patience whatever the outage."""
+    clock = [0.0]
+    pauses = []
+
+    def sleep(seconds):
+        pauses.append(seconds)
+        clock[0] += seconds
+
+    with mock.patch.object(storage.time, "monotonic", lambda: clock[0]), mock.patch.object(storage.time, "sleep", sleep):
+        backoff = storage.Backoff(patience)
+        while clock[0] < outage and backoff.wait():
+            pass
+    assert clock[0] <= patience + 1e-9
+    assert clock[0] >= min(outage, patience) - 1e-9  # gave up only once the patience was spent
+    assert all(b == min(2 * a, storage.LONGEST_RETRY_S) for a, b in zip(pauses, pauses[1:-1]))
+    assert backoff.retried == bool(pauses)

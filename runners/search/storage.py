@@ -94,11 +94,30 @@ def infrastructure_fault(error: BaseException, url: str) -> InfrastructureFault 
     return None
 
 
+class Backoff:
+    """The waits between attempts of one call during an outage: exponential pauses (from
+    :data:`FIRST_RETRY_S` to :data:`LONGEST_RETRY_S`) until the outage has lasted ``patience_s``."""
+
+    def __init__(self, patience_s: float):
+        self.patience_s, self.retried = patience_s, False
+        self._deadline: float | None = None
+        self._pause = FIRST_RETRY_S
+
+    def wait(self) -> bool:
+        """Sleep before the next attempt; False (at once) when the patience is spent."""
+        now = time.monotonic()
+        self._deadline = self._deadline or now + self.patience_s
+        if now >= self._deadline:
+            return False
+        time.sleep(min(self._pause, self._deadline - now))
+        self._pause, self.retried = min(2 * self._pause, LONGEST_RETRY_S), True
+        return True
+
+
 class PatientStorage(BaseStorage, BaseHeartbeat):
     """An Optuna storage on a database server whose every call rides through an outage.
 
-    Each call is retried with exponential backoff (from :data:`FIRST_RETRY_S` to
-    :data:`LONGEST_RETRY_S`) while it fails for :func:`is_outage`; once an outage has lasted
+    Each call is retried with :class:`Backoff` while it fails for :func:`is_outage`; once an outage has lasted
     ``patience_s`` it raises :class:`StorageOutage`, and so does every later call at once:
     the command is stopping, and Optuna's own clean-up must not wait a second time.
 
@@ -116,24 +135,20 @@ class PatientStorage(BaseStorage, BaseHeartbeat):
     def _call(self, name: str, *args, **kwargs):
         if self._given_up:
             raise self._outage("is unreachable")
-        deadline, pause, retried = None, FIRST_RETRY_S, False
+        backoff = Backoff(self._patience_s)
         while True:
             try:
                 return getattr(self._storage, name)(*args, **kwargs)
             except optuna.exceptions.UpdateFinishedTrialError:
-                if retried and name == "set_trial_state_values" and self._already_told(*args, **kwargs):
+                if backoff.retried and name == "set_trial_state_values" and self._already_told(*args, **kwargs):
                     return True
                 raise
             except Exception as error:
                 if not is_outage(error):
                     raise
-                now = time.monotonic()
-                deadline = deadline or now + self._patience_s
-                if now >= deadline:
+                if not backoff.wait():
                     self._given_up = True
                     raise self._outage(f"did not answer for {self._patience_s:g} s") from None
-                time.sleep(min(pause, deadline - now))
-                pause, retried = min(2 * pause, LONGEST_RETRY_S), True
 
     def _already_told(self, trial_id: int, state, values=None) -> bool:
         trial = self._storage.get_trial(trial_id)
@@ -200,7 +215,7 @@ def open_storage(url: str, patience_s: float = STORAGE_PATIENCE_S) -> optuna.sto
     if server:
         for name in ("sqlalchemy", "psycopg"):  # a dropped connection is our one line, not their log's traceback
             logging.getLogger(name).addHandler(logging.NullHandler())
-    attempt, deadline = 1, time.monotonic() + patience_s
+    attempt, backoff = 1, Backoff(patience_s)
     while True:
         try:
             with warnings.catch_warnings():
@@ -221,9 +236,8 @@ def open_storage(url: str, patience_s: float = STORAGE_PATIENCE_S) -> optuna.sto
         except Exception as error:
             if not (server and is_outage(error)):
                 raise
-            if time.monotonic() >= deadline:
+            if not backoff.wait():
                 raise storage_outage(url, f"did not answer for {patience_s:g} s", patience_s) from None
-            time.sleep(FIRST_RETRY_S)
 
 
 def journal_path(url: str) -> Path:

@@ -184,26 +184,17 @@ def scaling_scenario(folder: Path, faults: int, seed: int, extra: tuple[str, ...
     ``coefficients.json``."""
     import json
 
-    from tests.test_scaling_cli import _hard_npz, training_args
+    from tests.scaling_runs import ONE_THREAD, fit_command, logged_networks
 
     def command(name: str, *flags: str) -> list[str]:
-        args = training_args(folder, "--no-time-limit", *SCALING_SEEDS, *extra, *flags)
-        args[args.index("--out") + 1] = str(folder / name)
-        args[args.index("--data") + 1] = str(_hard_npz(folder / "hard.npz"))
-        return [sys.executable, "-m", "scaling.fit", *args]
+        return fit_command(folder, name, *SCALING_SEEDS, *extra, *flags)
 
-    def results():
-        log = folder / "chaos" / "evaluations.jsonl"
-        rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-        return [((r["role"], r["phi"], r["share_depth"], r["share_width"], r["seed"]), r["metric"]) for r in rows]
-
-    one_thread = {**os.environ, "OMP_NUM_THREADS": "1"}  # workers and a sequential run compute alike
-    calm = subprocess.run(command("calm"), env=one_thread, capture_output=True, text=True, timeout=1800)
+    calm = subprocess.run(command("calm"), env=ONE_THREAD, capture_output=True, text=True, timeout=1800)
     if calm.returncode != 0:
         raise RuntimeError(f"the uninterrupted run failed: {calm.stderr[-2000:]}")
-    report = run_with_faults(command("chaos", "--workers", "2"), results, faults,
+    report = run_with_faults(command("chaos", "--workers", "2"), lambda: logged_networks(folder / "chaos"), faults,
                              (KILL_WORKER, KILL_COMMAND, SIGINT_COMMAND, SIGTERM_COMMAND), seed,
-                             between=(0.0, 0.5), environment=one_thread)
+                             between=(0.0, 0.5), environment=ONE_THREAD)
     read = lambda name: json.loads((folder / name / "coefficients.json").read_text())  # noqa: E731
     return report, read("chaos"), read("calm")
 

@@ -1,6 +1,7 @@
 """``--backend ray --ray-address`` against a real two-node Ray cluster on loopback (see
 tests/ray_cluster.py): trials run on both nodes, the run directory is complete, a driver
-without the cluster's token gets one line, and a node killed mid-trial costs no trial."""
+without the cluster's token gets one line, and a node killed mid-trial costs no trial; the
+same for a node lost under ``scaling.fit``'s grid."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from infra.trial_state import TrialState
 from runners.search.records import read_records
 from tests.datasets import write_npz
 from tests.ray_cluster import HEAD, SECOND, kill_node, ray_cluster
+from tests.scaling_runs import evaluations, fit_process, logged_networks
 
 pytestmark = pytest.mark.ray  # a cluster of two nodes: one Ray at a time on the machine
 
@@ -91,3 +93,31 @@ def test_a_search_runs_on_both_nodes_of_a_real_cluster(tmp_path):
     host, port = address.split(":")
     with socket.socket() as probe:
         assert probe.connect_ex((host, int(port))) != 0
+
+
+def test_a_node_lost_under_a_scaling_grid_costs_no_network_and_changes_no_result(tmp_path):
+    """``scaling.fit --backend ray`` on the two-node cluster (one CPU each, so each node trains
+    one network at a time); the second node dies once networks are being logged: its task
+    runs again on the head, every network is logged once, and the log and the coefficients
+    equal those of a sequential run, bit for bit (one thread per network in both)."""
+    longer = ("--epochs", "20")  # seconds per network: the node dies with one in flight
+    sequential = fit_process(tmp_path, "sequential", *longer)
+    assert sequential.wait(timeout=600) == 0, sequential.stderr.read()[-2000:]
+    expected, _ = evaluations(tmp_path / "sequential")
+    with ray_cluster() as (address, environment, nodes):
+        grid = fit_process(tmp_path, "cluster", *longer, "--backend", "ray", "--workers", "2", "--ray-address", address,
+                           env=environment)
+        deadline = time.monotonic() + 300
+        while len(logged_networks(tmp_path / "cluster")) < 2 and grid.poll() is None:
+            assert time.monotonic() < deadline, "no network was logged"
+            time.sleep(0.2)
+        assert grid.poll() is None, "the grid ended before a node could die under it"
+        kill_node(nodes[1])
+        _, err = grid.communicate(timeout=600)
+    assert grid.returncode == 0 and "Traceback" not in err, err[-2000:]
+    assert len(err.strip().splitlines()) <= 1, err[-2000:]
+    found, lines = evaluations(tmp_path / "cluster")
+    assert lines == len(found) == len(expected), "a network was lost or trained twice"
+    assert found == expected
+    read = lambda name: json.loads((tmp_path / name / "coefficients.json").read_text())  # noqa: E731
+    assert read("cluster") == read("sequential")

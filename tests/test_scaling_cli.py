@@ -16,9 +16,9 @@ import pytest
 from scaling import simplex_grid
 from scaling.fit import main
 from scaling.reports import read_coefficients, read_laws
-from search_space import NetworkSpec, StageSpec, count_cost, load_spec, write_spec_file
+from search_space import count_cost, load_spec, write_spec_file
 from tests.commands import assert_one_line_error, call, spawn
-from tests.datasets import write_npz
+from tests.scaling_runs import evaluations, fit_process, training_args
 
 
 
@@ -147,21 +147,6 @@ def test_bad_flags_are_one_line_and_exit_2(tmp_path, args, words, capsys):
     assert_one_line_error(call(main, [*args, "--out", tmp_path / "out"], capsys), words)
 
 
-def tiny_base(path):
-    first = StageSpec("MBConv", repeats=1, kernel=3, stride=2, expansion=2, out_channels=32)
-    second = StageSpec("MBConv", repeats=2, kernel=3, stride=2, expansion=2, out_channels=48)
-    spec = NetworkSpec(stem_channels=32, stages=(first, second), head_channels=64, resolution=32, name="tiny")
-    write_spec_file(spec, path)
-    return path
-
-
-def training_args(tmp_path, *extra):
-    data = write_npz(tmp_path / "data.npz", n=96, classes=3, shape=(16, 16))
-    return ["--base", str(tiny_base(tmp_path / "tiny.yaml")), "--data", str(data), "--step", "0.5", "--seeds", "2",
-            "--law-phis=-1", "--law-seeds", "2", "--epochs", "1", "--batch-size", "16", "--bootstrap", "50", "--quiet",
-            "--comparison-seeds", "2", "--out", str(tmp_path / "run"), "--check-members", "0", *extra]
-
-
 def test_training_run_writes_everything_and_resumes_without_retraining(tmp_path):
     args = training_args(tmp_path)
     assert main(args + ["--time-limit", "1s"]) == 0  # the limit stops the grid after its first point
@@ -240,46 +225,17 @@ def test_a_run_from_before_the_depth_rule_resumes_only_with_its_rule(tmp_path, c
     assert call(main, args + ["--time-limit", "1s", "--depth-rule", "per-stage"], capsys).code == 0
 
 
-def _evaluations(run):
-    rows = [json.loads(line) for line in (run / "evaluations.jsonl").read_text().splitlines()]
-    return {(r["role"], r["phi"], r["share_depth"], r["share_width"], r["seed"]): r["metric"] for r in rows}, len(rows)
-
-
-def _hard_npz(path):
-    """Classes a faint band apart: one epoch leaves networks at different accuracies, so
-    equal results across backends mean something."""
-    rng = np.random.default_rng(3)
-    labels = rng.integers(0, 4, 160)
-    images = rng.normal(size=(160, 16, 16)).astype(np.float32)
-    for label in range(4):
-        images[labels == label, 4 * label : 4 * label + 4] += 0.6
-    np.savez(path, x=images, y=labels)
-    return path
-
-
-def _fit(tmp_path, name, *extra, env=None):
-    """``scaling.fit`` in a fresh interpreter (its own process group) with one thread per
-    network, so that the sequential run and each worker compute alike, bit for bit."""
-
-    args = training_args(tmp_path, "--no-time-limit", *extra)
-    args[args.index("--out") + 1] = str(tmp_path / name)
-    args[args.index("--data") + 1] = str(_hard_npz(tmp_path / "hard.npz"))
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "scaling.fit", *args], env=environment, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-
-
 @pytest.mark.ray
 def test_the_grid_on_workers_and_on_ray_gives_the_sequential_results_and_resumes_after_a_kill_or_a_stop(tmp_path):
     for name, extra in (("sequential", ()), ("ray", ("--backend", "ray", "--workers", "2"))):
-        process = _fit(tmp_path, name, *extra)
+        process = fit_process(tmp_path, name, *extra)
         assert process.wait(timeout=600) == 0, process.stderr.read()[-2000:]
-    expected, _ = _evaluations(tmp_path / "sequential")
+    expected, _ = evaluations(tmp_path / "sequential")
     assert len(set(expected.values())) > 3  # networks differ: agreement below is not trivial
     coefficients = json.loads((tmp_path / "sequential" / "coefficients.json").read_text())
 
     # Two local worker processes, killed with -9 once a few networks are logged, then resumed.
-    process = _fit(tmp_path, "workers", "--workers", "2")
+    process = fit_process(tmp_path, "workers", "--workers", "2")
     log = tmp_path / "workers" / "evaluations.jsonl"
     deadline = time.monotonic() + 300
     while (not log.exists() or len(log.read_text().splitlines()) < 4) and process.poll() is None:
@@ -288,16 +244,16 @@ def test_the_grid_on_workers_and_on_ray_gives_the_sequential_results_and_resumes
     assert process.poll() is None, "the run ended before it could be killed"
     os.killpg(process.pid, signal.SIGKILL)  # the command and its workers, as a crash would
     process.wait(timeout=60)
-    before, _ = _evaluations(tmp_path / "workers")
-    resumed = _fit(tmp_path, "workers", "--workers", "2")
+    before, _ = evaluations(tmp_path / "workers")
+    resumed = fit_process(tmp_path, "workers", "--workers", "2")
     assert resumed.wait(timeout=600) == 0, resumed.stderr.read()[-2000:]
-    after, lines = _evaluations(tmp_path / "workers")
+    after, lines = evaluations(tmp_path / "workers")
     assert lines == len(after), "a logged network was trained again"
     assert all(after[key] == metric for key, metric in before.items())
 
     # Two local worker processes, the command alone sent SIGTERM (a scheduler's stop): it stops
     # its workers, writes what finished, exits 143 with one line; the same command resumes.
-    process = _fit(tmp_path, "stopped", "--workers", "2")
+    process = fit_process(tmp_path, "stopped", "--workers", "2")
     log = tmp_path / "stopped" / "evaluations.jsonl"
     while (not log.exists() or len(log.read_text().splitlines()) < 4) and process.poll() is None:
         assert time.monotonic() < deadline + 300
@@ -309,14 +265,14 @@ def test_the_grid_on_workers_and_on_ray_gives_the_sequential_results_and_resumes
     assert "Traceback" not in err
     group = subprocess.run(["pgrep", "-f", "-g", str(process.pid), "spawn_main"], capture_output=True, text=True)
     assert group.stdout.split() == [], f"workers outlived the command: {group.stdout}"
-    before, _ = _evaluations(tmp_path / "stopped")
-    resumed = _fit(tmp_path, "stopped", "--workers", "2")
+    before, _ = evaluations(tmp_path / "stopped")
+    resumed = fit_process(tmp_path, "stopped", "--workers", "2")
     assert resumed.wait(timeout=600) == 0, resumed.stderr.read()[-2000:]
-    after, lines = _evaluations(tmp_path / "stopped")
+    after, lines = evaluations(tmp_path / "stopped")
     assert lines == len(after) and all(after[key] == metric for key, metric in before.items())
 
     for name in ("ray", "workers", "stopped"):
-        found, _ = _evaluations(tmp_path / name)
+        found, _ = evaluations(tmp_path / name)
         assert found == expected, name
         assert json.loads((tmp_path / name / "coefficients.json").read_text()) == coefficients, name
 
@@ -332,9 +288,9 @@ def test_a_disk_that_fills_mid_grid_is_one_line_and_the_same_command_resumes_onc
         log = disk / "run" / "evaluations.jsonl"
         filler = fill_when(command, lambda: log.exists() and len(log.read_text().splitlines()) >= 3, disk)
         assert unreadable_lines(log) == []
-        before, _ = _evaluations(disk / "run")
+        before, _ = evaluations(disk / "run")
         filler.unlink()
         resumed = subprocess.run(command, capture_output=True, text=True, timeout=600)
         assert resumed.returncode == 0, resumed.stderr[-2000:]
-        after, lines_after = _evaluations(disk / "run")
+        after, lines_after = evaluations(disk / "run")
         assert lines_after == len(after) and all(after[key] == metric for key, metric in before.items())

@@ -187,3 +187,19 @@ def test_front_lines_say_why_a_front_of_single_seeds_is_not_thinned():
     assert lines[0].startswith("Pareto front") and "trial 2" not in lines[0]  # dominated: dearer than 0, worse
     assert "not thinned: one seed per candidate" in lines[1]
     assert front_lines(SearchSettings(budget=400_000_000), records) == []  # a single-winner search has no front
+
+
+def test_front_lines_thin_a_front_of_seeded_points_to_those_the_seed_noise_separates():
+    """Three front points at two seeds each: the second is within the seed noise of the
+    cheapest and is dropped; the third is far above both and kept."""
+    from runners.search.candidates import SearchSettings
+    from runners.search.driver import front_lines
+    from runners.search.records import Objective
+
+    settings = SearchSettings(budget=400_000_000, objective=Objective("pareto"), seeds=2)
+    seeds = [(300e6, [0.700, 0.710]), (320e6, [0.705, 0.715]), (380e6, [0.900, 0.910])]
+    records = [TrialRecord(number=n, state=TrialState.COMPLETE, macs=m, proxy_accuracy=sum(a) / 2, seed_accuracies=a)
+               for n, (m, a) in enumerate(seeds)]
+    front, thinned = front_lines(settings, records)
+    assert re.findall(r"trial (\d+) \(", front) == ["0", "1", "2"]
+    assert re.findall(r"trial (\d+) \(", thinned) == ["0", "2"] and "trials 1 are not separated" in thinned

@@ -21,6 +21,16 @@ def test_npz_channels_first_and_proxy_resolution(tmp_path):
     assert splits.train_x.shape[1:] == (3, 32, 64)
 
 
+@pytest.mark.parametrize("shape, proxy, scale, expected", [((16, 24), None, 2.0, (64, 96)),
+                                                       ((16, 24), (20, 30), 1.5, (30, 45)),
+                                                       ((40, 100), None, 0.5, (20, 50))])
+def test_a_resolution_scale_multiplies_both_sides_of_the_proxy_resolution(tmp_path, shape, proxy, scale, expected):
+    """The finalists rung's larger size: the proxy resolution (given, or the data's own at
+    least 32 a side) times the scale, the aspect ratio kept."""
+    splits = load(write_npz(tmp_path / "d.npz", shape=shape), proxy_resolution=proxy, resolution_scale=scale)
+    assert splits.resolution == expected and splits.train_x.shape[2:] == expected
+
+
 def test_npz_test_split_is_kept_apart(tmp_path):
     x, y = separable()
     np.savez(tmp_path / "d.npz", x=x, y=y, x_test=x[:10], y_test=y[:10])

@@ -95,6 +95,18 @@ def test_the_race_resumes_from_its_log_without_retraining(tmp_path):
     assert json.loads((tmp_path / FINALISTS_DECISION).read_text())["chosen"] == first.chosen
 
 
+def test_a_race_at_another_recipe_retrains_instead_of_reading_the_log(tmp_path):
+    """Trainings logged at one rung recipe say nothing of another: changed epochs, images or
+    resolution scale are trained anew, and the first recipe's rows are still read by it."""
+    options = RungOptions(2, max_seeds=2)
+    _, calls = _race(tmp_path, _records(2, [1, 2]), [0.7, 0.8], 3, options)
+    for change in ({"epochs": 5}, {"max_train_samples": 100}, {"resolution_scale": 1.0}):
+        _, again = _race(tmp_path, _records(2, [1, 2]), [0.7, 0.8], 3, dataclasses.replace(options, **change))
+        assert sorted(again) == sorted(calls), change
+    _, same = _race(tmp_path, _records(2, [1, 2]), [0.7, 0.8], 3, options)
+    assert same == []
+
+
 def test_a_time_budget_of_zero_still_gives_every_finalist_its_first_seeds(tmp_path):
     options = RungOptions(3, min_seeds=2, max_seeds=4, seconds=0.0)
     _, calls = _race(tmp_path, _records(3, [1, 2, 3]), [0.7, 0.7, 0.7], 0, options, noise=0.05)
@@ -111,7 +123,8 @@ def test_finalists_are_the_top_distinct_complete_candidates():
 
 
 @pytest.mark.parametrize("kwargs, words", [({"count": 1}, "count must be 0"), ({"min_seeds": 1}, "min_seeds"),
-                                           ({"tie_break": "colour"}, "tie_break")])
+                                           ({"tie_break": "colour"}, "tie_break"),
+                                           ({"resolution_scale": 0.0}, "resolution_scale")])
 def test_bad_rung_options_are_refused(kwargs, words):
     with pytest.raises(ValueError, match=words):
         RungOptions(**kwargs)

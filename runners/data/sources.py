@@ -53,7 +53,9 @@ class DataOptions:
 
     ``source`` is an IDX directory, a ``.npz`` file or a class-folder directory (``None``:
     Fashion-MNIST found on this machine); ``proxy_resolution`` is ``(height, width)``
-    (``None``: the data's own size, at least 32); ``seed`` draws the validation split.
+    (``None``: the data's own size, at least 32); ``resolution_scale`` multiplies both sides
+    of it (a search's finalists rung trains at a larger size than its screening; not part of
+    :meth:`identity`, which no rung changes); ``seed`` draws the validation split.
     """
 
     source: str | None = None
@@ -63,10 +65,13 @@ class DataOptions:
     max_val_samples: int | None = None
     seed: int = 0
     show_progress: bool = True  # a bar while a data cache is built (--quiet turns it off); not a result
+    resolution_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 < self.val_fraction < 1:
             raise DataError(f"the validation fraction must be between 0 and 1, got {self.val_fraction}")
+        if not self.resolution_scale > 0:
+            raise DataError(f"the resolution scale must be positive, got {self.resolution_scale}")
 
     def at_resolution(self, resolution: tuple[int, int]) -> "DataOptions":
         return dataclasses.replace(self, proxy_resolution=tuple(resolution))
@@ -331,6 +336,7 @@ def _split(samples: int, options: DataOptions, source: str) -> tuple[torch.Tenso
 
 def _proxy_size(options: DataOptions, native: tuple[int, int], source: str) -> tuple[int, int]:
     size = options.proxy_resolution or default_proxy_resolution(native)
+    size = round(size[0] * options.resolution_scale), round(size[1] * options.resolution_scale)
     if max(size) > MAX_SIDE:
         raise DataError(f"{source}: images are {'x'.join(map(str, native))}, which makes a proxy resolution of "
                         f"{size[0]}x{size[1]}, above {MAX_SIDE:,} pixels a side: pass --proxy-resolution HxW")

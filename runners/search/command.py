@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     rung.add_argument("--rung-epochs", type=integer_between(1, MAX_EPOCHS), default=RUNG.epochs, help="the rung's epochs")
     rung.add_argument("--rung-samples", type=positive_int, default=RUNG.max_train_samples,
                       help="the rung's training images (scored on the whole validation split)")
+    rung.add_argument("--rung-resolution-scale", type=positive_float, default=RUNG.resolution_scale,
+                      help="the rung trains at this many times the proxy resolution, each side; each image costs "
+                           "its square (at 2 the rung ranked like a long training where 1 did not: BENCHMARKS.md)")
     rung.add_argument("--rung-seconds", type=positive_float, default=RUNG.seconds,
                       help="no further racing round starts past this many seconds of the rung (the first "
                            f"{RUNG.min_seeds} seeds of every finalist always run)")
@@ -185,7 +188,7 @@ def _search(args: argparse.Namespace) -> int:
     if args.finalists == 1:
         raise UsageError("--finalists: expected 0 (off) or 2 or more finalists, got 1")
     rung = RungOptions(count=args.finalists, epochs=args.rung_epochs, max_train_samples=args.rung_samples,
-                       seconds=args.rung_seconds, tie_break=args.tie_break)
+                       resolution_scale=args.rung_resolution_scale, seconds=args.rung_seconds, tie_break=args.tie_break)
     if rung.tie_break == "latency" and args.budget_latency is None:
         raise UsageError("--tie-break latency needs --budget-latency (latency is predicted only under a latency "
                          "budget); use --tie-break params or macs")

@@ -110,7 +110,8 @@ def decide_finalists(job: SearchJob, records: list[TrialRecord], rung: RungOptio
     if len(finalists) < 2:
         return None
     data = prepare(dataclasses.replace(job.data, max_train_samples=rung.max_train_samples,
-                                       max_val_samples=rung.max_val_samples, show_progress=False))
+                                       max_val_samples=rung.max_val_samples, resolution_scale=rung.resolution_scale,
+                                       show_progress=False))
     train = dataclasses.replace(settings.train, epochs=rung.epochs)
 
     def train_at(record: TrialRecord, seed: int) -> float:
@@ -125,7 +126,7 @@ def decide_finalists(job: SearchJob, records: list[TrialRecord], rung: RungOptio
 
     cost_column = {"params": "params", "macs": "macs", "latency": "latency_ms"}[rung.tie_break]
     bar = progress_bar(len(finalists) * rung.min_seeds, f"finalists at the rung ({rung.epochs} epochs on "
-                       f"{len(data.train_x)} images)", "training", quiet)
+                       f"{len(data.train_x)} images at {'x'.join(map(str, data.resolution))})", "training", quiet)
     decision = race(finalists, train_at, rung, job.run_dir, score, lambda r: float(getattr(r, cost_column)),
                     objective.score, on_training=lambda: bar.update(1))
     bar.close()

@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -57,16 +57,22 @@ TIE_BREAKS = ("params", "macs", "latency")
 class RungOptions:
     """The finalists rung. ``count`` 0 switches it off (the screening's top candidate is the answer).
 
-    The rung's recipe: ``epochs`` over ``max_train_samples`` training images, scored on
+    The rung's recipe: ``epochs`` over ``max_train_samples`` training images at
+    ``resolution_scale`` times the screening's proxy resolution (each side), scored on
     ``max_val_samples`` validation images (None: the whole validation split)."""
 
-    # Measured on the fidelity panel (benchmarks/rung.py, BENCHMARKS.md): with 2 finalists the
-    # reported best retrained as well as the screening's top (-0.0005) at 36% fewer parameters;
-    # with 3, -0.002 at 50% fewer. The first round of 2 x 2 trainings (about 2 minutes on 2 CPU
-    # cores) fits the budget; another round would not.
+    # Measured on the fidelity panel (benchmarks/rung.py, BENCHMARKS.md): at twice the proxy's
+    # resolution the rung ranks like the long reference (Kendall 0.46 at one seed, 0.40 with two,
+    # against the screening's 0.39), where 3 epochs on 8,192 images at the proxy's own size did
+    # not (0.28); its seeds agree less (0.14 against 0.45), at the same cost (about 30 s a
+    # training on 2 CPU cores). In replayed searches its winner retrained 0.002 above the
+    # screening's top; with 2 finalists the reported best (the cheaper when not separated) is as
+    # good as the screening's top with 36% fewer parameters. The first round of 2 x 2
+    # trainings fits the budget; another round would not.
     count: int = 2
-    epochs: int = 3
-    max_train_samples: int = 8192
+    epochs: int = 2
+    max_train_samples: int = 4096
+    resolution_scale: float = 2.0
     max_val_samples: int | None = None
     min_seeds: int = 2
     max_seeds: int = 4
@@ -78,8 +84,20 @@ class RungOptions:
             raise ValueError(f"finalists: count must be 0 (off) or at least 2, got {self.count}")
         if not 2 <= self.min_seeds <= self.max_seeds:
             raise ValueError(f"finalists: need 2 <= min_seeds <= max_seeds, got {self.min_seeds}, {self.max_seeds}")
+        if not self.resolution_scale > 0:
+            raise ValueError(f"finalists: resolution_scale must be positive, got {self.resolution_scale}")
         if self.tie_break not in TIE_BREAKS:
             raise ValueError(f"finalists: tie_break must be one of {', '.join(TIE_BREAKS)}, got {self.tie_break!r}")
+
+    @property
+    def recipe(self) -> dict:
+        """What decides one training at the rung: a logged training of another recipe is not reused."""
+        return {"epochs": self.epochs, "max_train_samples": self.max_train_samples,
+                "resolution_scale": self.resolution_scale, "max_val_samples": self.max_val_samples}
+
+    def describe(self) -> str:
+        return (f"{self.epochs} epochs on up to {self.max_train_samples:,} images at {self.resolution_scale:g}x the "
+                "proxy resolution")
 
 
 @dataclass(frozen=True)
@@ -105,6 +123,7 @@ class FinalsDecision:
     comparisons: dict[int, PairedDifference] = field(default_factory=dict)  # winner minus each other finalist
     level: float = INTERVAL_LEVEL  # of each comparison's interval (corrected: comparison_level)
     reliability: RankingReliability | None = None  # of the rung, over every finalist's first seeds
+    rung: str = ""  # the rung's recipe, in words (RungOptions.describe)
 
     def finalist(self, trial: int) -> Finalist:
         return next(f for f in self.finalists if f.trial == trial)
@@ -119,7 +138,8 @@ class FinalsDecision:
         winner, chosen = self.finalist(self.winner), self.finalist(self.chosen)
         estimate = mean_interval(winner.scores)
         lines = [f"finalists: {len(self.finalists)} (trials {', '.join(str(f.trial) for f in self.finalists)}) "
-                 f"retrained at the rung; winner trial {winner.trial}, {label} {estimate}"]
+                 f"retrained at the rung{f' ({self.rung})' if self.rung else ''}; winner trial {winner.trial}, "
+                 f"{label} {estimate}"]
         others = [f"trial {trial}: {_difference(self.comparisons[trial])}" for trial in self.comparisons]
         if others:
             lines.append(f"      winner minus (simultaneous {self.level:.2%} intervals) " + "; ".join(others))
@@ -143,7 +163,7 @@ class FinalsDecision:
         return {"finalists": [{"trial": f.trial, "spec": f.spec, "screening_score": f.screening_score,
                                "cost": f.cost, "scores": list(f.scores), "mean": f.mean} for f in self.finalists],
                 "winner": self.winner, "equivalent": list(self.equivalent), "chosen": self.chosen,
-                "tie_break": self.tie_break, "saving": self.saving, "comparison_level": self.level,
+                "tie_break": self.tie_break, "saving": self.saving, "comparison_level": self.level, "rung": self.rung,
                 "comparisons": {str(t): c.to_json() for t, c in self.comparisons.items()},
                 "reliability": None if self.reliability is None else self.reliability.to_json()}
 
@@ -234,10 +254,11 @@ def race(finalists: list[TrialRecord], train: Callable[[TrialRecord, int], float
          on_training: Callable[[], None] = lambda: None) -> FinalsDecision:
     """Race ``finalists`` at the rung. ``train(record, seed)`` is one training's accuracy;
     ``score(record, accuracy)`` what the objective ranks by. Trainings already in the run's
-    ``finalists.jsonl`` are read, not repeated."""
+    ``finalists.jsonl`` at the same recipe are read, not repeated."""
     log = run_dir / FINALISTS_LOG
     done = {(row["trial"], row["seed"]): (row["accuracy"], float(row.get("seconds", 0.0)))
-            for row in read_rows(log, dict) if {"trial", "seed", "accuracy"} <= set(row)}
+            for row in read_rows(log, dict) if {"trial", "seed", "accuracy"} <= set(row)
+            and row.get("recipe") == options.recipe}
     accuracies: dict[int, list[float]] = {r.number: [] for r in finalists}
     by_number = {r.number: r for r in finalists}
     spent = 0.0  # seconds of the trainings used so far, as logged: a resumed race takes the same path
@@ -249,7 +270,7 @@ def race(finalists: list[TrialRecord], train: Callable[[TrialRecord, int], float
             accuracy = train(by_number[trial], seed)
             seconds = time.perf_counter() - began
             append_json_line(log, {"trial": trial, "seed": seed, "accuracy": accuracy, "seconds": seconds,
-                                   "finished_at": time.time()})
+                                   "recipe": options.recipe, "finished_at": time.time()})
             done[(trial, seed)] = (accuracy, seconds)
         accuracies[trial].append(done[(trial, seed)][0])
         spent += done[(trial, seed)][1]
@@ -271,7 +292,7 @@ def race(finalists: list[TrialRecord], train: Callable[[TrialRecord, int], float
             run_seed(trial, options.min_seeds + look - 1)
     rows = [Finalist(r.number, r.spec, screening_score(r), cost(r),
                      tuple(score(r, a) for a in accuracies[r.number])) for r in finalists]
-    decision = decide(rows, options.tie_break, level)
+    decision = replace(decide(rows, options.tie_break, level), rung=options.describe())
     write_json(run_dir / FINALISTS_DECISION, decision.to_json())
     return decision
 

@@ -379,6 +379,9 @@ def run(job: SearchJob, remaining: int, data: Splits, total: int | None = None) 
         raise storage_outage(job.storage_url, f"did not answer for {job.storage_patience:g} s", job.storage_patience)
     if FAULT_EXITS[DiskFull] in codes:
         raise disk_full(job.run_dir, None)
+    if FAULT_EXITS[InfrastructureFault] in codes:
+        raise InfrastructureFault("a worker process stopped on a fault of the infrastructure; finished trials are "
+                                  "saved: rerun the same command to continue")
     failed = [p.exitcode for p in processes if p.exitcode]
     if failed:
         raise WorkersFailed(f"{len(failed)} of {workers} worker processes died (exit codes {failed}); the others "

@@ -1,6 +1,6 @@
 """What the finalists rung buys, replayed on the fidelity panel: no new training.
 
-    python benchmarks/rung.py [--rung rung-3x8192] [--window 16] [--draws 4000]
+    python benchmarks/rung.py [--rung rung-64-2x4096] [--window 16] [--draws 4000]
         > benchmarks/outputs/rung.txt
 
 The fidelity panel (``benchmarks/fidelity/``) holds, for the same 24 candidates of one
@@ -78,7 +78,7 @@ def replay(screening, rung_scores, reference, params, count: int, window: int, d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rung", default="rung-3x8192", help="the rung's configuration in benchmarks/fidelity.py")
+    parser.add_argument("--rung", default="rung-64-2x4096", help="the rung's configuration in benchmarks/fidelity.py")
     parser.add_argument("--window", type=int, default=16, help="candidates a replayed search completes")
     parser.add_argument("--draws", type=int, default=4000)
     parser.add_argument("--counts", default="2,3,4,5")

@@ -111,7 +111,7 @@ def _finalists_rows(decision: dict, label: str) -> list[tuple[str, str, str, str
          f"same {label} within the interval, {decision['saving']:.0%} less {decision['tie_break']} than trial "
          f"{winner['trial']}"),
         ("rung winner", f"trial {winner['trial']}: {label} {winner['mean']:.4f}", interval,
-         f"finalists {', '.join(str(t) for t in finalists)}"),
+         f"finalists {', '.join(str(t) for t in finalists)}" + (f"; {decision['rung']}" if decision.get("rung") else "")),
         ("equivalence set", f"trials {equivalent}", f"simultaneous {level:.2%} paired intervals",
          "not separated from the rung's winner" if len(decision["equivalent"]) > 1 else "the winner is separated"),
     ]

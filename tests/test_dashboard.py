@@ -503,4 +503,5 @@ def test_the_finalists_decision_reads_back_from_the_answer_block(tmp_path):
     assert search["equivalence set"]["value"] == "trials " + ", ".join(map(str, stored["equivalent"]))
     winner = next(f for f in stored["finalists"] if f["trial"] == stored["winner"])
     assert float(search["rung winner"]["value"].rsplit(" ", 1)[1]) == pytest.approx(winner["mean"], abs=5e-5)
+    assert any(RungOptions(3).describe() in cell for cell in search["rung winner"].values())  # the rung's recipe
     assert decision.chosen == stored["chosen"] and "screening top" in search

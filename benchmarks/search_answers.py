@@ -14,7 +14,8 @@ same 400M-MAC window are then retrained with the proxy-fidelity reference recipe
 * ``B0 projected``: EfficientNet-B0's layout projected into the window.
 
 Paired by seed, the script prints the reported best minus each other with a 95% interval, and
-each network's cost (parameters, MACs). Search runs are ordinary run directories under
+each network's cost (parameters, MACs, and batch-1 latency on one thread predicted by this
+machine's latency table, ``runners.search --budget-latency``'s). Search runs are ordinary run directories under
 ``--out`` (resumable); retrainings share ``benchmarks/search/retrained.jsonl`` with
 ``benchmarks/search.py`` (one line per distinct network: a kill loses the training in flight).
 """
@@ -30,7 +31,7 @@ from search import LOG, network_key, retrain
 
 from infra.statistics import mean_interval, paired_difference
 from runners.flags import checked_device
-from runners.search.budget import project
+from runners.search.budget import latency_table, project
 from runners.search.command import main as search
 from runners.search.records import Objective, read_records
 from search_space import count_cost, load_spec, load_space, spec_from_dict
@@ -75,7 +76,8 @@ def main() -> None:
     networks = {seed: answers(seed, args.out) for seed in args.seeds}
     data = recipe_data(REFERENCE)
     scores: dict[str, list[float]] = {name: [] for name in NETWORKS}
-    costs: dict[str, list[tuple[int, int]]] = {name: [] for name in NETWORKS}
+    costs: dict[str, list[tuple[int, int, float]]] = {name: [] for name in NETWORKS}
+    table = latency_table(1)
     print(f"default search at 400M MACs, seeds {args.seeds}; each network retrained with the reference recipe "
           f"({REFERENCE.resolution[0]}x{REFERENCE.resolution[1]}, {REFERENCE.epochs} epochs on "
           f"{REFERENCE.train_samples:,} images, test split):")
@@ -85,18 +87,19 @@ def main() -> None:
             row = retrain(spec, network_key(spec), data, device)
             cost = count_cost(spec)
             scores[name].append(row["accuracy"])
-            costs[name].append((cost.params, cost.macs))
+            latency = table.predict(spec)
+            costs[name].append((cost.params, cost.macs, latency))
             print(f"  seed {seed} {name:13s} reference {row['accuracy']:.4f}  {cost.params / 1e6:5.2f}M params  "
-                  f"{cost.macs / 1e6:.0f}M MACs  {row['blocks']}", flush=True)
+                  f"{cost.macs / 1e6:.0f}M MACs  {latency:5.1f} ms  {row['blocks']}", flush=True)
     for name in NETWORKS:
-        params = [p for p, _ in costs[name]]
+        params, latencies = [c[0] for c in costs[name]], [c[2] for c in costs[name]]
         print(f"  {name:13s} reference mean {mean_interval(scores[name])}; parameters mean "
-              f"{sum(params) / len(params) / 1e6:.2f}M")
+              f"{sum(params) / len(params) / 1e6:.2f}M; predicted latency mean {sum(latencies) / len(latencies):.1f} ms")
     for name in NETWORKS[1:]:
         difference = paired_difference(scores["reported"], scores[name])
-        saved = [1 - a[0] / b[0] for a, b in zip(costs["reported"], costs[name])]
+        change = lambda column: 100 * sum(a[column] / b[column] - 1 for a, b in zip(costs["reported"], costs[name])) / len(costs[name])  # noqa: E731
         print(f"  reported - {name}: {difference.describe()}: {difference.verdict}; parameters "
-              f"{-100 * sum(saved) / len(saved):+.0f}% on average")
+              f"{change(0):+.0f}%, predicted latency {change(2):+.0f}% on average")
 
 
 if __name__ == "__main__":

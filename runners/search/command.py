@@ -43,6 +43,7 @@ from search_space import load_space
 from search_space.space import replace_fixed
 
 RUNG = RungOptions()
+MAX_RUNG_SCALE = 8.0  # each rung image then costs 64 screening images: past that, train the finalists with runners.train
 MAX_FINALISTS = 100
 
 # Flags that define what a run directory means; resuming with other values is refused.
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     rung.add_argument("--rung-epochs", type=integer_between(1, MAX_EPOCHS), default=RUNG.epochs, help="the rung's epochs")
     rung.add_argument("--rung-samples", type=positive_int, default=RUNG.max_train_samples,
                       help="the rung's training images (scored on the whole validation split)")
-    rung.add_argument("--rung-resolution-scale", type=positive_float, default=RUNG.resolution_scale,
+    rung.add_argument("--rung-resolution-scale", type=float_between(0.0, MAX_RUNG_SCALE), default=RUNG.resolution_scale,
                       help="the rung trains at this many times the proxy resolution, each side; each image costs "
                            "its square (at 2 the rung ranked like a long training where 1 did not: BENCHMARKS.md)")
     rung.add_argument("--rung-seconds", type=positive_float, default=RUNG.seconds,

@@ -64,7 +64,7 @@ class RungOptions:
     # Measured on the fidelity panel (benchmarks/rung.py, BENCHMARKS.md), Kendall tau against
     # the long reference at the seed independent of it: at twice the proxy's resolution 0.18
     # (the screening: 0.24), where 3 epochs on 8,192 images at the proxy's own size reached
-    # 0.07, at the same cost (about 30 s a training on 2 CPU cores); its own seeds agree at
+    # 0.07, at the same cost (24.5 against 23.4 s a training on 2 CPU cores); its own seeds agree at
     # 0.14 (the other rung's: 0.45). In replayed searches its winner retrained up to 0.002
     # above the screening's top (the other rung's: 0.0005); with 2 finalists the reported best
     # (the cheaper when not separated) is as good as the screening's top with 36% fewer

@@ -182,9 +182,7 @@ def scaling_scenario(folder: Path, faults: int, seed: int, extra: tuple[str, ...
     database's), and the same run uninterrupted and sequential (both with the ``extra``
     flags: a finer grid is more work for more faults); returns the report and both runs'
     ``coefficients.json``."""
-    import json
-
-    from tests.scaling_runs import ONE_THREAD, fit_command, logged_networks
+    from tests.scaling_runs import ONE_THREAD, coefficients_json, fit_command, logged_networks
 
     def command(name: str, *flags: str) -> list[str]:
         return fit_command(folder, name, *SCALING_SEEDS, *extra, *flags)
@@ -195,8 +193,7 @@ def scaling_scenario(folder: Path, faults: int, seed: int, extra: tuple[str, ...
     report = run_with_faults(command("chaos", "--workers", "2"), lambda: logged_networks(folder / "chaos"), faults,
                              (KILL_WORKER, KILL_COMMAND, SIGINT_COMMAND, SIGTERM_COMMAND), seed,
                              between=(0.0, 0.5), environment=ONE_THREAD)
-    read = lambda name: json.loads((folder / name / "coefficients.json").read_text())  # noqa: E731
-    return report, read("chaos"), read("calm")
+    return report, coefficients_json(folder / "chaos"), coefficients_json(folder / "calm")
 
 
 def restart_scenario(folder: Path, trials: int = 12, workers: int = 2, at: float = 40.0, down: float = 5.0,

@@ -44,6 +44,11 @@ def evaluations(run) -> tuple[dict, int]:
     return dict(logged), len(logged)
 
 
+def coefficients_json(run) -> dict:
+    """The run's ``coefficients.json`` as written (runs compared for equality, field by field)."""
+    return json.loads((run / "coefficients.json").read_text())
+
+
 def hard_npz(path):
     """Classes a faint band apart: one epoch leaves networks at different accuracies, so
     equal results across backends mean something."""

@@ -18,7 +18,7 @@ from infra.trial_state import TrialState
 from runners.search.records import read_records
 from tests.datasets import write_npz
 from tests.ray_cluster import HEAD, SECOND, kill_node, ray_cluster
-from tests.scaling_runs import evaluations, fit_process, logged_networks
+from tests.scaling_runs import coefficients_json, evaluations, fit_process, logged_networks
 
 pytestmark = pytest.mark.ray  # a cluster of two nodes: one Ray at a time on the machine
 
@@ -119,5 +119,4 @@ def test_a_node_lost_under_a_scaling_grid_costs_no_network_and_changes_no_result
     found, lines = evaluations(tmp_path / "cluster")
     assert lines == len(found) == len(expected), "a network was lost or trained twice"
     assert found == expected
-    read = lambda name: json.loads((tmp_path / name / "coefficients.json").read_text())  # noqa: E731
-    assert read("cluster") == read("sequential")
+    assert coefficients_json(tmp_path / "cluster") == coefficients_json(tmp_path / "sequential")

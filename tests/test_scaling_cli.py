@@ -18,7 +18,7 @@ from scaling.fit import main
 from scaling.reports import read_coefficients, read_laws
 from search_space import count_cost, load_spec, write_spec_file
 from tests.commands import assert_one_line_error, call, spawn
-from tests.scaling_runs import evaluations, fit_process, training_args
+from tests.scaling_runs import coefficients_json, evaluations, fit_process, training_args
 
 
 
@@ -232,7 +232,7 @@ def test_the_grid_on_workers_and_on_ray_gives_the_sequential_results_and_resumes
         assert process.wait(timeout=600) == 0, process.stderr.read()[-2000:]
     expected, _ = evaluations(tmp_path / "sequential")
     assert len(set(expected.values())) > 3  # networks differ: agreement below is not trivial
-    coefficients = json.loads((tmp_path / "sequential" / "coefficients.json").read_text())
+    coefficients = coefficients_json(tmp_path / "sequential")
 
     # Two local worker processes, killed with -9 once a few networks are logged, then resumed.
     process = fit_process(tmp_path, "workers", "--workers", "2")
@@ -274,7 +274,7 @@ def test_the_grid_on_workers_and_on_ray_gives_the_sequential_results_and_resumes
     for name in ("ray", "workers", "stopped"):
         found, _ = evaluations(tmp_path / name)
         assert found == expected, name
-        assert json.loads((tmp_path / name / "coefficients.json").read_text()) == coefficients, name
+        assert coefficients_json(tmp_path / name) == coefficients, name
 
 
 def test_a_disk_that_fills_mid_grid_is_one_line_and_the_same_command_resumes_once_space_is_freed(tmp_path):

@@ -95,11 +95,15 @@ def main() -> None:
         params, latencies = [c[0] for c in costs[name]], [c[2] for c in costs[name]]
         print(f"  {name:13s} reference mean {mean_interval(scores[name])}; parameters mean "
               f"{sum(params) / len(params) / 1e6:.2f}M; predicted latency mean {sum(latencies) / len(latencies):.1f} ms")
+    def change(name: str, column: int) -> float:
+        """The reported best's cost against ``name``'s, in percent, averaged over seeds."""
+        pairs = list(zip(costs["reported"], costs[name]))
+        return 100 * sum(ours[column] / theirs[column] - 1 for ours, theirs in pairs) / len(pairs)
+
     for name in NETWORKS[1:]:
         difference = paired_difference(scores["reported"], scores[name])
-        change = lambda column: 100 * sum(a[column] / b[column] - 1 for a, b in zip(costs["reported"], costs[name])) / len(costs[name])  # noqa: E731
         print(f"  reported - {name}: {difference.describe()}: {difference.verdict}; parameters "
-              f"{change(0):+.0f}%, predicted latency {change(2):+.0f}% on average")
+              f"{change(name, 0):+.0f}%, predicted latency {change(name, 2):+.0f}% on average")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ import numpy as np
 
 from infra.files import append_json_line, read_json_lines, write_json
 from infra.progress import progress_bar
+from infra.reliability import ranking_reliability
 from infra.seeds import replicate_seed
 from infra.statistics import rank_agreement, rank_agreement_difference
 from runners.data.sources import DataOptions, Splits, prepare
@@ -71,6 +72,7 @@ class Recipe:
         return self.epochs * self.train_samples
 
 
+REFERENCE_SEED = 0  # the seed of the reference's one full-panel training
 REFERENCE = Recipe("reference", resolution=(64, 64), epochs=6, train_samples=20_000, batch_size=128,
                    learning_rate=5e-3)
 
@@ -366,6 +368,64 @@ def reproducibility(directory: Path, bootstrap: int = 2000) -> list[str]:
     return lines
 
 
+def seed_accuracies(rows: list[dict], name: str, panel_size: int) -> dict[int, np.ndarray]:
+    """``name``'s accuracy per candidate at each seed that measured the whole panel."""
+    by_seed: dict[int, dict[int, float]] = {}
+    for row in rows:
+        if row["recipe"] == name and "accuracy" in row and not row.get("history"):
+            by_seed.setdefault(row["seed"], {})[row["candidate"]] = row["accuracy"]
+    return {seed: np.array([values[c] for c in range(panel_size)]) for seed, values in sorted(by_seed.items())
+            if len(values) == panel_size}
+
+
+SCREENING = "default"  # the search's screening proxy, which ranks on one seed
+
+
+def independent_agreement(directory: Path, bootstrap: int = 2000) -> list[str]:
+    """What a configuration's ranking is worth, measured on seeds independent of the reference.
+
+    The reference was trained at seed 0, the stream that also draws every proxy's seed-0
+    initial weights: a proxy's seed-0 ranking shares that draw with the reference and agrees
+    with it more than an independent one would. Here only seeds 1 and up meet the reference.
+    For every configuration measured at seeds 0-3: its ranking by the mean of two paired
+    seeds (how the search's rung decides) at seeds 0-1 against seeds 2-3, the mean of seeds
+    2-3 against the reference, and that minus the screening proxy's one-seed ranking at each
+    independent seed (paired bootstrap over candidates); and, from all its seeds, the share of
+    one seed's variance between candidates with the Kendall tau a ranking by the mean of m
+    seeds is expected to reach (:meth:`infra.reliability.RankingReliability.kendall_at`)."""
+    panel_size = len(read_panel(directory))
+    reference = reference_seeds(directory).get(REFERENCE_SEED, {})
+    if len(reference) < panel_size:
+        return []
+    reference_values = np.array([reference[c] for c in range(panel_size)])
+    rows = logged_rows(directory)
+    screening = seed_accuracies(rows, SCREENING, panel_size)
+    lines = []
+    for name in dict.fromkeys(r["recipe"] for r in rows if not r.get("history")):
+        seeds = seed_accuracies(rows, name, panel_size)
+        if not {0, 1, 2, 3} <= set(seeds):
+            continue
+        first, second = (seeds[0] + seeds[1]) / 2, (seeds[2] + seeds[3]) / 2
+        own = rank_agreement(first, second, bootstrap=bootstrap).kendall
+        against = rank_agreement(reference_values, second, bootstrap=bootstrap).kendall
+        singles = [rank_agreement(reference_values, seeds[s], bootstrap=bootstrap).kendall.mean for s in (1, 2, 3)]
+        lines.append(f"{name}: mean of 2 seeds, seeds 0-1 vs seeds 2-3 over {panel_size} candidates: Kendall "
+                     f"{own.mean:+.3f} [{own.low:+.3f}, {own.high:+.3f}]; seeds 2-3 vs reference {against.mean:+.3f} "
+                     f"[{against.low:+.3f}, {against.high:+.3f}]; one seed vs reference at seeds 1, 2, 3: "
+                     + ", ".join(f"{value:+.3f}" for value in singles))
+        reliability = ranking_reliability(np.stack(list(seeds.values()), axis=1), bootstrap=bootstrap)
+        lines.append(f"  {name} over its {len(seeds)} seeds: {reliability.between_share:.0%} of one seed's variance is "
+                     f"between candidates (seed noise {reliability.seed_noise:.4f} against a spread of "
+                     f"{reliability.spread:.4f}); expected Kendall of two rankings by the mean of 1, 2, 4, 8 seeds: "
+                     + ", ".join(f"{reliability.kendall_at(m):+.2f}" for m in (1, 2, 4, 8)))
+        if name != SCREENING:
+            for seed in (s for s in (1, 2, 3) if s in screening):
+                difference = rank_agreement_difference(reference_values, second, screening[seed], bootstrap=bootstrap)
+                lines.append(f"  {name} (seeds 2-3) minus the screening at seed {seed}, against the reference: "
+                             f"{difference.mean:+.3f} [{difference.low:+.3f}, {difference.high:+.3f}]")
+    return lines
+
+
 def front(rows: list[dict]) -> list[dict]:
     """The current rows (not history) that no other current row beats on both Kendall tau
     (higher) and seconds per candidate (lower)."""
@@ -493,7 +553,7 @@ def main() -> None:
     else:
         import pandas as pd
 
-        for line in reproducibility(args.dir, args.bootstrap):
+        for line in reproducibility(args.dir, args.bootstrap) + independent_agreement(args.dir, args.bootstrap):
             print(line)
         ceiling = reference_ceiling(args.dir, args.bootstrap)
         if ceiling:

@@ -2,9 +2,14 @@
 
     ../shared/peers/install-timm.sh .peers
     PYTHONPATH=.peers python benchmarks/foundation.py [--repeats 7] [--steps 5]
+        [--sizes 32x32:128,64x64:64,128x128:32,128x431:16] [--networks b0,ghost] [--profile 64x64:64]
 
 Both sides of each comparison are measured in this one run (the machine is noisy);
-medians over repeats are printed with their ratio. Record the output in BENCHMARKS.md.
+medians over repeats are printed with their ratio. Each step's share of the machine is
+given twice: of the sgemm peak, and of the roofline bound (the larger of its FLOPs over the
+sgemm peak and its least memory traffic over the copy bandwidth, both measured here), which
+a step that moves more bytes than it computes can reach where the sgemm peak cannot.
+Record the output in BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -33,11 +38,7 @@ def median_seconds(function, repeats: int, inner: int = 1) -> float:
 
 
 def fvcore_macs(spec, model=None):
-    model = (model or build_model(spec)).eval()
-    with torch.no_grad():
-        analysis = FlopCountAnalysis(model, torch.zeros(1, spec.in_channels, *spec.resolution))
-        ops = analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).by_operator()
-    return ops["conv"] + ops["linear"]
+    return fvcore_macs_of(model or build_model(spec), torch.zeros(1, spec.in_channels, *spec.resolution))
 
 
 def count_cold(spec):
@@ -63,11 +64,45 @@ def bench_cost(repeats: int) -> None:
 
 
 def sgemm_peak(size: int = 1024, repeats: int = 5) -> float:
-    """FLOP/s of a square float32 matrix product on this machine's threads: the roof a
-    convolution network's training step can at best approach."""
+    """FLOP/s of a square float32 matrix product on this machine's threads: the compute roof
+    a convolution network's training step can at best approach."""
     a, b = torch.randn(size, size), torch.randn(size, size)
     seconds = median_seconds(lambda: a @ b, repeats, inner=5)
     return 2 * size**3 / seconds
+
+
+def memory_bandwidth(megabytes: int = 256, repeats: int = 5) -> float:
+    """Bytes/s of a large float32 copy on this machine's threads (one read and one write per
+    element, far beyond the caches): the memory roof of a step that streams its tensors."""
+    source = torch.randn(megabytes * 2**20 // 4)
+    target = torch.empty_like(source)
+    seconds = median_seconds(lambda: target.copy_(source), repeats, inner=3)
+    return 2 * source.numel() * 4 / seconds
+
+
+def step_traffic(model: torch.nn.Module, images: torch.Tensor) -> int:
+    """Bytes a training step must at least move through memory (float32), a lower bound:
+    every leaf module's inputs read and outputs written once in the forward pass, twice that
+    in the backward pass (the saved input and the output's gradient read, the input's gradient
+    written), and per parameter one read forward, a read and a gradient write backward, and
+    AdamW's four reads and three writes (parameter, gradient, two moments)."""
+    forward = 0
+
+    def count(module, inputs, output):
+        nonlocal forward
+        tensors = [t for t in (*inputs, output) if isinstance(t, torch.Tensor)]
+        forward += sum(t.numel() for t in tensors) * 4
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    hooks = [m.register_forward_hook(count) for m in leaves]
+    try:
+        with torch.no_grad():
+            model(images)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    parameters = sum(p.numel() for p in model.parameters()) * 4
+    return 3 * forward + 10 * parameters
 
 
 class WithoutTarget(torch.nn.Module):
@@ -82,71 +117,170 @@ class WithoutTarget(torch.nn.Module):
         return self.model(images)
 
 
-def timm_model():
-    """timm's efficientnet_b0 from a side directory (``../shared/peers/install-timm.sh .peers``
-    and ``PYTHONPATH=.peers``); ``None`` when timm is not importable."""
-    try:
-        import timm
-    except ImportError:
-        return None
-    return WithoutTarget(timm.create_model("efficientnet_b0", num_classes=10, in_chans=1))
+@dataclasses.dataclass(frozen=True)
+class Network:
+    """A network of the comparison: this project's spec and timm's closest model (keyword
+    arguments of ``timm.create_model``)."""
+
+    label: str
+    spec: str
+    width_mult: float
+    depth_mult: float
+    timm_name: str
+    timm_label: str
+
+    def ours(self) -> torch.nn.Module:
+        spec = load_spec(self.spec, width_mult=self.width_mult, depth_mult=self.depth_mult)
+        return build_model(spec, num_classes=10, in_channels=1)
+
+    def peer(self) -> torch.nn.Module | None:
+        """timm's model from a side directory (``../shared/peers/install-timm.sh .peers`` and
+        ``PYTHONPATH=.peers``); ``None`` when timm is not importable."""
+        try:
+            import timm
+        except ImportError:
+            return None
+        multipliers = {} if self.width_mult == self.depth_mult == 1.0 else {
+            "channel_multiplier": self.width_mult, "depth_multiplier": self.depth_mult}
+        return WithoutTarget(timm.create_model(self.timm_name, num_classes=10, in_chans=1, **multipliers))
 
 
-def bench_training(repeats: int, steps: int, batch: int = 128) -> None:
-    """The project's training step (channels_last, multi-tensor AdamW) against timm's B0
-    with the same optimizer, eager and in channels_last, interleaved in one run."""
+# timm has no Ghost EfficientNetV2: the nearest it builds is the plain EfficientNetV2-S at the
+# same width and depth multipliers (Fused-MBConv and MBConv where the Ghost network has Ghost
+# modules), so that pair compares per-FLOP efficiency (the roofline share), not images/s.
+NETWORKS = {
+    "b0": Network("efficientnet-b0", "efficientnet-b0", 1.0, 1.0, "efficientnet_b0", "timm efficientnet_b0"),
+    "ghost": Network("ghost-efficientnetv2 w0.5 d0.5", "ghost-efficientnetv2", 0.5, 0.5, "efficientnetv2_s",
+                     "timm efficientnetv2_s w0.5 d0.5"),
+}
+SIZES = ((32, 32, 128), (64, 64, 64), (128, 128, 32), (128, 431, 16))  # height, width, batch
+
+
+@dataclasses.dataclass(frozen=True)
+class Roofs:
+    """What the machine allows: FLOP/s of sgemm and bytes/s of a streaming copy."""
+
+    flops: float
+    bandwidth: float
+
+    @classmethod
+    def measure(cls) -> "Roofs":
+        return cls(sgemm_peak(), memory_bandwidth())
+
+    def bound_seconds(self, flops: float, traffic: float) -> float:
+        """The roofline's lower bound on a step's time: compute or memory, whichever binds."""
+        return max(flops / self.flops, traffic / self.bandwidth)
+
+
+def bench_training(network: Network, height: int, width: int, batch: int, repeats: int, steps: int,
+                   roofs: Roofs) -> None:
+    """The project's training step (multi-tensor AdamW) in channels_last and contiguous
+    against timm's closest model with the same optimizer, default and channels_last,
+    interleaved in one run; FLOPs (3x the forward's, 2 per MAC) and the traffic lower bound
+    of :func:`step_traffic` give each contender's share of the roofline bound."""
     torch.manual_seed(0)
     config = TrainConfig()
-    images, labels = torch.randn(batch, 1, 32, 32), torch.randint(0, 10, (batch,))
-    spec = load_spec("efficientnet-b0")
+    images, labels = torch.randn(batch, 1, height, width), torch.randint(0, 10, (batch,))
 
     def contender(model, layout):
         model = model.train().to(memory_format=layout)
         optimizer = make_optimizer(model, config)
         x = images.contiguous(memory_format=layout)
-        return lambda: training_step(model, optimizer, x, labels, config.label_smoothing)
+        work = (3 * 2 * fvcore_macs_of(model, images[:1]) * batch, step_traffic(model, x))
+        return (lambda: training_step(model, optimizer, x, labels, config.label_smoothing)), work
 
-    ours = lambda: build_model(spec, num_classes=10, in_channels=1)  # noqa: E731
     contenders = {
-        "this project, channels_last (the training default)": contender(ours(), torch.channels_last),
-        "this project, contiguous": contender(ours(), torch.contiguous_format),
+        "this project, channels_last (the training default)": contender(network.ours(), torch.channels_last),
+        "this project, contiguous": contender(network.ours(), torch.contiguous_format),
     }
-    peer = timm_model()
+    peer = network.peer()
+    timm_default, timm_last = f"{network.timm_label}, default", f"{network.timm_label}, channels_last"
     if peer is not None:
-        contenders["timm efficientnet_b0, default (contiguous)"] = contender(peer, torch.contiguous_format)
-        contenders["timm efficientnet_b0, channels_last"] = contender(timm_model(), torch.channels_last)
-    for step in contenders.values():
-        for _ in range(3):
+        contenders[timm_default] = contender(peer, torch.contiguous_format)
+        contenders[timm_last] = contender(network.peer(), torch.channels_last)
+    for step, _ in contenders.values():
+        for _ in range(2):
             step()  # allocator and kernel warm-up
     samples = {name: [] for name in contenders}
     for _ in range(repeats):  # interleaved: drift of the machine hits every contender alike
-        for name, step in contenders.items():
+        for name, (step, _) in contenders.items():
             samples[name].append(median_seconds(step, 1, inner=steps))
     seconds = {name: statistics.median(values) for name, values in samples.items()}
-    flops_per_step = 3 * 2 * count_cost(dataclasses.replace(spec, resolution=(32, 32), in_channels=1,
-                                                           num_classes=10)).macs * batch
-    peak = sgemm_peak()
-    print(f"training step, efficientnet-b0 1x32x32 10 classes, batch {batch}, AdamW, "
-          f"{torch.get_num_threads()} threads, median of {repeats}x{steps} steps; sgemm peak {peak / 1e9:.1f} GFLOP/s")
+    print(f"training step, {network.label} 1x{height}x{width} 10 classes, batch {batch}, AdamW, "
+          f"{torch.get_num_threads()} threads, median of {repeats}x{steps} steps", flush=True)
     for name, value in seconds.items():
-        ratios = ""
-        if peer is not None:
-            ratios = "  ".join(f"{seconds[base] / value:5.2f}x {label}" for base, label in (
-                ("timm efficientnet_b0, default (contiguous)", "timm"),
-                ("timm efficientnet_b0, channels_last", "timm channels_last")))
-        print(f"  {name:52s} {value * 1e3:7.1f} ms {batch / value:7.1f} images/s "
-              f"{flops_per_step / value / peak:6.1%} of sgemm peak  {ratios}")
+        flops, traffic = contenders[name][1]
+        ratios = "" if peer is None else "  ".join(
+            f"{seconds[base] / value:5.2f}x {label}" for base, label in ((timm_default, "timm"),
+                                                                         (timm_last, "timm channels_last")))
+        print(f"  {name:52s} {value * 1e3:8.1f} ms {batch / value:7.1f} images/s  "
+              f"{flops / 1e9:6.1f} GFLOP {traffic / 1e9:5.2f} GB  {flops / value / roofs.flops:6.1%} of sgemm peak "
+              f"{roofs.bound_seconds(flops, traffic) / value:6.1%} of roofline  {ratios}", flush=True)
     if peer is None:
         print("  (timm not importable: ../shared/peers/install-timm.sh .peers, then PYTHONPATH=.peers)")
+
+
+def fvcore_macs_of(model: torch.nn.Module, image: torch.Tensor) -> int:
+    """Convolution and linear MACs of one image through ``model``, as fvcore counts them (one
+    count for this project's networks and timm's alike)."""
+    training = model.training
+    model.eval()
+    with torch.no_grad():
+        analysis = FlopCountAnalysis(model, (image,))
+        ops = analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).by_operator()
+    model.train(training)
+    return ops.get("conv", 0) + ops.get("linear", 0)
+
+
+def profile_step(network: Network, height: int, width: int, batch: int, rows: int = 15) -> None:
+    """Where this project's channels_last training step spends its time: torch.profiler's
+    operators by self CPU time over a few steps."""
+    from torch.profiler import ProfilerActivity, profile
+
+    config = TrainConfig()
+    model = network.ours().train().to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(model, config)
+    images = torch.randn(batch, 1, height, width).contiguous(memory_format=torch.channels_last)
+    labels = torch.randint(0, 10, (batch,))
+    for _ in range(2):
+        training_step(model, optimizer, images, labels, config.label_smoothing)
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        for _ in range(3):
+            training_step(model, optimizer, images, labels, config.label_smoothing)
+    print(f"profile: {network.label} 1x{height}x{width}, batch {batch}, channels_last, 3 steps")
+    print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows))
+
+
+def parse_sizes(text: str) -> list[tuple[int, int, int]]:
+    """``HxW:BATCH,...`` as (height, width, batch) triples."""
+    sizes = []
+    for item in text.split(","):
+        shape, batch = item.split(":")
+        height, width = shape.split("x")
+        sizes.append((int(height), int(width), int(batch)))
+    return sizes
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--sizes", type=parse_sizes, default=list(SIZES), help="HxW:BATCH,... (default: %(default)s)")
+    parser.add_argument("--networks", default=",".join(NETWORKS), help=f"some of {', '.join(NETWORKS)}")
+    parser.add_argument("--profile", type=parse_sizes, default=[],
+                        help="HxW:BATCH,...: also profile this project's step at these sizes")
+    parser.add_argument("--skip-cost", action="store_true", help="no count_cost vs fvcore comparison")
     args = parser.parse_args()
-    bench_cost(args.repeats)
-    bench_training(args.repeats, args.steps)
+    if not args.skip_cost:
+        bench_cost(args.repeats)
+    roofs = Roofs.measure()
+    print(f"machine: sgemm peak {roofs.flops / 1e9:.1f} GFLOP/s, copy bandwidth {roofs.bandwidth / 1e9:.1f} GB/s, "
+          f"{torch.get_num_threads()} threads", flush=True)
+    for key in args.networks.split(","):
+        for height, width, batch in args.sizes:
+            bench_training(NETWORKS[key], height, width, batch, args.repeats, args.steps, roofs)
+    for height, width, batch in args.profile:
+        profile_step(NETWORKS["b0"], height, width, batch)
 
 
 if __name__ == "__main__":

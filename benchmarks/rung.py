@@ -13,7 +13,8 @@ of the set not separated from the rung's winner). For every K the script reports
 reference accuracy of the reported best against the screening's top candidate, a random
 candidate of the draw and the draw's best (the oracle), with the mean parameters of each and
 how often the rung separated its winner. Screening and rung seeds are drawn at random among
-those measured, so seed luck is part of the replay.
+those measured other than the reference's own seed (0), so seed luck is part of the replay and
+no replayed ranking shares the reference's initial weights.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fidelity import DIRECTORY, logged_rows, reference_seeds  # benchmarks/ is the script's own directory
+from fidelity import DIRECTORY, REFERENCE_SEED, SCREENING, independent_agreement, logged_rows, reference_seeds  # benchmarks/ is the script's own directory
 
 from infra.statistics import rank_agreement
 from runners.search.finalists import Finalist, comparison_level, decide
@@ -43,7 +44,7 @@ def panel_table(directory: Path, rung: str) -> tuple[dict, dict, np.ndarray, np.
         elif row["recipe"] == rung:
             rung_scores.setdefault(row["seed"], {})[row["candidate"]] = row["accuracy"]
     panel = json.loads((directory / "panel.json").read_text())
-    reference = reference_seeds(directory)[0]
+    reference = reference_seeds(directory)[REFERENCE_SEED]
     size = len(panel)
     return (screening, rung_scores, np.array([reference[c] for c in range(size)]),
             np.array([entry["params"] for entry in panel], dtype=float))
@@ -52,8 +53,9 @@ def panel_table(directory: Path, rung: str) -> tuple[dict, dict, np.ndarray, np.
 def replay(screening, rung_scores, reference, params, count: int, window: int, draws: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     size = len(reference)
-    screening_seeds = sorted(s for s, values in screening.items() if len(values) == size)
-    rung_seeds = sorted(s for s, values in rung_scores.items() if len(values) == size)
+    # Seeds other than the reference's own, whose initial weights the reference shares.
+    screening_seeds = sorted(s for s, values in screening.items() if len(values) == size and s != REFERENCE_SEED)
+    rung_seeds = sorted(s for s, values in rung_scores.items() if len(values) == size and s != REFERENCE_SEED)
     level = comparison_level(count, 1)  # the default rung's budget makes one look at two seeds
     picked = {"reported": [], "rung winner": [], "screening top": [], "random": [], "oracle": []}
     cost = {name: [] for name in picked}
@@ -85,17 +87,9 @@ def main() -> None:
     args = parser.parse_args()
     screening, rung_scores, reference, params = panel_table(DIRECTORY, args.rung)
     size = len(reference)
-    mean_rung = np.mean([[rung_scores[s][c] for c in range(size)] for s in sorted(rung_scores)], axis=0)
-    for name, scores in (("screening (seed 0)", [screening[0][c] for c in range(size)]),
-                         (f"{args.rung} (mean of {len(rung_scores)} seeds)", mean_rung),
-                         (f"{args.rung} (seed 0)", [rung_scores[0][c] for c in range(size)])):
-        agreement = rank_agreement(reference, scores).kendall
-        print(f"{name} vs reference over {size} candidates: Kendall {agreement.mean:+.3f} "
-              f"[{agreement.low:+.3f}, {agreement.high:+.3f}]")
-    if len(rung_scores) >= 2:
-        agreement = rank_agreement([rung_scores[0][c] for c in range(size)],
-                                   [rung_scores[1][c] for c in range(size)]).kendall
-        print(f"{args.rung} seed 0 vs seed 1: Kendall {agreement.mean:+.3f} [{agreement.low:+.3f}, {agreement.high:+.3f}]")
+    for line in independent_agreement(DIRECTORY):
+        if line.lstrip().startswith((SCREENING + ":", args.rung)):
+            print(line)
     print(f"replayed searches: {args.draws} draws of {args.window} of the {size} candidates; reference accuracy "
           "(mean over draws) and parameters of the network each rule returns:")
     for count in (int(part) for part in args.counts.split(",")):

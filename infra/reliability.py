@@ -20,10 +20,15 @@ From these:
   candidates when its p-value is below :data:`SEPARATION_LEVEL`.
 - Kendall's tau between the first two seeds' rankings with a bootstrap interval over
   candidates (:func:`infra.statistics.rank_agreement`), with three or more candidates.
+- :meth:`RankingReliability.kendall_at`: the Kendall tau two independent rankings by the mean
+  of ``m`` seeds are expected to reach, from ``between_share`` by the Spearman-Brown formula
+  (the reliability of an ``m``-seed mean) and Greiner's relation for normal scores
+  (``tau = 2/pi asin(rho)``, Kendall 1948): how many seeds a ranking needs to be reproducible.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -51,6 +56,15 @@ class RankingReliability:
     @property
     def separates(self) -> bool:
         return self.p_value < SEPARATION_LEVEL
+
+    def kendall_at(self, seeds: int) -> float:
+        """Kendall tau expected between two independent rankings of these candidates, each by
+        the mean of ``seeds`` seeds (normal scores; see the module's docstring)."""
+        if seeds < 1:
+            raise ValueError(f"seeds must be at least 1, got {seeds}")
+        share = self.between_share
+        correlation = seeds * share / (1 + (seeds - 1) * share) if share > 0 else 0.0
+        return 2 / math.pi * math.asin(correlation)
 
     def describe(self, proxy: str = "the proxy") -> str:
         verdict = (f"{proxy} separates these candidates" if self.separates

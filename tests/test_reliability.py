@@ -70,3 +70,37 @@ def test_all_candidates_equal_is_not_separated():
 def test_tables_that_cannot_be_judged_are_refused(table):
     with pytest.raises(ValueError, match="ranking reliability needs"):
         ranking_reliability(table)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), shape=shapes, spread=st.floats(0.0, 0.05))
+def test_the_kendall_expected_of_a_seed_mean_grows_with_seeds_and_matches_the_shares(seed, shape, spread):
+    table = 0.7 + np.linspace(0, spread, shape[0])[:, None] + _noise(seed, shape)
+    reliability = ranking_reliability(table, bootstrap=10)
+    expected = [reliability.kendall_at(seeds) for seeds in range(1, 9)]
+    assert all(0.0 <= value <= 1.0 for value in expected)
+    assert expected == sorted(expected)
+    # One seed is ICC(3,1); the table's own seed count is ICC(3,k): Spearman-Brown links them.
+    assert expected[0] == pytest.approx(2 / np.pi * np.arcsin(reliability.between_share))
+    assert reliability.kendall_at(shape[1]) == pytest.approx(2 / np.pi * np.arcsin(reliability.mean_share))
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), share=st.floats(0.1, 0.9), seeds=st.integers(1, 4))
+def test_the_kendall_expected_of_a_seed_mean_is_what_two_such_rankings_reach(seed, share, seeds):
+    # Normal candidates with a known share of between-candidate variance: the Kendall tau of
+    # two independent rankings by the mean of `seeds` seeds, simulated, against the forecast
+    # made from a separate two-seed table. 600 candidates: each tau has a standard error
+    # near 0.02, the estimated share one near 0.03 (tolerance 0.08 is about 3 of both).
+    rng = np.random.default_rng(seed)
+    candidates, noise = 600, 1.0
+    truth = rng.normal(0.0, noise * np.sqrt(share / (1 - share)), candidates)
+    measured = truth[:, None] + rng.normal(0.0, noise, (candidates, 2))
+    forecast = ranking_reliability(measured, bootstrap=2).kendall_at(seeds)
+    first, second = (truth + rng.normal(0.0, noise, (seeds, candidates)).mean(axis=0) for _ in range(2))
+    assert stats.kendalltau(first, second)[0] == pytest.approx(forecast, abs=0.08)
+
+
+def test_a_seed_count_below_one_is_refused():
+    with pytest.raises(ValueError, match="at least 1"):
+        ranking_reliability([[0.7, 0.8], [0.6, 0.7], [0.9, 0.8]], bootstrap=10).kendall_at(0)

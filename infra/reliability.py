@@ -37,6 +37,9 @@ import numpy as np
 from infra.statistics import Estimate, rank_agreement
 
 SEPARATION_LEVEL = 0.05  # the F-test's level for "the proxy separates these candidates"
+# A ranking is called reproducible at this Kendall tau between two independent repeats: half
+# of all pairs more often in agreement than not (the search's rung target, BENCHMARKS.md).
+REPRODUCIBLE_KENDALL = 0.5
 
 
 @dataclass(frozen=True)
@@ -66,15 +69,35 @@ class RankingReliability:
         correlation = seeds * share / (1 + (seeds - 1) * share) if share > 0 else 0.0
         return 2 / math.pi * math.asin(correlation)
 
+    def seeds_for(self, kendall: float = REPRODUCIBLE_KENDALL) -> int | None:
+        """The fewest seeds whose mean ranks these candidates reproducibly at ``kendall``
+        (:meth:`kendall_at`); ``None`` when no number does (no spread between candidates)."""
+        if not 0 < kendall < 1:
+            raise ValueError(f"kendall must be in (0, 1), got {kendall}")
+        share = self.between_share
+        if share <= 0:
+            return None
+        if share >= 1:
+            return 1
+        correlation = math.sin(math.pi * kendall / 2)  # the m-seed reliability that reaches it
+        seeds = max(1, math.ceil(correlation * (1 - share) / (share * (1 - correlation)) - 1e-9))
+        while self.kendall_at(seeds) < kendall:  # guards the rounding of the inverse
+            seeds += 1
+        return seeds
+
     def describe(self, proxy: str = "the proxy") -> str:
         verdict = (f"{proxy} separates these candidates" if self.separates
                    else f"the candidates are not distinguishable at {proxy}")
         tau = ("" if self.kendall is None else
                f"; seed 0 vs seed 1 Kendall {self.kendall.mean:+.2f} [{self.kendall.low:+.2f}, {self.kendall.high:+.2f}]")
+        needed = self.seeds_for()
+        forecast = (f"; no number of seeds ranks them reproducibly" if needed is None else
+                    f"; a ranking by the mean of {needed} seed{'s' if needed > 1 else ''} is expected to reach "
+                    f"Kendall {REPRODUCIBLE_KENDALL}")
         return (f"{verdict} (F-test p = {self.p_value:.2g} over {self.candidates} candidates x {self.seeds} seeds; "
                 f"{self.between_share:.0%} of one seed's variance is between candidates, {self.mean_share:.0%} "
                 f"of the {self.seeds}-seed mean's; seed noise {self.seed_noise:.4f} against a spread of "
-                f"{self.spread:.4f}{tau})")
+                f"{self.spread:.4f}{tau}{forecast})")
 
     def to_json(self) -> dict:
         return {"candidates": self.candidates, "seeds": self.seeds, "between_share": self.between_share,
@@ -126,4 +149,4 @@ def ranking_reliability(scores: Sequence[Sequence[float]], *, bootstrap: int = 2
                               float(f_statistic), float(p_value), kendall)
 
 
-__all__ = ["RankingReliability", "SEPARATION_LEVEL", "ranking_reliability"]
+__all__ = ["REPRODUCIBLE_KENDALL", "RankingReliability", "SEPARATION_LEVEL", "ranking_reliability"]

@@ -58,6 +58,7 @@ def test_identical_rankings_at_every_seed_are_perfectly_reliable():
     reliability = ranking_reliability(table, bootstrap=50)
     assert reliability.separates and reliability.between_share == 1.0 and reliability.kendall.mean == 1.0
     assert "separates these candidates" in reliability.describe()
+    assert "a ranking by the mean of 1 seed is expected to reach Kendall 0.5" in reliability.describe()
 
 
 def test_all_candidates_equal_is_not_separated():
@@ -104,3 +105,16 @@ def test_the_kendall_expected_of_a_seed_mean_is_what_two_such_rankings_reach(see
 def test_a_seed_count_below_one_is_refused():
     with pytest.raises(ValueError, match="at least 1"):
         ranking_reliability([[0.7, 0.8], [0.6, 0.7], [0.9, 0.8]], bootstrap=10).kendall_at(0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), shape=shapes, spread=st.floats(0.0, 0.05), kendall=st.floats(0.05, 0.95))
+def test_the_seeds_needed_are_the_fewest_that_reach_the_kendall(seed, shape, spread, kendall):
+    reliability = ranking_reliability(0.7 + np.linspace(0, spread, shape[0])[:, None] + _noise(seed, shape),
+                                      bootstrap=10)
+    needed = reliability.seeds_for(kendall)
+    if reliability.between_share == 0:
+        assert needed is None and "no number of seeds" in reliability.describe()
+    else:
+        assert reliability.kendall_at(needed) >= kendall
+        assert needed == 1 or reliability.kendall_at(needed - 1) < kendall

@@ -385,45 +385,52 @@ def independent_agreement(directory: Path, bootstrap: int = 2000) -> list[str]:
     """What a configuration's ranking is worth, measured on seeds independent of the reference.
 
     The reference was trained at seed 0, the stream that also draws every proxy's seed-0
-    initial weights: a proxy's seed-0 ranking shares that draw with the reference and agrees
-    with it more than an independent one would. Here only seeds 1 and up meet the reference.
-    For every configuration measured at seeds 0-3: its ranking by the mean of two paired
-    seeds (how the search's rung decides) at seeds 0-1 against seeds 2-3, the mean of seeds
-    2-3 against the reference, and that minus the screening proxy's one-seed ranking at each
-    independent seed (paired bootstrap over candidates); and, from all its seeds, the share of
-    one seed's variance between candidates with the Kendall tau a ranking by the mean of m
-    seeds is expected to reach (:meth:`infra.reliability.RankingReliability.kendall_at`)."""
+    initial weights: a proxy's seed-0 ranking shares that draw with the reference. Here only
+    seeds 1 and up meet the reference. For every configuration measured at 2m seeds or more
+    (m = 1, 2, 4, 8): its ranking by the mean of m paired seeds (how the search's finalists
+    are decided) at seeds 0..m-1 against seeds m..2m-1, the mean of seeds m..2m-1 against the
+    reference (for the screening proxy, which the search ranks on one seed, also each of its
+    independent seeds against the reference); and, from all its seeds, the share of one seed's variance
+    between candidates with the Kendall tau a ranking by the mean of m seeds is expected to
+    reach (:meth:`infra.reliability.RankingReliability.kendall_at`)."""
     panel_size = len(read_panel(directory))
     reference = reference_seeds(directory).get(REFERENCE_SEED, {})
     if len(reference) < panel_size:
         return []
     reference_values = np.array([reference[c] for c in range(panel_size)])
     rows = logged_rows(directory)
-    screening = seed_accuracies(rows, SCREENING, panel_size)
     lines = []
     for name in dict.fromkeys(r["recipe"] for r in rows if not r.get("history")):
         seeds = seed_accuracies(rows, name, panel_size)
-        if not {0, 1, 2, 3} <= set(seeds):
+        contiguous = next(k for k in range(len(seeds) + 1) if k not in seeds)
+        if contiguous < 4:
             continue
-        first, second = (seeds[0] + seeds[1]) / 2, (seeds[2] + seeds[3]) / 2
-        own = rank_agreement(first, second, bootstrap=bootstrap).kendall
-        against = rank_agreement(reference_values, second, bootstrap=bootstrap).kendall
-        singles = [rank_agreement(reference_values, seeds[s], bootstrap=bootstrap).kendall.mean for s in (1, 2, 3)]
-        lines.append(f"{name}: mean of 2 seeds, seeds 0-1 vs seeds 2-3 over {panel_size} candidates: Kendall "
-                     f"{own.mean:+.3f} [{own.low:+.3f}, {own.high:+.3f}]; seeds 2-3 vs reference {against.mean:+.3f} "
-                     f"[{against.low:+.3f}, {against.high:+.3f}]; one seed vs reference at seeds 1, 2, 3: "
-                     + ", ".join(f"{value:+.3f}" for value in singles))
+        lines.append(f"{name}, over {panel_size} candidates:")
+        for m in (m for m in (1, 2, 4, 8) if 2 * m <= contiguous):
+            first = np.mean([seeds[s] for s in range(m)], axis=0)
+            second = np.mean([seeds[s] for s in range(m, 2 * m)], axis=0)
+            own = rank_agreement(first, second, bootstrap=bootstrap).kendall
+            against = rank_agreement(reference_values, second, bootstrap=bootstrap).kendall
+            line = (f"  mean of {m} seed{'s' if m > 1 else ''}: {seed_span(0, m)} vs {seed_span(m, 2 * m)} Kendall "
+                    f"{own.mean:+.3f} [{own.low:+.3f}, {own.high:+.3f}]; {seed_span(m, 2 * m)} vs reference "
+                    f"{against.mean:+.3f} [{against.low:+.3f}, {against.high:+.3f}]")
+            lines.append(line)
+        if name == SCREENING:  # the search ranks on one screening seed: its agreement at every independent one
+            singles = [rank_agreement(reference_values, values, bootstrap=bootstrap).kendall.mean
+                       for seed, values in seeds.items() if seed != REFERENCE_SEED]
+            lines.append(f"  one seed vs reference at each of seeds 1-{len(singles)}: mean {np.mean(singles):+.3f}, "
+                         f"from {min(singles):+.3f} to {max(singles):+.3f}")
         reliability = ranking_reliability(np.stack(list(seeds.values()), axis=1), bootstrap=bootstrap)
-        lines.append(f"  {name} over its {len(seeds)} seeds: {reliability.between_share:.0%} of one seed's variance is "
-                     f"between candidates (seed noise {reliability.seed_noise:.4f} against a spread of "
+        lines.append(f"  all {len(seeds)} seeds: {reliability.between_share:.0%} of one seed's variance is between "
+                     f"candidates (seed noise {reliability.seed_noise:.4f} against a spread of "
                      f"{reliability.spread:.4f}); expected Kendall of two rankings by the mean of 1, 2, 4, 8 seeds: "
                      + ", ".join(f"{reliability.kendall_at(m):+.2f}" for m in (1, 2, 4, 8)))
-        if name != SCREENING:
-            for seed in (s for s in (1, 2, 3) if s in screening):
-                difference = rank_agreement_difference(reference_values, second, screening[seed], bootstrap=bootstrap)
-                lines.append(f"  {name} (seeds 2-3) minus the screening at seed {seed}, against the reference: "
-                             f"{difference.mean:+.3f} [{difference.low:+.3f}, {difference.high:+.3f}]")
     return lines
+
+
+def seed_span(start: int, stop: int) -> str:
+    """Seeds ``start..stop-1`` in words."""
+    return f"seed {start}" if stop == start + 1 else f"seeds {start}-{stop - 1}"
 
 
 def front(rows: list[dict]) -> list[dict]:

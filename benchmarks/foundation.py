@@ -3,6 +3,7 @@
     ../shared/peers/install-timm.sh .peers
     PYTHONPATH=.peers python benchmarks/foundation.py [--repeats 7] [--steps 5]
         [--sizes 32x32:128,64x64:64,128x128:32,128x431:16] [--networks b0,ghost] [--profile 64x64:64]
+        [--compile 64x64:64]
 
 Both sides of each comparison are measured in this one run (the machine is noisy);
 medians over repeats are printed with their ratio. Each step's share of the machine is
@@ -251,6 +252,41 @@ def profile_step(network: Network, height: int, width: int, batch: int, rows: in
     print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows))
 
 
+def compile_gain(network: Network, height: int, width: int, batch: int, repeats: int, steps: int) -> None:
+    """Whether ``torch.compile`` (Inductor) pays for this project's channels_last step: the
+    first compiled step's time (the warm-up: tracing, code generation and compilation; a
+    second run of this script finds Inductor's on-disk caches and measures the warm cache),
+    the steady compiled step against the eager one (interleaved), and the images a training
+    must see before the warm-up is paid back."""
+    config = TrainConfig()
+    images = torch.randn(batch, 1, height, width).contiguous(memory_format=torch.channels_last)
+    labels = torch.randint(0, 10, (batch,))
+    torch.manual_seed(0)
+    eager = network.ours().train().to(memory_format=torch.channels_last)
+    compiled_model = network.ours().train().to(memory_format=torch.channels_last)
+    eager_optimizer, compiled_optimizer = make_optimizer(eager, config), make_optimizer(compiled_model, config)
+    compiled = torch.compile(compiled_model)
+    start = time.perf_counter()
+    training_step(compiled, compiled_optimizer, images, labels, config.label_smoothing)
+    warm_up = time.perf_counter() - start
+    contenders = {"eager": lambda: training_step(eager, eager_optimizer, images, labels, config.label_smoothing),
+                  "compiled": lambda: training_step(compiled, compiled_optimizer, images, labels, config.label_smoothing)}
+    for step in contenders.values():
+        for _ in range(2):
+            step()
+    samples = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, step in contenders.items():
+            samples[name].append(median_seconds(step, 1, inner=steps))
+    eager_seconds, compiled_seconds = (statistics.median(samples[name]) for name in ("eager", "compiled"))
+    saving = eager_seconds - compiled_seconds
+    payback = (f"pays back after {warm_up / saving * batch:,.0f} images" if saving > 0
+               else "never pays back (no faster per step)")
+    print(f"torch.compile, {network.label} 1x{height}x{width}, batch {batch}, channels_last: first step "
+          f"{warm_up:.1f} s; steady step {compiled_seconds * 1e3:.1f} ms compiled against {eager_seconds * 1e3:.1f} ms "
+          f"eager ({eager_seconds / compiled_seconds:.2f}x); {payback}", flush=True)
+
+
 def parse_sizes(text: str) -> list[tuple[int, int, int]]:
     """``HxW:BATCH,...`` as (height, width, batch) triples."""
     sizes = []
@@ -269,6 +305,8 @@ def main() -> None:
     parser.add_argument("--networks", default=",".join(NETWORKS), help=f"some of {', '.join(NETWORKS)}")
     parser.add_argument("--profile", type=parse_sizes, default=[],
                         help="HxW:BATCH,...: also profile this project's step at these sizes")
+    parser.add_argument("--compile", type=parse_sizes, default=[],
+                        help="HxW:BATCH,...: measure torch.compile's warm-up and gain at these sizes (B0)")
     parser.add_argument("--skip-cost", action="store_true", help="no count_cost vs fvcore comparison")
     args = parser.parse_args()
     if not args.skip_cost:
@@ -281,6 +319,8 @@ def main() -> None:
             bench_training(NETWORKS[key], height, width, batch, args.repeats, args.steps, roofs)
     for height, width, batch in args.profile:
         profile_step(NETWORKS["b0"], height, width, batch)
+    for height, width, batch in args.compile:
+        compile_gain(NETWORKS["b0"], height, width, batch, args.repeats, args.steps)
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ def test_racing_stops_at_a_separated_leader_and_at_the_seed_cap(tmp_path):
 
 
 def test_the_race_resumes_from_its_log_without_retraining(tmp_path):
-    options = RungOptions(3, max_seeds=3)
+    options = RungOptions(3, min_seeds=2, max_seeds=3)
     first, calls = _race(tmp_path, _records(3, [1, 2, 3]), [0.7, 0.71, 0.72], 7, options, noise=0.05)
     lines = (tmp_path / FINALISTS_LOG).read_text().splitlines()
     assert len(lines) == len(calls)
@@ -98,9 +98,9 @@ def test_the_race_resumes_from_its_log_without_retraining(tmp_path):
 def test_a_race_at_another_recipe_retrains_instead_of_reading_the_log(tmp_path):
     """Trainings logged at one rung recipe say nothing of another: changed epochs, images or
     resolution scale are trained anew, and the first recipe's rows are still read by it."""
-    options = RungOptions(2, max_seeds=2)
+    options = RungOptions(2, min_seeds=2, max_seeds=2)
     _, calls = _race(tmp_path, _records(2, [1, 2]), [0.7, 0.8], 3, options)
-    for change in ({"epochs": 5}, {"max_train_samples": 100}, {"resolution_scale": 1.0}):
+    for change in ({"epochs": 5}, {"max_train_samples": 100}, {"resolution_scale": 2.0}, {"max_val_samples": 50}):
         _, again = _race(tmp_path, _records(2, [1, 2]), [0.7, 0.8], 3, dataclasses.replace(options, **change))
         assert sorted(again) == sorted(calls), change
     _, same = _race(tmp_path, _records(2, [1, 2]), [0.7, 0.8], 3, options)

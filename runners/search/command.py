@@ -89,12 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the screening's top K distinct candidates retrained at the rung, racing on paired seeds; "
                            "the best is the cheapest not separated from the rung's winner (0: off, the screening's "
                            "top candidate is the answer)")
-    rung.add_argument("--rung-epochs", type=integer_between(1, MAX_EPOCHS), default=RUNG.epochs, help="the rung's epochs")
-    rung.add_argument("--rung-samples", type=positive_int, default=RUNG.max_train_samples,
-                      help="the rung's training images (scored on the whole validation split)")
+    rung.add_argument("--rung-epochs", type=integer_between(1, MAX_EPOCHS), default=None,
+                      help="the rung's epochs; when not given, the proxy's --epochs")
+    rung.add_argument("--rung-samples", type=positive_int, default=None,
+                      help="the rung's training images; when not given, the proxy's --max-train-samples (scored on "
+                           "the proxy's validation images)")
     rung.add_argument("--rung-resolution-scale", type=float_between(0.0, MAX_RUNG_SCALE), default=RUNG.resolution_scale,
                       help="the rung trains at this many times the proxy resolution, each side; each image costs "
-                           "its square (at 2 the rung ranked like a long training where 1 did not: BENCHMARKS.md)")
+                           "its square")
+    rung.add_argument("--rung-seeds", type=integer_between(2, MAX_SEEDS), default=RUNG.min_seeds,
+                      help=f"seeds every finalist gets; the race then adds seeds up to {RUNG.max_seeds} (or this, "
+                           "if more) for the finalists not yet separated from the leader")
     rung.add_argument("--rung-seconds", type=positive_float, default=RUNG.seconds,
                       help="no further racing round starts past this many seconds of the rung (the first "
                            f"{RUNG.min_seeds} seeds of every finalist always run)")
@@ -188,8 +193,12 @@ def main(argv: list[str] | None = None) -> int:
 def _search(args: argparse.Namespace) -> int:
     if args.finalists == 1:
         raise UsageError("--finalists: expected 0 (off) or 2 or more finalists, got 1")
-    rung = RungOptions(count=args.finalists, epochs=args.rung_epochs, max_train_samples=args.rung_samples,
-                       resolution_scale=args.rung_resolution_scale, seconds=args.rung_seconds, tie_break=args.tie_break)
+    # The rung retrains at the screening's recipe (fresh seeds) unless a --rung-* flag says otherwise.
+    rung = RungOptions(count=args.finalists, epochs=args.rung_epochs or args.epochs,
+                       max_train_samples=args.rung_samples or args.max_train_samples,
+                       resolution_scale=args.rung_resolution_scale, max_val_samples=args.max_val_samples,
+                       min_seeds=args.rung_seeds, max_seeds=max(args.rung_seeds, RUNG.max_seeds),
+                       seconds=args.rung_seconds, tie_break=args.tie_break)
     if rung.tie_break == "latency" and args.budget_latency is None:
         raise UsageError("--tie-break latency needs --budget-latency (latency is predicted only under a latency "
                          "budget); use --tie-break params or macs")

@@ -170,7 +170,8 @@ def screening_reliability(settings: SearchSettings, records: list[TrialRecord]) 
                 if r.state is TrialState.COMPLETE and len(r.seed_accuracies) >= 2]
     if len(repeated) < 2:
         return ("screening ranking: one seed per candidate, so its worth is not measured in this run (on the "
-                "fidelity panel the default proxy's seed 0 and seed 1 rankings agree at Kendall tau 0.30, "
+                "fidelity panel two seeds of the default proxy rank alike at Kendall tau 0.30, and 30% of one "
+                "seed's variance lies between candidates, "
                 "BENCHMARKS.md); --seeds 2 measures it")
     return "screening ranking: " + ranking_reliability(repeated).describe("the screening proxy")
 

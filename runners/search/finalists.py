@@ -1,11 +1,15 @@
-"""The finalists rung: the screening's top candidates trained again at a fidelity that ranks.
+"""The finalists rung: the screening's top candidates trained again until their order is known.
 
-The screening proxy (a few thousand images) mostly removes clearly poor candidates: on the
-fidelity panel its seed-vs-seed Kendall tau is about 0.3 (BENCHMARKS.md), so its single top
-candidate is close to a random draw from the best few. The top ``count`` distinct candidates
-by screening score are therefore trained again at the rung's recipe (more images and epochs: a
-promotion rung in the sense of successive halving, Jamieson & Talwalkar 2016), at seed
-replicates shared by every finalist (common random numbers), racing on seeds:
+The screening proxy ranks each candidate on one seed: on the fidelity panel its seed-vs-seed
+Kendall tau is about 0.3 (BENCHMARKS.md), so its single top candidate is close to a random draw
+from the best few, and its job is to remove clearly poor candidates. The top ``count``
+distinct candidates by screening score are therefore trained again at the rung (a promotion
+rung in the sense of successive halving, Jamieson & Talwalkar 2016), at fresh seed replicates
+shared by every finalist (common random numbers), racing on seeds. What the rung trains is a
+measured choice: on the panel a longer training compressed the spread between candidates as
+much as it lowered the seed noise, so by default the rung is the screening's own recipe at
+more seeds, whose mean ranks more reproducibly per second than fewer longer trainings
+(``RungOptions`` takes any other recipe):
 
 1. every finalist gets ``min_seeds`` seeds;
 2. the leader is the finalist with the highest mean score; every finalist whose paired
@@ -46,7 +50,21 @@ from infra.reliability import RankingReliability, ranking_reliability
 from infra.rows import read_rows
 from infra.statistics import INTERVAL_LEVEL, PairedDifference, mean_interval, paired_difference
 from infra.trial_state import TrialState
+from runners.flags import SEARCH_PROXY
 from runners.search.records import TrialRecord
+
+# The default race, chosen on the fidelity panel (benchmarks/rung.py, BENCHMARKS.md "What do the
+# finalists buy?"): RUNG_COUNT finalists, RUNG_MIN_SEEDS seeds each, then seeds up to
+# RUNG_MAX_SEEDS for the leader and the finalists it has not separated itself from, within
+# RUNG_SECONDS. The screening's rankings by the mean of 8 seeds agreed at Kendall 0.64
+# [0.44, 0.83] (one seed: 0.30; 4 seeds: 0.35); replayed, 2 finalists at 8 seeds returned a
+# best within 0.0002 of the screening's top at the reference with 30% fewer parameters (3 or
+# 4 finalists: 0.001-0.002 lower at 45-52% fewer), its winner 0.0013 above. 2 x 8 trainings
+# of about 5 s fit the 6-minute default search.
+RUNG_COUNT = 2
+RUNG_MIN_SEEDS = 4
+RUNG_MAX_SEEDS = 8
+RUNG_SECONDS = 150.0
 
 FINALISTS_LOG = "finalists.jsonl"
 FINALISTS_DECISION = "finalists.json"
@@ -57,26 +75,26 @@ TIE_BREAKS = ("params", "macs", "latency")
 class RungOptions:
     """The finalists rung. ``count`` 0 switches it off (the screening's top candidate is the answer).
 
-    The rung's recipe: ``epochs`` over ``max_train_samples`` training images at
+    The rung's recipe: ``epochs`` over ``max_train_samples`` training images (None: all) at
     ``resolution_scale`` times the screening's proxy resolution (each side), scored on
-    ``max_val_samples`` validation images (None: the whole validation split)."""
+    ``max_val_samples`` validation images (None: the whole validation split). ``runners.search``
+    gives it the screening's own recipe unless its ``--rung-*`` flags say otherwise.
+    """
 
-    # Measured on the fidelity panel (benchmarks/rung.py, BENCHMARKS.md), Kendall tau against
-    # the long reference at the seed independent of it: at twice the proxy's resolution 0.18
-    # (the screening: 0.24), where 3 epochs on 8,192 images at the proxy's own size reached
-    # 0.07, at the same cost (24.5 against 23.4 s a training on 2 CPU cores); its own seeds agree at
-    # 0.14 (the other rung's: 0.45). In replayed searches its winner retrained up to 0.002
-    # above the screening's top (the other rung's: 0.0005); with 2 finalists the reported best
-    # (the cheaper when not separated) is as good as the screening's top with 36% fewer
-    # parameters. The first round of 2 x 2 trainings fits the budget; another would not.
-    count: int = 2
-    epochs: int = 2
-    max_train_samples: int = 4096
-    resolution_scale: float = 2.0
-    max_val_samples: int | None = None
-    min_seeds: int = 2
-    max_seeds: int = 4
-    seconds: float = 150.0
+    # Measured on the fidelity panel (benchmarks/fidelity.py, benchmarks/rung.py, BENCHMARKS.md):
+    # a longer training compresses the spread between candidates as much as it lowers the seed
+    # noise (6x the images at 32x32: 22% of one seed's variance between candidates, 2x the
+    # resolution: 20%; the screening's own recipe: 37%), so the same seconds buy a more
+    # reproducible ranking as more seeds of the screening's recipe at 4 s each than as fewer
+    # seeds at 24 s.
+    count: int = RUNG_COUNT
+    epochs: int = SEARCH_PROXY.epochs
+    max_train_samples: int | None = SEARCH_PROXY.max_train_samples
+    resolution_scale: float = 1.0
+    max_val_samples: int | None = SEARCH_PROXY.max_val_samples
+    min_seeds: int = RUNG_MIN_SEEDS
+    max_seeds: int = RUNG_MAX_SEEDS
+    seconds: float = RUNG_SECONDS
     tie_break: str = "params"
 
     def __post_init__(self) -> None:
@@ -96,8 +114,8 @@ class RungOptions:
                 "resolution_scale": self.resolution_scale, "max_val_samples": self.max_val_samples}
 
     def describe(self) -> str:
-        return (f"{self.epochs} epochs on up to {self.max_train_samples:,} images at {self.resolution_scale:g}x the "
-                "proxy resolution")
+        images = "all" if self.max_train_samples is None else f"up to {self.max_train_samples:,}"
+        return f"{self.epochs} epochs on {images} images at {self.resolution_scale:g}x the proxy resolution"
 
 
 @dataclass(frozen=True)

@@ -302,7 +302,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--sizes", type=parse_sizes, default=list(SIZES), help="HxW:BATCH,... (default: %(default)s)")
-    parser.add_argument("--networks", default=",".join(NETWORKS), help=f"some of {', '.join(NETWORKS)}")
+    parser.add_argument("--networks", default=",".join(NETWORKS), help=f"some of {', '.join(NETWORKS)}, or '' for none")
     parser.add_argument("--profile", type=parse_sizes, default=[],
                         help="HxW:BATCH,...: also profile this project's step at these sizes")
     parser.add_argument("--compile", type=parse_sizes, default=[],
@@ -314,7 +314,7 @@ def main() -> None:
     roofs = Roofs.measure()
     print(f"machine: sgemm peak {roofs.flops / 1e9:.1f} GFLOP/s, copy bandwidth {roofs.bandwidth / 1e9:.1f} GB/s, "
           f"{torch.get_num_threads()} threads", flush=True)
-    for key in args.networks.split(","):
+    for key in filter(None, args.networks.split(",")):  # "" measures no step (e.g. --compile alone)
         for height, width, batch in args.sizes:
             bench_training(NETWORKS[key], height, width, batch, args.repeats, args.steps, roofs)
     for height, width, batch in args.profile:

@@ -55,7 +55,7 @@ def plan_cost(plan: list[LayerPlan], height: int, width: int) -> tuple[Cost, int
 class FastTrainingConv2d(nn.Conv2d):
     """``nn.Conv2d`` with two exact shortcuts in training, for the shapes proxies meet.
 
-    * A pointwise (1x1, stride 1, ungrouped) conv on NHWC memory is one matrix product.
+    * A pointwise (1x1, stride 1, ungrouped) conv on a one-pixel map is one matrix product.
     * A "same"-padded stride-1 conv skips the kernel taps that only ever meet zero padding.
       On a feature map smaller than the kernel (a 5x5 depthwise kernel on the 1x1 or 2x2
       maps the last stages see at a 32x32 proxy resolution) the outer taps multiply
@@ -69,11 +69,11 @@ class FastTrainingConv2d(nn.Conv2d):
 
     def _conv_forward(self, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         if self.training and self.stride == (1, 1) and self.dilation == (1, 1):
-            if self.kernel_size == (1, 1) and self.groups == 1 and input.is_contiguous(
-                    memory_format=torch.channels_last):
-                # NHWC rows times the weight: free views in and out, and BLAS's GEMM runs
-                # several times faster than the convolution backward on a proxy's small maps.
-                return F.linear(input.permute(0, 2, 3, 1), weight.flatten(1), bias).permute(0, 3, 1, 2)
+            if self.kernel_size == (1, 1) and self.groups == 1 and input.shape[-2:] == (1, 1):
+                # On a one-pixel map the conv is a linear layer: BLAS's GEMM ran 1.3-1.8x faster
+                # than the convolution primitive there (forward and backward), and slower from
+                # 2x2 maps up (benchmarks/foundation.py; BENCHMARKS.md).
+                return F.linear(input.flatten(1), weight.flatten(1), bias)[:, :, None, None]
             cropped = self._live_taps(input, weight)
             if cropped is not None:
                 return F.conv2d(input, cropped, bias, 1, (cropped.shape[-2] // 2, cropped.shape[-1] // 2), 1,

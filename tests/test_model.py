@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from search_space import (adapt_input_channels, build_model, count_cost, fuse_model, load_adapted_state_dict,
@@ -200,6 +200,9 @@ def test_ghost_preset_is_v2s_with_ghost_blocks_eca_and_layer_scale():
 @settings(deadline=None, max_examples=40)
 @given(kernel=st.sampled_from([1, 3, 5, 7]), depthwise=st.booleans(), height=st.integers(1, 6),
        width=st.integers(1, 6), channels_last=st.booleans(), bias=st.booleans())
+# The pointwise shortcut's own case (a one-pixel map), which random draws rarely reach.
+@example(kernel=1, depthwise=False, height=1, width=1, channels_last=True, bias=True)
+@example(kernel=1, depthwise=False, height=1, width=1, channels_last=False, bias=True)
 def test_fast_training_conv_equals_the_plain_conv(kernel, depthwise, height, width, channels_last, bias):
     """Its shortcuts (pointwise as a matrix product, taps that only meet padding skipped)
     give the plain convolution's output and gradients."""

@@ -125,7 +125,7 @@ def decide_finalists(job: SearchJob, records: list[TrialRecord], rung: RungOptio
                       settings.reward_exponent)
 
     cost_column = {"params": "params", "macs": "macs", "latency": "latency_ms"}[rung.tie_break]
-    bar = progress_bar(len(finalists) * rung.min_seeds, f"finalists at the rung ({rung.epochs} epochs on "
+    bar = progress_bar(len(finalists) * rung.max_seeds, f"finalists at the rung ({rung.epochs} epochs on "
                        f"{len(data.train_x)} images at {'x'.join(map(str, data.resolution))})", "training", quiet)
     decision = race(finalists, train_at, rung, job.run_dir, score, lambda r: float(getattr(r, cost_column)),
                     objective.score, on_training=lambda: bar.update(1))

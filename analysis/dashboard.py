@@ -138,6 +138,11 @@ def default_output(runs: list[Path]) -> Path:
     return (RUNS if parent == Path.cwd().resolve() else parent) / "dashboard.html"
 
 
+# A browser that starts too slowly on a loaded machine fails one figure once: it is retried,
+# a browser that is missing fails every attempt and is reported.
+PNG_ATTEMPTS = 2
+
+
 def export_png(sections: list[Section], directory: Path) -> str:
     """Write each figure as ``NN-<heading>.png``; returns a one-line outcome."""
     figures = [(heading, content) for heading, content in sections if isinstance(content, go.Figure)]
@@ -149,11 +154,15 @@ def export_png(sections: list[Section], directory: Path) -> str:
     written = 0
     for index, (heading, figure) in enumerate(figures, start=1):
         name = re.sub(r"[^A-Za-z0-9]+", "-", heading).strip("-").lower()
-        try:
-            figure.write_image(directory / f"{index:02d}-{name}.png", width=1100, height=figure.layout.height or 600)
-        except Exception as error:  # kaleido reports a missing browser and the like in many ways
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            return f"PNG export stopped after {written} of {len(figures)} figures: {reason}"
+        for attempt in range(PNG_ATTEMPTS):
+            try:
+                figure.write_image(directory / f"{index:02d}-{name}.png", width=1100,
+                                   height=figure.layout.height or 600)
+                break
+            except Exception as error:  # kaleido reports a missing browser and the like in many ways
+                if attempt + 1 == PNG_ATTEMPTS:
+                    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                    return f"PNG export stopped after {written} of {len(figures)} figures: {reason}"
         written += 1
     return f"wrote {written} PNG files to {directory}"
 

@@ -252,7 +252,7 @@ def test_png_export_writes_every_figure(runs, tmp_path):
     assert result.code == 0, result.err
     figures = sum(isinstance(content, go.Figure) for _, content in dashboard_sections([runs["law"]]))
     pngs = sorted((tmp_path / "png").glob("*.png"))
-    assert len(pngs) == figures and f"wrote {figures} PNG files" in result.out
+    assert len(pngs) == figures and f"wrote {figures} PNG files" in result.out, result.err
     assert all(png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for png in pngs)
 
 

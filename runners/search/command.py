@@ -101,8 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"seeds every finalist gets; the race then adds seeds up to {RUNG.max_seeds} (or this, "
                            "if more) for the finalists not yet separated from the leader")
     rung.add_argument("--rung-seconds", type=positive_float, default=RUNG.seconds,
-                      help="no further racing round starts past this many seconds of the rung (the first "
-                           f"{RUNG.min_seeds} seeds of every finalist always run)")
+                      help="no further racing round starts past this many seconds of the rung (every finalist's "
+                           "first --rung-seeds seeds always run)")
     rung.add_argument("--tie-break", choices=TIE_BREAKS, default=RUNG.tie_break,
                       help="the secondary cost that picks the reported best among finalists not separated from the "
                            "winner: params (exact, the same on every machine, and spread 2-3x inside a MAC window), "

@@ -84,7 +84,7 @@ class RungOptions:
     # Measured on the fidelity panel (benchmarks/fidelity.py, benchmarks/rung.py, BENCHMARKS.md):
     # a longer training compresses the spread between candidates as much as it lowers the seed
     # noise (6x the images at 32x32: 22% of one seed's variance between candidates, 2x the
-    # resolution: 20%; the screening's own recipe: 37%), so the same seconds buy a more
+    # resolution: 20%; the screening's own recipe: 30%), so the same seconds buy a more
     # reproducible ranking as more seeds of the screening's recipe at 4 s each than as fewer
     # seeds at 24 s.
     count: int = RUNG_COUNT

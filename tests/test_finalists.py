@@ -140,7 +140,7 @@ def files(tmp_path_factory):
 def _search(files, out, *extra):
     return ["--data", files["npz"], "--space", files["space"], "--budget-flops", "12M", "--out", out, "--epochs", "1",
             "--batch-size", "32", "--max-train-samples", "96", "--max-val-samples", "48", "--quiet", "--no-pruning",
-            "--trials", "3", "--finalists", "2", "--rung-epochs", "1", "--rung-samples", "96", *extra]
+            "--trials", "3", "--finalists", "2", *extra]
 
 
 def test_the_search_reports_the_rung_and_points_best_yaml_at_its_choice(files, tmp_path, capsys):
@@ -154,7 +154,12 @@ def test_the_search_reports_the_rung_and_points_best_yaml_at_its_choice(files, t
     from search_space import spec_from_dict, stages_summary
     assert stages_summary(spec_from_dict(best)) == chosen["spec"]
     assert "equivalence set" in outcome.out and "ranking at the rung" in outcome.out
-    trainings = len((out / FINALISTS_LOG).read_text().splitlines())
+    # Without --rung-* flags the rung retrains at the screening's own recipe, on fresh seeds.
+    rows = [json.loads(line) for line in (out / FINALISTS_LOG).read_text().splitlines()]
+    assert {json.dumps(row["recipe"], sort_keys=True) for row in rows} == {json.dumps(
+        {"epochs": 1, "max_train_samples": 96, "resolution_scale": 1.0, "max_val_samples": 48}, sort_keys=True)}
+    assert all(sum(row["trial"] == f["trial"] for row in rows) >= 4 for f in decision["finalists"])
+    trainings = len(rows)
     again = call(main, _search(files, out), capsys)  # resumed: nothing retrained
     assert again.code == 0 and len((out / FINALISTS_LOG).read_text().splitlines()) == trainings
 

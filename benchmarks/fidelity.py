@@ -368,14 +368,19 @@ def reproducibility(directory: Path, bootstrap: int = 2000) -> list[str]:
     return lines
 
 
-def seed_accuracies(rows: list[dict], name: str, panel_size: int) -> dict[int, np.ndarray]:
-    """``name``'s accuracy per candidate at each seed that measured the whole panel."""
+def seed_tables(rows: list[dict], name: str) -> dict[int, dict[int, float]]:
+    """``name``'s accuracies by seed, then candidate (current logs only, not history)."""
     by_seed: dict[int, dict[int, float]] = {}
     for row in rows:
         if row["recipe"] == name and "accuracy" in row and not row.get("history"):
             by_seed.setdefault(row["seed"], {})[row["candidate"]] = row["accuracy"]
-    return {seed: np.array([values[c] for c in range(panel_size)]) for seed, values in sorted(by_seed.items())
-            if len(values) == panel_size}
+    return by_seed
+
+
+def seed_accuracies(rows: list[dict], name: str, panel_size: int) -> dict[int, np.ndarray]:
+    """``name``'s accuracy per candidate at each seed that measured the whole panel."""
+    return {seed: np.array([values[c] for c in range(panel_size)])
+            for seed, values in sorted(seed_tables(rows, name).items()) if len(values) == panel_size}
 
 
 SCREENING = "default"  # the search's screening proxy, which ranks on one seed
@@ -411,10 +416,9 @@ def independent_agreement(directory: Path, bootstrap: int = 2000) -> list[str]:
             second = np.mean([seeds[s] for s in range(m, 2 * m)], axis=0)
             own = rank_agreement(first, second, bootstrap=bootstrap).kendall
             against = rank_agreement(reference_values, second, bootstrap=bootstrap).kendall
-            line = (f"  mean of {m} seed{'s' if m > 1 else ''}: {seed_span(0, m)} vs {seed_span(m, 2 * m)} Kendall "
-                    f"{own.mean:+.3f} [{own.low:+.3f}, {own.high:+.3f}]; {seed_span(m, 2 * m)} vs reference "
-                    f"{against.mean:+.3f} [{against.low:+.3f}, {against.high:+.3f}]")
-            lines.append(line)
+            lines.append(f"  mean of {m} seed{'s' if m > 1 else ''}: {seed_span(0, m)} vs {seed_span(m, 2 * m)} "
+                         f"Kendall {own.mean:+.3f} [{own.low:+.3f}, {own.high:+.3f}]; {seed_span(m, 2 * m)} vs "
+                         f"reference {against.mean:+.3f} [{against.low:+.3f}, {against.high:+.3f}]")
         if name == SCREENING:  # the search ranks on one screening seed: its agreement at every independent one
             singles = [rank_agreement(reference_values, values, bootstrap=bootstrap).kendall.mean
                        for seed, values in seeds.items() if seed != REFERENCE_SEED]

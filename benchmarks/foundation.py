@@ -64,6 +64,20 @@ def bench_cost(repeats: int) -> None:
           f"{trace / warm:8.0f}x vs trace, {build_and_trace / warm:8.0f}x vs build + trace")
 
 
+def interleaved_seconds(steps: dict, repeats: int, inner: int) -> dict[str, float]:
+    """Each named step's median seconds: two warm-up calls each (allocator, kernels), then
+    ``repeats`` rounds of ``inner`` calls of every step in turn, so that drift of the machine
+    hits every contender alike."""
+    for step in steps.values():
+        for _ in range(2):
+            step()
+    samples = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            samples[name].append(median_seconds(step, 1, inner=inner))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def sgemm_peak(size: int = 1024, repeats: int = 5) -> float:
     """FLOP/s of a square float32 matrix product on this machine's threads: the compute roof
     a convolution network's training step can at best approach."""
@@ -199,14 +213,7 @@ def bench_training(network: Network, height: int, width: int, batch: int, repeat
     if peer is not None:
         contenders[timm_default] = contender(peer, torch.contiguous_format)
         contenders[timm_last] = contender(network.peer(), torch.channels_last)
-    for step, _ in contenders.values():
-        for _ in range(2):
-            step()  # allocator and kernel warm-up
-    samples = {name: [] for name in contenders}
-    for _ in range(repeats):  # interleaved: drift of the machine hits every contender alike
-        for name, (step, _) in contenders.items():
-            samples[name].append(median_seconds(step, 1, inner=steps))
-    seconds = {name: statistics.median(values) for name, values in samples.items()}
+    seconds = interleaved_seconds({name: step for name, (step, _) in contenders.items()}, repeats, steps)
     print(f"training step, {network.label} 1x{height}x{width} 10 classes, batch {batch}, AdamW, "
           f"{torch.get_num_threads()} threads, median of {repeats}x{steps} steps", flush=True)
     for name, value in seconds.items():
@@ -271,14 +278,8 @@ def compile_gain(network: Network, height: int, width: int, batch: int, repeats:
     warm_up = time.perf_counter() - start
     contenders = {"eager": lambda: training_step(eager, eager_optimizer, images, labels, config.label_smoothing),
                   "compiled": lambda: training_step(compiled, compiled_optimizer, images, labels, config.label_smoothing)}
-    for step in contenders.values():
-        for _ in range(2):
-            step()
-    samples = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, step in contenders.items():
-            samples[name].append(median_seconds(step, 1, inner=steps))
-    eager_seconds, compiled_seconds = (statistics.median(samples[name]) for name in ("eager", "compiled"))
+    seconds = interleaved_seconds(contenders, repeats, steps)
+    eager_seconds, compiled_seconds = seconds["eager"], seconds["compiled"]
     saving = eager_seconds - compiled_seconds
     payback = (f"pays back after {warm_up / saving * batch:,.0f} images" if saving > 0
                else "never pays back (no faster per step)")

@@ -28,20 +28,18 @@ from pathlib import Path
 
 import numpy as np
 
-from fidelity import DIRECTORY, REFERENCE_SEED, SCREENING, independent_agreement, logged_rows, reference_seeds  # benchmarks/ is the script's own directory
+from fidelity import (DIRECTORY, REFERENCE_SEED, SCREENING, independent_agreement, logged_rows,  # benchmarks/: the script's own directory
+                      reference_seeds, seed_tables)
 
 from runners.search.finalists import RUNG_MAX_SEEDS, RUNG_MIN_SEEDS, Finalist, comparison_level, decide
 
 RULES = ("reported", "rung winner", "screening top", "random", "oracle")
 
 
-def seed_tables(directory: Path, recipe: str) -> dict[int, dict[int, float]]:
-    """``recipe``'s accuracies by seed, then candidate (current logs only)."""
-    table: dict[int, dict[int, float]] = {}
-    for row in logged_rows(directory):
-        if "accuracy" in row and not row.get("history") and row["recipe"] == recipe:
-            table.setdefault(row["seed"], {})[row["candidate"]] = row["accuracy"]
-    return table
+def independent_seeds(table: dict[int, dict[int, float]], size: int) -> list[int]:
+    """The seeds that measured all ``size`` candidates, other than the reference's own (whose
+    initial weights the reference shares)."""
+    return sorted(s for s, values in table.items() if len(values) == size and s != REFERENCE_SEED)
 
 
 def panel_table(directory: Path, rung: str) -> tuple[dict, dict, np.ndarray, np.ndarray]:
@@ -50,7 +48,8 @@ def panel_table(directory: Path, rung: str) -> tuple[dict, dict, np.ndarray, np.
     panel = json.loads((directory / "panel.json").read_text())
     reference = reference_seeds(directory)[REFERENCE_SEED]
     size = len(panel)
-    return (seed_tables(directory, SCREENING), seed_tables(directory, rung),
+    rows = logged_rows(directory)
+    return (seed_tables(rows, SCREENING), seed_tables(rows, rung),
             np.array([reference[c] for c in range(size)]), np.array([entry["params"] for entry in panel], dtype=float))
 
 
@@ -58,9 +57,7 @@ def replay(screening, rung_scores, reference, params, count: int, seeds: int, wi
            same_recipe: bool, seed: int = 0):
     rng = np.random.default_rng(seed)
     size = len(reference)
-    # Seeds other than the reference's own, whose initial weights the reference shares.
-    screening_seeds = sorted(s for s, values in screening.items() if len(values) == size and s != REFERENCE_SEED)
-    rung_seeds = sorted(s for s, values in rung_scores.items() if len(values) == size and s != REFERENCE_SEED)
+    screening_seeds, rung_seeds = independent_seeds(screening, size), independent_seeds(rung_scores, size)
     level = comparison_level(count, RUNG_MAX_SEEDS - RUNG_MIN_SEEDS + 1)
     picked = {name: [] for name in RULES}
     cost = {name: [] for name in RULES}
@@ -98,8 +95,8 @@ def main() -> None:
     print(f"replayed searches with the rung at {args.rung!r}: {args.draws} draws of {args.window} of the "
           f"{len(reference)} candidates; reference accuracy (mean over draws) and parameters of the network each "
           "rule returns:")
-    independent = sum(len(values) == len(reference) for seed, values in rung_scores.items() if seed != REFERENCE_SEED)
-    independent -= args.rung == SCREENING  # the ranking screening seed is never a rung seed
+    # The screening seed that ranks a replay is never one of its rung seeds.
+    independent = len(independent_seeds(rung_scores, len(reference))) - (args.rung == SCREENING)
     for seeds in (int(part) for part in args.seeds.split(",")):
         if seeds > independent:
             print(f"  m = {seeds} seeds: only {independent} rung seeds measured apart from the reference's; skipped")

@@ -264,10 +264,12 @@ def test_a_stop_signal_settles_the_trials_in_flight_and_the_same_command_finishe
 
     def training() -> bool:
         """A trial finished and another one is training (its whole parameter set chosen, no record yet)."""
-        recorded = {r.number for r in read_records(run)}
-        if not recorded:
+        if not read_records(run):
             return False
         trials = optuna.load_study(study_name="search", storage=f"sqlite:///{run / 'study.db'}").trials
+        # Records are read after the study: a trial writes its record before it tells the
+        # study, so one read first could look running though its training had ended.
+        recorded = {r.number for r in read_records(run)}
         seen.update(t.number for t in trials
                     if t.state is TrialState.RUNNING and set(t.params) == whole and t.number not in recorded)
         return bool(seen)
@@ -275,7 +277,7 @@ def test_a_stop_signal_settles_the_trials_in_flight_and_the_same_command_finishe
     deadline = time.monotonic() + 240
     while not training() and search.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert search.poll() is None, "the search ended before it could be stopped"
+    assert search.poll() is None, ("the search ended before it could be stopped", search.communicate()[1])
     search.send_signal(stop)
     out, err = search.communicate(timeout=120)
     assert search.returncode == 128 + stop, err
@@ -291,7 +293,8 @@ def test_a_stop_signal_settles_the_trials_in_flight_and_the_same_command_finishe
                for n in seen), (seen, before)
     interrupted = [r for r in interrupted if set(r.params_sampled) == whole]
     finished = {r.number: r for r in before if r.state is not Outcome.INTERRUPTED}
-    assert subprocess.run(command, capture_output=True, timeout=600).returncode == 0
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
     after = [r for r in read_records(run) if r.state is not Outcome.INTERRUPTED]
     assert len(after) == 5 and len({r.number for r in after}) == 5
     assert all({r.number: r for r in after}[number] == record for number, record in finished.items())

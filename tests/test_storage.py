@@ -100,6 +100,41 @@ def test_independent_commands_share_one_study_and_its_trial_count(postgres_url, 
     assert other.code == 2 and "holds a search with --budget-flops" in other.err, other.err
 
 
+def _ask_after(url: str, start, answers, asks: int) -> None:
+    """A worker of the next test: wait for the start, then ask the study for ``asks`` trials."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.load_study(study_name="search", storage=open_storage(url))
+    start.wait()
+    answers.put([study.ask().number for _ in range(asks)])
+
+
+@pytest.mark.parametrize("scheme", ["sqlite:///", storage.JOURNAL_SCHEME])
+def test_workers_starting_together_each_take_a_different_queued_trial(tmp_path, scheme):
+    """A resumed search queues its interrupted candidates; its workers start together and
+    each asks the study for its next trial. No two may get the same queued trial (it would
+    be trained twice, and the second telling of it fails the worker)."""
+    import multiprocessing
+
+    url = f"{scheme}{tmp_path / 'study.db'}"
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(study_name="search", storage=open_storage(url))
+    for x in range(12):
+        study.enqueue_trial({"x": float(x)})
+    context = multiprocessing.get_context("spawn")
+    start, answers = context.Event(), context.Queue()
+    workers = [context.Process(target=_ask_after, args=(url, start, answers, 5)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    time.sleep(3.0)  # every worker loaded the study and waits, so that their asks collide
+    start.set()
+    numbers = [number for _ in workers for number in answers.get(timeout=120)]
+    for worker in workers:
+        worker.join()
+    assert len(numbers) == 20 and len(set(numbers)) == 20, sorted(numbers)
+    waiting = optuna.trial.TrialState.WAITING
+    assert not study.get_trials(states=(waiting,)), "every queued trial was taken, once"
+
+
 def _worker_processes(pid: int) -> list[int]:
     """The search's worker processes (spawned children; not multiprocessing's resource tracker)."""
     found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()

@@ -225,6 +225,8 @@ def open_storage(url: str, patience_s: float = STORAGE_PATIENCE_S) -> optuna.sto
                                      max_retry=2)) if server else {}
                 storage = optuna.storages.RDBStorage(
                     url, engine_kwargs={"pool_pre_ping": True} if server else None, **heartbeat)
+            if not server:
+                serialise_sqlite_transactions(storage.engine)
             return PatientStorage(storage, url, patience_s) if server else storage
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
             # Commands started together on a new database race to create its tables; the
@@ -238,6 +240,30 @@ def open_storage(url: str, patience_s: float = STORAGE_PATIENCE_S) -> optuna.sto
                 raise
             if not backoff.wait():
                 raise storage_outage(url, f"did not answer for {patience_s:g} s", patience_s) from None
+
+
+def serialise_sqlite_transactions(engine) -> None:
+    """Make each SQLite transaction take the database's write lock as it begins.
+
+    Python's sqlite3 driver opens a transaction only at the first write, so a read and the
+    write that depends on it are not atomic across processes. Optuna pops an enqueued trial
+    that way (find a WAITING trial, mark it RUNNING; ``SELECT ... FOR UPDATE`` means nothing
+    to SQLite), so two workers resuming a study could both pop the same queued candidate,
+    train it twice, and the second one's telling of it then fails. ``BEGIN IMMEDIATE`` at
+    the start of every transaction (SQLAlchemy's documented recipe for the pysqlite driver)
+    serialises them; a run's few workers wait milliseconds for each other.
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _driver_does_not_begin(dbapi_connection, record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_with_the_write_lock(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened while Optuna created its tables predate the listeners
 
 
 def journal_path(url: str) -> Path:

@@ -16,13 +16,17 @@ Record the output in BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
+import multiprocessing
 import statistics
 import time
 
 import torch
 from fvcore.nn import FlopCountAnalysis
 
+from infra.allocator import retain_freed_memory
+from runners.data.augmentation import transform_batch
 from runners.learning.loop import TrainConfig, make_optimizer, training_step
 from search_space import build_model, count_cost, load_spec
 from search_space.cost_model import stage_cost
@@ -187,12 +191,21 @@ class Roofs:
         return max(flops / self.flops, traffic / self.bandwidth)
 
 
-def bench_training(network: Network, height: int, width: int, batch: int, repeats: int, steps: int,
-                   roofs: Roofs) -> None:
-    """The project's training step (multi-tensor AdamW) in channels_last and contiguous
-    against timm's closest model with the same optimizer, default and channels_last,
-    interleaved in one run; FLOPs (3x the forward's, 2 per MAC) and the traffic lower bound
-    of :func:`step_traffic` give each contender's share of the roofline bound."""
+# The allocator is the whole process's (infra.allocator), so each setting is measured in a
+# process of its own: glibc's defaults (what a plain PyTorch script, timm's included, runs
+# with) and freed memory retained (what every training path of this project sets).
+ALLOCATORS = {"glibc default": False, "freed memory retained (runners.* set it)": True}
+
+
+def measure_steps(key: str, height: int, width: int, batch: int, repeats: int, steps: int,
+                  retain: bool) -> tuple[dict[str, tuple[float, float, int]], float]:
+    """In a fresh process: each contender's median step seconds, FLOPs and traffic lower
+    bound, interleaved in one run; and the augmentation's seconds per batch at this size
+    (random zoom and shift by ``grid_sample``, magnitude 1: the input pipeline's one
+    per-batch computation besides indexing)."""
+    if retain:
+        retain_freed_memory()
+    network = NETWORKS[key]
     torch.manual_seed(0)
     config = TrainConfig()
     images, labels = torch.randn(batch, 1, height, width), torch.randint(0, 10, (batch,))
@@ -209,22 +222,48 @@ def bench_training(network: Network, height: int, width: int, batch: int, repeat
         "this project, contiguous": contender(network.ours(), torch.contiguous_format),
     }
     peer = network.peer()
-    timm_default, timm_last = f"{network.timm_label}, default", f"{network.timm_label}, channels_last"
     if peer is not None:
-        contenders[timm_default] = contender(peer, torch.contiguous_format)
-        contenders[timm_last] = contender(network.peer(), torch.channels_last)
+        contenders[f"{network.timm_label}, default"] = contender(peer, torch.contiguous_format)
+        contenders[f"{network.timm_label}, channels_last"] = contender(network.peer(), torch.channels_last)
     seconds = interleaved_seconds({name: step for name, (step, _) in contenders.items()}, repeats, steps)
+    generator = torch.Generator().manual_seed(0)
+    augmentation = median_seconds(lambda: transform_batch(images, (height, width), 1.0, generator), repeats, steps)
+    return {name: (seconds[name], *work) for name, (_, work) in contenders.items()}, augmentation
+
+
+def bench_training(network: Network, height: int, width: int, batch: int, repeats: int, steps: int,
+                   roofs: Roofs) -> None:
+    """The project's training step (multi-tensor AdamW) in channels_last and contiguous
+    against timm's closest model with the same optimizer, default and channels_last,
+    interleaved in one run, once per allocator setting (:data:`ALLOCATORS`, each in a
+    process of its own); FLOPs (3x the forward's, 2 per MAC) and the traffic lower bound
+    of :func:`step_traffic` give each contender's share of the roofline bound."""
+    key = next(k for k, v in NETWORKS.items() if v == network)
+    timm_default, timm_last = f"{network.timm_label}, default", f"{network.timm_label}, channels_last"
+    ours = "this project, channels_last (the training default)"
     print(f"training step, {network.label} 1x{height}x{width} 10 classes, batch {batch}, AdamW, "
           f"{torch.get_num_threads()} threads, median of {repeats}x{steps} steps", flush=True)
-    for name, value in seconds.items():
-        flops, traffic = contenders[name][1]
-        ratios = "" if peer is None else "  ".join(
-            f"{seconds[base] / value:5.2f}x {label}" for base, label in ((timm_default, "timm"),
-                                                                         (timm_last, "timm channels_last")))
-        print(f"  {name:52s} {value * 1e3:8.1f} ms {batch / value:7.1f} images/s  "
-              f"{flops / 1e9:6.1f} GFLOP {traffic / 1e9:5.2f} GB  {flops / value / roofs.flops:6.1%} of sgemm peak "
-              f"{roofs.bound_seconds(flops, traffic) / value:6.1%} of roofline  {ratios}", flush=True)
-    if peer is None:
+    measured = {}
+    for allocator, retain in ALLOCATORS.items():
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            rows, augmentation = pool.submit(measure_steps, key, height, width, batch, repeats, steps, retain).result()
+        measured[allocator] = rows
+        print(f"  allocator: {allocator}", flush=True)
+        for name, (value, flops, traffic) in rows.items():
+            ratios = "  ".join(f"{rows[base][0] / value:5.2f}x {label}" for base, label in (
+                (timm_default, "timm"), (timm_last, "timm channels_last")) if base in rows)
+            print(f"    {name:52s} {value * 1e3:8.1f} ms {batch / value:7.1f} images/s  "
+                  f"{flops / 1e9:6.1f} GFLOP {traffic / 1e9:5.2f} GB  {flops / value / roofs.flops:6.1%} of sgemm peak "
+                  f"{roofs.bound_seconds(flops, traffic) / value:6.1%} of roofline  {ratios}", flush=True)
+        step = rows[ours][0]
+        print(f"    augmentation (grid_sample zoom and shift) {augmentation * 1e3:.1f} ms a batch: "
+              f"{augmentation / step:.1%} of this project's step", flush=True)
+    default, retained = measured.values()
+    if timm_last in default:
+        print(f"  this project as it trains (freed memory retained) against timm channels_last as a plain script "
+              f"runs it (glibc default): {default[timm_last][0] / retained[ours][0]:.2f}x; against timm with the "
+              f"same allocator: {retained[timm_last][0] / retained[ours][0]:.2f}x", flush=True)
+    else:
         print("  (timm not importable: ../shared/peers/install-timm.sh .peers, then PYTHONPATH=.peers)")
 
 
@@ -240,11 +279,27 @@ def fvcore_macs_of(model: torch.nn.Module, image: torch.Tensor) -> int:
     return ops.get("conv", 0) + ops.get("linear", 0)
 
 
+def convolution_kind(operator: str, shapes: list[list[int]]) -> str | None:
+    """``depthwise``, ``pointwise`` or ``full`` for a profiled convolution (from its input
+    and weight shapes), None for any other operator."""
+    if operator == "aten::convolution_backward":
+        images, weight = shapes[1], shapes[2]
+    elif operator == "aten::mkldnn_convolution":
+        images, weight = shapes[0], shapes[1]
+    else:
+        return None
+    if weight[2:] == [1, 1]:
+        return "pointwise"
+    return "depthwise" if weight[1] == 1 and images[1] > 1 else "full"
+
+
 def profile_step(network: Network, height: int, width: int, batch: int, rows: int = 15) -> None:
-    """Where this project's channels_last training step spends its time: torch.profiler's
-    operators by self CPU time over a few steps."""
+    """Where this project's channels_last training step spends its time, as it trains
+    (freed memory retained): torch.profiler's operators by self CPU time over a few steps,
+    and the convolutions' time by kind (depthwise, pointwise, full) and direction."""
     from torch.profiler import ProfilerActivity, profile
 
+    retain_freed_memory()
     config = TrainConfig()
     model = network.ours().train().to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config)
@@ -252,11 +307,22 @@ def profile_step(network: Network, height: int, width: int, batch: int, rows: in
     labels = torch.randint(0, 10, (batch,))
     for _ in range(2):
         training_step(model, optimizer, images, labels, config.label_smoothing)
-    with profile(activities=[ProfilerActivity.CPU]) as profiler:
-        for _ in range(3):
+    profiled_steps = 3
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as profiler:
+        for _ in range(profiled_steps):
             training_step(model, optimizer, images, labels, config.label_smoothing)
-    print(f"profile: {network.label} 1x{height}x{width}, batch {batch}, channels_last, 3 steps")
+    print(f"profile: {network.label} 1x{height}x{width}, batch {batch}, channels_last, {profiled_steps} steps")
     print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows))
+    total = sum(event.self_cpu_time_total for event in profiler.key_averages())
+    by_kind: dict[tuple[str, str], float] = {}
+    for event in profiler.key_averages(group_by_input_shape=True):
+        kind = convolution_kind(event.key, event.input_shapes)
+        if kind is not None:
+            direction = "backward" if event.key == "aten::convolution_backward" else "forward"
+            by_kind[kind, direction] = by_kind.get((kind, direction), 0.0) + event.self_cpu_time_total
+    for (kind, direction), micros in sorted(by_kind.items(), key=lambda item: -item[1]):
+        print(f"  {kind:9s} convolutions, {direction:8s} {micros / profiled_steps / 1e3:7.1f} ms a step "
+              f"({micros / total:5.1%} of the profiled time)")
 
 
 def compile_gain(network: Network, height: int, width: int, batch: int, repeats: int, steps: int) -> None:
@@ -265,6 +331,7 @@ def compile_gain(network: Network, height: int, width: int, batch: int, repeats:
     second run of this script finds Inductor's on-disk caches and measures the warm cache),
     the steady compiled step against the eager one (interleaved), and the images a training
     must see before the warm-up is paid back."""
+    retain_freed_memory()  # as every training path runs
     config = TrainConfig()
     images = torch.randn(batch, 1, height, width).contiguous(memory_format=torch.channels_last)
     labels = torch.randint(0, 10, (batch,))

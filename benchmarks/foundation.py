@@ -3,7 +3,7 @@
     ../shared/peers/install-timm.sh .peers
     PYTHONPATH=.peers python benchmarks/foundation.py [--repeats 7] [--steps 5]
         [--sizes 32x32:128,64x64:64,128x128:32,128x431:16] [--networks b0,ghost] [--profile 64x64:64]
-        [--compile 64x64:64]
+        [--compile 64x64:64] [--allocator-rounds 3]
 
 Both sides of each comparison are measured in this one run (the machine is noisy);
 medians over repeats are printed with their ratio. Each step's share of the machine is
@@ -191,18 +191,17 @@ class Roofs:
         return max(flops / self.flops, traffic / self.bandwidth)
 
 
-# The allocator is the whole process's (infra.allocator), so each setting is measured in a
-# process of its own: glibc's defaults (what a plain PyTorch script, timm's included, runs
-# with) and freed memory retained (what every training path of this project sets).
-ALLOCATORS = {"glibc default": False, "freed memory retained (runners.* set it)": True}
+OURS = "this project, channels_last (the training default)"
 
 
-def measure_steps(key: str, height: int, width: int, batch: int, repeats: int, steps: int,
-                  retain: bool) -> tuple[dict[str, tuple[float, float, int]], float]:
-    """In a fresh process: each contender's median step seconds, FLOPs and traffic lower
-    bound, interleaved in one run; and the augmentation's seconds per batch at this size
-    (random zoom and shift by ``grid_sample``, magnitude 1: the input pipeline's one
-    per-batch computation besides indexing)."""
+def measure_steps(key: str, height: int, width: int, batch: int, repeats: int, steps: int, retain: bool,
+                  peers: bool = True) -> tuple[dict[str, tuple[float, float, int]], float]:
+    """Run in a fresh process (the allocator is the whole process's: :mod:`infra.allocator`):
+    each contender's median step seconds, FLOPs and traffic lower bound, interleaved in one
+    run (``peers``: timm's and the contiguous layout's besides this project's
+    channels_last step), and the augmentation's seconds per batch at this size (random zoom
+    and shift by ``grid_sample``, magnitude 1: the input pipeline's one per-batch
+    computation besides indexing)."""
     if retain:
         retain_freed_memory()
     network = NETWORKS[key]
@@ -217,11 +216,10 @@ def measure_steps(key: str, height: int, width: int, batch: int, repeats: int, s
         work = (3 * 2 * fvcore_macs_of(model, images[:1]) * batch, step_traffic(model, x))
         return (lambda: training_step(model, optimizer, x, labels, config.label_smoothing)), work
 
-    contenders = {
-        "this project, channels_last (the training default)": contender(network.ours(), torch.channels_last),
-        "this project, contiguous": contender(network.ours(), torch.contiguous_format),
-    }
-    peer = network.peer()
+    contenders = {OURS: contender(network.ours(), torch.channels_last)}
+    peer = network.peer() if peers else None
+    if peers:
+        contenders["this project, contiguous"] = contender(network.ours(), torch.contiguous_format)
     if peer is not None:
         contenders[f"{network.timm_label}, default"] = contender(peer, torch.contiguous_format)
         contenders[f"{network.timm_label}, channels_last"] = contender(network.peer(), torch.channels_last)
@@ -231,40 +229,54 @@ def measure_steps(key: str, height: int, width: int, batch: int, repeats: int, s
     return {name: (seconds[name], *work) for name, (_, work) in contenders.items()}, augmentation
 
 
+def in_fresh_process(function, *args):
+    """``function(*args)`` in a spawned process of its own, for a measurement that must not
+    inherit this process's allocator state."""
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
+
+
 def bench_training(network: Network, height: int, width: int, batch: int, repeats: int, steps: int,
                    roofs: Roofs) -> None:
     """The project's training step (multi-tensor AdamW) in channels_last and contiguous
     against timm's closest model with the same optimizer, default and channels_last,
-    interleaved in one run, once per allocator setting (:data:`ALLOCATORS`, each in a
-    process of its own); FLOPs (3x the forward's, 2 per MAC) and the traffic lower bound
-    of :func:`step_traffic` give each contender's share of the roofline bound."""
+    interleaved in one process that keeps freed memory as every training path of the
+    project does (so timm's steps get the same allocator); FLOPs (3x the forward's, 2 per
+    MAC) and the traffic lower bound of :func:`step_traffic` give each contender's share of
+    the roofline bound."""
     key = next(k for k, v in NETWORKS.items() if v == network)
     timm_default, timm_last = f"{network.timm_label}, default", f"{network.timm_label}, channels_last"
-    ours = "this project, channels_last (the training default)"
+    rows, augmentation = in_fresh_process(measure_steps, key, height, width, batch, repeats, steps, True)
     print(f"training step, {network.label} 1x{height}x{width} 10 classes, batch {batch}, AdamW, "
-          f"{torch.get_num_threads()} threads, median of {repeats}x{steps} steps", flush=True)
-    measured = {}
-    for allocator, retain in ALLOCATORS.items():
-        with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            rows, augmentation = pool.submit(measure_steps, key, height, width, batch, repeats, steps, retain).result()
-        measured[allocator] = rows
-        print(f"  allocator: {allocator}", flush=True)
-        for name, (value, flops, traffic) in rows.items():
-            ratios = "  ".join(f"{rows[base][0] / value:5.2f}x {label}" for base, label in (
-                (timm_default, "timm"), (timm_last, "timm channels_last")) if base in rows)
-            print(f"    {name:52s} {value * 1e3:8.1f} ms {batch / value:7.1f} images/s  "
-                  f"{flops / 1e9:6.1f} GFLOP {traffic / 1e9:5.2f} GB  {flops / value / roofs.flops:6.1%} of sgemm peak "
-                  f"{roofs.bound_seconds(flops, traffic) / value:6.1%} of roofline  {ratios}", flush=True)
-        step = rows[ours][0]
-        print(f"    augmentation (grid_sample zoom and shift) {augmentation * 1e3:.1f} ms a batch: "
-              f"{augmentation / step:.1%} of this project's step", flush=True)
-    default, retained = measured.values()
-    if timm_last in default:
-        print(f"  this project as it trains (freed memory retained) against timm channels_last as a plain script "
-              f"runs it (glibc default): {default[timm_last][0] / retained[ours][0]:.2f}x; against timm with the "
-              f"same allocator: {retained[timm_last][0] / retained[ours][0]:.2f}x", flush=True)
-    else:
+          f"{torch.get_num_threads()} threads, freed memory retained, median of {repeats}x{steps} steps", flush=True)
+    for name, (value, flops, traffic) in rows.items():
+        ratios = "  ".join(f"{rows[base][0] / value:5.2f}x {label}" for base, label in (
+            (timm_default, "timm"), (timm_last, "timm channels_last")) if base in rows)
+        print(f"  {name:52s} {value * 1e3:8.1f} ms {batch / value:7.1f} images/s  "
+              f"{flops / 1e9:6.1f} GFLOP {traffic / 1e9:5.2f} GB  {flops / value / roofs.flops:6.1%} of sgemm peak "
+              f"{roofs.bound_seconds(flops, traffic) / value:6.1%} of roofline  {ratios}", flush=True)
+    print(f"  augmentation (grid_sample zoom and shift) {augmentation * 1e3:.1f} ms a batch: "
+          f"{augmentation / rows[OURS][0]:.1%} of this project's step", flush=True)
+    if timm_last not in rows:
         print("  (timm not importable: ../shared/peers/install-timm.sh .peers, then PYTHONPATH=.peers)")
+
+
+def allocator_gain(network: Network, height: int, width: int, batch: int, repeats: int, steps: int,
+                   rounds: int) -> None:
+    """What keeping freed memory (:mod:`infra.allocator`) buys this project's step: the
+    setting is the whole process's, so the two settings run in alternating fresh processes,
+    ``rounds`` times each; the median over rounds of each process's median step."""
+    key = next(k for k, v in NETWORKS.items() if v == network)
+    seconds: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(rounds):
+        for retain in (False, True):
+            rows, _ = in_fresh_process(measure_steps, key, height, width, batch, repeats, steps, retain, False)
+            seconds[retain].append(rows[OURS][0])
+    default, retained = (statistics.median(seconds[retain]) for retain in (False, True))
+    print(f"allocator, {network.label} 1x{height}x{width}, batch {batch}, channels_last step, median of {rounds} "
+          f"alternating processes each: glibc default {default * 1e3:.1f} ms, freed memory retained "
+          f"{retained * 1e3:.1f} ms: {default / retained:.2f}x (per process: "
+          f"{', '.join(f'{d * 1e3:.0f}/{r * 1e3:.0f}' for d, r in zip(seconds[False], seconds[True]))} ms)", flush=True)
 
 
 def fvcore_macs_of(model: torch.nn.Module, image: torch.Tensor) -> int:
@@ -376,15 +388,21 @@ def main() -> None:
     parser.add_argument("--compile", type=parse_sizes, default=[],
                         help="HxW:BATCH,...: measure torch.compile's warm-up and gain at these sizes (B0)")
     parser.add_argument("--skip-cost", action="store_true", help="no count_cost vs fvcore comparison")
+    parser.add_argument("--allocator-rounds", type=int, default=3,
+                        help="alternating processes per allocator setting for its gain (0: not measured)")
     args = parser.parse_args()
     if not args.skip_cost:
         bench_cost(args.repeats)
     roofs = Roofs.measure()
     print(f"machine: sgemm peak {roofs.flops / 1e9:.1f} GFLOP/s, copy bandwidth {roofs.bandwidth / 1e9:.1f} GB/s, "
           f"{torch.get_num_threads()} threads", flush=True)
-    for key in filter(None, args.networks.split(",")):  # "" measures no step (e.g. --compile alone)
+    networks = [NETWORKS[key] for key in filter(None, args.networks.split(","))]  # "": no step (--compile alone)
+    for network in networks:
         for height, width, batch in args.sizes:
-            bench_training(NETWORKS[key], height, width, batch, args.repeats, args.steps, roofs)
+            bench_training(network, height, width, batch, args.repeats, args.steps, roofs)
+    for network in networks if args.allocator_rounds else []:
+        for height, width, batch in args.sizes:
+            allocator_gain(network, height, width, batch, args.repeats, args.steps, args.allocator_rounds)
     for height, width, batch in args.profile:
         profile_step(NETWORKS["b0"], height, width, batch)
     for height, width, batch in args.compile:

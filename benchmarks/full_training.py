@@ -1,15 +1,16 @@
 """A full training end to end, this tree against an earlier revision, one after the other.
 
     python benchmarks/full_training.py --before REV [--epochs 10] [--samples 20000] [--resolution 64]
-        > benchmarks/outputs/full_training.txt
+        [--augmentation M] > benchmarks/outputs/full_training.txt
 
-Runs ``python -m runners.train efficientnet-b0`` on Fashion-MNIST at ``--resolution`` with
-``--samples`` training images for ``--epochs`` epochs, first from a ``git worktree`` of
-``--before`` (in a temporary directory; its own code is imported, since ``python -m`` puts
-the working directory first on the path), then from this tree, and prints each run's wall
-time and training images per second end to end (data preparation, every epoch, evaluation
-and checkpoints included). The bare step's images per second at the same size are in
-``benchmarks/foundation.py``'s output.
+Runs ``python -m runners.train efficientnet-b0`` on Fashion-MNIST at ``--resolution`` (N or
+HxW, e.g. 128x431 for a spectrogram's shape) with ``--samples`` training images for
+``--epochs`` epochs (``--augmentation``: with the random zoom and shift), first from a
+``git worktree`` of ``--before`` (in a temporary directory; its own code is imported, since
+``python -m`` puts the working directory first on the path), then from this tree, and
+prints each run's wall time and training images per second end to end (data preparation,
+every epoch, evaluation and checkpoints included). The bare step's images per second at the
+same size are in ``benchmarks/foundation.py``'s output.
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from infra.units import parse_resolution
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 
-def timed_training(tree: Path, out: Path, epochs: int, samples: int, resolution: int) -> float:
+def timed_training(tree: Path, out: Path, epochs: int, samples: int, resolution: str,
+                   augmentation: float | None) -> float:
     command = [sys.executable, "-m", "runners.train", "efficientnet-b0", "--epochs", str(epochs),
-               "--max-train-samples", str(samples), "--proxy-resolution", str(resolution), "--out", str(out),
-               "--quiet"]
+               "--max-train-samples", str(samples), "--proxy-resolution", resolution, "--out", str(out),
+               "--quiet", *([] if augmentation is None else ["--augmentation", str(augmentation)])]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=tree, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -41,8 +45,10 @@ def main() -> None:
     parser.add_argument("--before", required=True, help="the git revision to compare against")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--samples", type=int, default=20_000)
-    parser.add_argument("--resolution", type=int, default=64)
+    parser.add_argument("--resolution", default="64", help="N or HxW (default: %(default)s)")
+    parser.add_argument("--augmentation", type=float, default=None, help="runners.train's --augmentation")
     args = parser.parse_args()
+    height, width = parse_resolution(args.resolution)
     images = args.epochs * args.samples
     with tempfile.TemporaryDirectory() as scratch:
         before = Path(scratch) / "before"
@@ -52,15 +58,16 @@ def main() -> None:
             seconds = {}
             for label, tree in ((f"before ({args.before})", before), ("this tree", REPOSITORY)):
                 seconds[label] = timed_training(tree, Path(scratch) / "runs" / label.split()[0], args.epochs, args.samples,
-                                                args.resolution)
+                                                args.resolution, args.augmentation)
                 print(f"{label:28s} {seconds[label]:7.1f} s  {images / seconds[label]:6.1f} training images/s end to "
                       "end", flush=True)
         finally:
             subprocess.run(["git", "-C", str(REPOSITORY), "worktree", "remove", "--force", str(before)],
                            capture_output=True)
     first, second = seconds.values()
+    augmented = "" if args.augmentation is None else f", augmentation {args.augmentation:g}"
     print(f"runners.train efficientnet-b0, {args.epochs} epochs on {args.samples:,} Fashion-MNIST images at "
-          f"{args.resolution}x{args.resolution}: this tree {first / second:.2f}x as fast as {args.before}")
+          f"{height}x{width}{augmented}: this tree {first / second:.2f}x as fast as {args.before}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     ../shared/peers/install-timm.sh .peers
     PYTHONPATH=.peers python benchmarks/foundation.py [--repeats 7] [--steps 5]
         [--sizes 32x32:128,64x64:64,128x128:32,128x431:16] [--networks b0,ghost] [--profile 64x64:64]
-        [--compile 64x64:64] [--allocator-rounds 3]
+        [--compile 64x64:64]
 
 Both sides of each comparison are measured in this one run (the machine is noisy);
 medians over repeats are printed with their ratio. Each step's share of the machine is
@@ -16,16 +16,13 @@ Record the output in BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import dataclasses
-import multiprocessing
 import statistics
 import time
 
 import torch
 from fvcore.nn import FlopCountAnalysis
 
-from infra.allocator import retain_freed_memory
 from runners.data.augmentation import transform_batch
 from runners.learning.loop import TrainConfig, make_optimizer, training_step
 from search_space import build_model, count_cost, load_spec
@@ -194,16 +191,12 @@ class Roofs:
 OURS = "this project, channels_last (the training default)"
 
 
-def measure_steps(key: str, height: int, width: int, batch: int, repeats: int, steps: int, retain: bool,
-                  peers: bool = True) -> tuple[dict[str, tuple[float, float, int]], float]:
-    """Run in a fresh process (the allocator is the whole process's: :mod:`infra.allocator`):
-    each contender's median step seconds, FLOPs and traffic lower bound, interleaved in one
-    run (``peers``: timm's and the contiguous layout's besides this project's
-    channels_last step), and the augmentation's seconds per batch at this size (random zoom
-    and shift by ``grid_sample``, magnitude 1: the input pipeline's one per-batch
-    computation besides indexing)."""
-    if retain:
-        retain_freed_memory()
+def measure_steps(key: str, height: int, width: int, batch: int, repeats: int,
+                  steps: int) -> tuple[dict[str, tuple[float, float, int]], float]:
+    """Each contender's median step seconds, FLOPs and traffic lower bound, interleaved in
+    one run, and the augmentation's seconds per batch at this size (random zoom and shift by
+    ``grid_sample``, magnitude 1: the input pipeline's one per-batch computation besides
+    indexing)."""
     network = NETWORKS[key]
     torch.manual_seed(0)
     config = TrainConfig()
@@ -216,10 +209,9 @@ def measure_steps(key: str, height: int, width: int, batch: int, repeats: int, s
         work = (3 * 2 * fvcore_macs_of(model, images[:1]) * batch, step_traffic(model, x))
         return (lambda: training_step(model, optimizer, x, labels, config.label_smoothing)), work
 
-    contenders = {OURS: contender(network.ours(), torch.channels_last)}
-    peer = network.peer() if peers else None
-    if peers:
-        contenders["this project, contiguous"] = contender(network.ours(), torch.contiguous_format)
+    contenders = {OURS: contender(network.ours(), torch.channels_last),
+                  "this project, contiguous": contender(network.ours(), torch.contiguous_format)}
+    peer = network.peer()
     if peer is not None:
         contenders[f"{network.timm_label}, default"] = contender(peer, torch.contiguous_format)
         contenders[f"{network.timm_label}, channels_last"] = contender(network.peer(), torch.channels_last)
@@ -229,26 +221,18 @@ def measure_steps(key: str, height: int, width: int, batch: int, repeats: int, s
     return {name: (seconds[name], *work) for name, (_, work) in contenders.items()}, augmentation
 
 
-def in_fresh_process(function, *args):
-    """``function(*args)`` in a spawned process of its own, for a measurement that must not
-    inherit this process's allocator state."""
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(function, *args).result()
-
-
 def bench_training(network: Network, height: int, width: int, batch: int, repeats: int, steps: int,
                    roofs: Roofs) -> None:
     """The project's training step (multi-tensor AdamW) in channels_last and contiguous
     against timm's closest model with the same optimizer, default and channels_last,
-    interleaved in one process that keeps freed memory as every training path of the
-    project does (so timm's steps get the same allocator); FLOPs (3x the forward's, 2 per
+    interleaved in one run; FLOPs (3x the forward's, 2 per
     MAC) and the traffic lower bound of :func:`step_traffic` give each contender's share of
     the roofline bound."""
     key = next(k for k, v in NETWORKS.items() if v == network)
     timm_default, timm_last = f"{network.timm_label}, default", f"{network.timm_label}, channels_last"
-    rows, augmentation = in_fresh_process(measure_steps, key, height, width, batch, repeats, steps, True)
+    rows, augmentation = measure_steps(key, height, width, batch, repeats, steps)
     print(f"training step, {network.label} 1x{height}x{width} 10 classes, batch {batch}, AdamW, "
-          f"{torch.get_num_threads()} threads, freed memory retained, median of {repeats}x{steps} steps", flush=True)
+          f"{torch.get_num_threads()} threads, median of {repeats}x{steps} steps", flush=True)
     for name, (value, flops, traffic) in rows.items():
         ratios = "  ".join(f"{rows[base][0] / value:5.2f}x {label}" for base, label in (
             (timm_default, "timm"), (timm_last, "timm channels_last")) if base in rows)
@@ -259,24 +243,6 @@ def bench_training(network: Network, height: int, width: int, batch: int, repeat
           f"{augmentation / rows[OURS][0]:.1%} of this project's step", flush=True)
     if timm_last not in rows:
         print("  (timm not importable: ../shared/peers/install-timm.sh .peers, then PYTHONPATH=.peers)")
-
-
-def allocator_gain(network: Network, height: int, width: int, batch: int, repeats: int, steps: int,
-                   rounds: int) -> None:
-    """What keeping freed memory (:mod:`infra.allocator`) buys this project's step: the
-    setting is the whole process's, so the two settings run in alternating fresh processes,
-    ``rounds`` times each; the median over rounds of each process's median step."""
-    key = next(k for k, v in NETWORKS.items() if v == network)
-    seconds: dict[bool, list[float]] = {False: [], True: []}
-    for _ in range(rounds):
-        for retain in (False, True):
-            rows, _ = in_fresh_process(measure_steps, key, height, width, batch, repeats, steps, retain, False)
-            seconds[retain].append(rows[OURS][0])
-    default, retained = (statistics.median(seconds[retain]) for retain in (False, True))
-    print(f"allocator, {network.label} 1x{height}x{width}, batch {batch}, channels_last step, median of {rounds} "
-          f"alternating processes each: glibc default {default * 1e3:.1f} ms, freed memory retained "
-          f"{retained * 1e3:.1f} ms: {default / retained:.2f}x (per process: "
-          f"{', '.join(f'{d * 1e3:.0f}/{r * 1e3:.0f}' for d, r in zip(seconds[False], seconds[True]))} ms)", flush=True)
 
 
 def fvcore_macs_of(model: torch.nn.Module, image: torch.Tensor) -> int:
@@ -306,12 +272,10 @@ def convolution_kind(operator: str, shapes: list[list[int]]) -> str | None:
 
 
 def profile_step(network: Network, height: int, width: int, batch: int, rows: int = 15) -> None:
-    """Where this project's channels_last training step spends its time, as it trains
-    (freed memory retained): torch.profiler's operators by self CPU time over a few steps,
+    """Where this project's channels_last training step spends its time: torch.profiler's operators by self CPU time over a few steps,
     and the convolutions' time by kind (depthwise, pointwise, full) and direction."""
     from torch.profiler import ProfilerActivity, profile
 
-    retain_freed_memory()
     config = TrainConfig()
     model = network.ours().train().to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config)
@@ -343,7 +307,6 @@ def compile_gain(network: Network, height: int, width: int, batch: int, repeats:
     second run of this script finds Inductor's on-disk caches and measures the warm cache),
     the steady compiled step against the eager one (interleaved), and the images a training
     must see before the warm-up is paid back."""
-    retain_freed_memory()  # as every training path runs
     config = TrainConfig()
     images = torch.randn(batch, 1, height, width).contiguous(memory_format=torch.channels_last)
     labels = torch.randint(0, 10, (batch,))
@@ -388,8 +351,6 @@ def main() -> None:
     parser.add_argument("--compile", type=parse_sizes, default=[],
                         help="HxW:BATCH,...: measure torch.compile's warm-up and gain at these sizes (B0)")
     parser.add_argument("--skip-cost", action="store_true", help="no count_cost vs fvcore comparison")
-    parser.add_argument("--allocator-rounds", type=int, default=3,
-                        help="alternating processes per allocator setting for its gain (0: not measured)")
     args = parser.parse_args()
     if not args.skip_cost:
         bench_cost(args.repeats)
@@ -400,9 +361,6 @@ def main() -> None:
     for network in networks:
         for height, width, batch in args.sizes:
             bench_training(network, height, width, batch, args.repeats, args.steps, roofs)
-    for network in networks if args.allocator_rounds else []:
-        for height, width, batch in args.sizes:
-            allocator_gain(network, height, width, batch, args.repeats, args.steps, args.allocator_rounds)
     for height, width, batch in args.profile:
         profile_step(NETWORKS["b0"], height, width, batch)
     for height, width, batch in args.compile:

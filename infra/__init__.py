@@ -13,8 +13,6 @@ search or scaling, and nothing here imports torch (import-linter contracts keep 
 * :mod:`~infra.statistics`: intervals, paired differences, rank agreement; one interval level.
 * :mod:`~infra.trial_state`: how a trial or an evaluation ended (the logs' vocabulary).
 * :mod:`~infra.lazy`: lazy re-exports for packages' ``__init__``.
-* :mod:`~infra.allocator`: the process keeps freed memory, so a training step's large tensors
-  do not fault in afresh every step.
 """
 
 from infra.errors import USAGE_ERROR, UsageError, UserError

@@ -20,7 +20,6 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from infra.allocator import retain_freed_memory
 from runners.data.augmentation import transform_batch
 from runners.data.sources import Splits
 from search_space import NetworkSpec, build_model
@@ -212,7 +211,6 @@ class TrainingLoop:
     """
 
     def __init__(self, model: torch.nn.Module, data: Splits, config: TrainConfig, seed: int):
-        retain_freed_memory()  # large activations reused, not faulted in afresh each step (infra.allocator)
         self.data, self.config, self.seed = data, config, seed
         self.layout = torch.channels_last if config.channels_last else torch.contiguous_format
         self.model = model.to(config.device, memory_format=self.layout)

@@ -191,13 +191,12 @@ class Roofs:
 OURS = "this project, channels_last (the training default)"
 
 
-def measure_steps(key: str, height: int, width: int, batch: int, repeats: int,
+def measure_steps(network: Network, height: int, width: int, batch: int, repeats: int,
                   steps: int) -> tuple[dict[str, tuple[float, float, int]], float]:
     """Each contender's median step seconds, FLOPs and traffic lower bound, interleaved in
     one run, and the augmentation's seconds per batch at this size (random zoom and shift by
     ``grid_sample``, magnitude 1: the input pipeline's one per-batch computation besides
     indexing)."""
-    network = NETWORKS[key]
     torch.manual_seed(0)
     config = TrainConfig()
     images, labels = torch.randn(batch, 1, height, width), torch.randint(0, 10, (batch,))
@@ -225,12 +224,10 @@ def bench_training(network: Network, height: int, width: int, batch: int, repeat
                    roofs: Roofs) -> None:
     """The project's training step (multi-tensor AdamW) in channels_last and contiguous
     against timm's closest model with the same optimizer, default and channels_last,
-    interleaved in one run; FLOPs (3x the forward's, 2 per
-    MAC) and the traffic lower bound of :func:`step_traffic` give each contender's share of
-    the roofline bound."""
-    key = next(k for k, v in NETWORKS.items() if v == network)
+    interleaved in one run; FLOPs (3x the forward's, 2 per MAC) and the traffic lower bound
+    of :func:`step_traffic` give each contender's share of the roofline bound."""
     timm_default, timm_last = f"{network.timm_label}, default", f"{network.timm_label}, channels_last"
-    rows, augmentation = measure_steps(key, height, width, batch, repeats, steps)
+    rows, augmentation = measure_steps(network, height, width, batch, repeats, steps)
     print(f"training step, {network.label} 1x{height}x{width} 10 classes, batch {batch}, AdamW, "
           f"{torch.get_num_threads()} threads, median of {repeats}x{steps} steps", flush=True)
     for name, (value, flops, traffic) in rows.items():
@@ -272,8 +269,9 @@ def convolution_kind(operator: str, shapes: list[list[int]]) -> str | None:
 
 
 def profile_step(network: Network, height: int, width: int, batch: int, rows: int = 15) -> None:
-    """Where this project's channels_last training step spends its time: torch.profiler's operators by self CPU time over a few steps,
-    and the convolutions' time by kind (depthwise, pointwise, full) and direction."""
+    """Where this project's channels_last training step spends its time: torch.profiler's
+    operators by self CPU time over a few steps, and the convolutions' time by kind
+    (depthwise, pointwise, full) and direction."""
     from torch.profiler import ProfilerActivity, profile
 
     config = TrainConfig()

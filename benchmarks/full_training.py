@@ -57,8 +57,8 @@ def main() -> None:
         try:
             seconds = {}
             for label, tree in ((f"before ({args.before})", before), ("this tree", REPOSITORY)):
-                seconds[label] = timed_training(tree, Path(scratch) / "runs" / label.split()[0], args.epochs, args.samples,
-                                                args.resolution, args.augmentation)
+                seconds[label] = timed_training(tree, Path(scratch) / "runs" / label.split()[0], args.epochs,
+                                                args.samples, args.resolution, args.augmentation)
                 print(f"{label:28s} {seconds[label]:7.1f} s  {images / seconds[label]:6.1f} training images/s end to "
                       "end", flush=True)
         finally:

@@ -9,35 +9,46 @@ HxW, e.g. 128x431 for a spectrogram's shape) with ``--samples`` training images 
 ``git worktree`` of ``--before`` (in a temporary directory; its own code is imported, since
 ``python -m`` puts the working directory first on the path), then from this tree, and
 prints each run's wall time and training images per second end to end (data preparation,
-every epoch, evaluation and checkpoints included). The bare step's images per second at the
-same size are in ``benchmarks/foundation.py``'s output.
+every epoch, evaluation and checkpoints included) and its peak resident memory. Each run gets
+this shell's environment without ``THP_MEM_ALLOC_ENABLE``, so that each tree requests huge
+pages (``infra.huge_pages``) or not as its own code does. The bare step's images per second
+at the same size are in ``benchmarks/foundation.py``'s output.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from infra.huge_pages import HUGE_PAGES_VARIABLE
 from infra.units import parse_resolution
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def timed_training(tree: Path, out: Path, epochs: int, samples: int, resolution: str,
-                   augmentation: float | None) -> float:
+                   augmentation: float | None) -> tuple[float, float]:
+    """Wall seconds and peak resident memory in GiB of one ``runners.train`` in ``tree``."""
     command = [sys.executable, "-m", "runners.train", "efficientnet-b0", "--epochs", str(epochs),
                "--max-train-samples", str(samples), "--proxy-resolution", resolution, "--out", str(out),
                "--quiet", *([] if augmentation is None else ["--augmentation", str(augmentation)])]
-    start = time.perf_counter()
-    done = subprocess.run(command, cwd=tree, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode:
-        raise SystemExit(f"error: {' '.join(command)} in {tree} exited {done.returncode}: {done.stderr.strip()[-500:]}")
-    return seconds
+    env = {key: value for key, value in os.environ.items() if key != HUGE_PAGES_VARIABLE}
+    with tempfile.TemporaryFile("w+") as errors:
+        start = time.perf_counter()
+        child = subprocess.Popen(command, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=errors, text=True)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak memory, not the largest child's so far
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode:
+            errors.seek(0)
+            raise SystemExit(f"error: {' '.join(command)} in {tree} exited {child.returncode}: "
+                             f"{errors.read().strip()[-500:]}")
+    return seconds, usage.ru_maxrss / 2**20  # ru_maxrss is in KiB on Linux
 
 
 def main() -> None:
@@ -57,10 +68,10 @@ def main() -> None:
         try:
             seconds = {}
             for label, tree in ((f"before ({args.before})", before), ("this tree", REPOSITORY)):
-                seconds[label] = timed_training(tree, Path(scratch) / "runs" / label.split()[0], args.epochs,
-                                                args.samples, args.resolution, args.augmentation)
+                seconds[label], peak = timed_training(tree, Path(scratch) / "runs" / label.split()[0], args.epochs,
+                                                      args.samples, args.resolution, args.augmentation)
                 print(f"{label:28s} {seconds[label]:7.1f} s  {images / seconds[label]:6.1f} training images/s end to "
-                      "end", flush=True)
+                      f"end, peak memory {peak:.1f} GiB", flush=True)
         finally:
             subprocess.run(["git", "-C", str(REPOSITORY), "worktree", "remove", "--force", str(before)],
                            capture_output=True)

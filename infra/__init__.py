@@ -13,6 +13,7 @@ search or scaling, and nothing here imports torch (import-linter contracts keep 
 * :mod:`~infra.statistics`: intervals, paired differences, rank agreement; one interval level.
 * :mod:`~infra.trial_state`: how a trial or an evaluation ended (the logs' vocabulary).
 * :mod:`~infra.lazy`: lazy re-exports for packages' ``__init__``.
+* :mod:`~infra.huge_pages`: huge pages for PyTorch's large CPU tensors, requested before any exists.
 """
 
 from infra.errors import USAGE_ERROR, UsageError, UserError

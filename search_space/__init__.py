@@ -8,7 +8,11 @@
 5288548
 """
 
+from infra.huge_pages import request_huge_pages
 from infra.lazy import lazy_exports
+
+# Before any tensor exists: PyTorch reads the setting at its first CPU allocation.
+request_huge_pages()
 
 # Imported on first use: reading specs and tables loads no torch.
 _EXPORTS = {

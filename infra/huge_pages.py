@@ -3,14 +3,14 @@
 Why: PyTorch's CPU allocator takes every tensor from ``malloc``, and glibc serves each block
 above its ``mmap`` threshold (32 MiB at most) with a fresh mapping that ``free`` hands back
 to the kernel. A training step's large activations are therefore faulted in again at every
-step, one zeroed 4 KiB page at a time. At 1x128x431 and batch 128 that measured about five
-million page faults and two thirds of the step's time on this suite's CPU machine; a
-batch-512 evaluation there ran at a quarter of its speed.
+step, one zeroed 4 KiB page at a time. At 1x128x431 and batch 128 that measured about 4.5
+million page faults and half of B0's training step on this suite's CPU machine; a batch-512
+evaluation there ran at 37% of its speed (``benchmarks/training_phases.py``).
 
 With ``THP_MEM_ALLOC_ENABLE=1`` (PyTorch 2.2 and later, pytorch/pytorch#115990), PyTorch
 aligns allocations of 2 MiB and more to 2 MiB and advises the kernel to back them with huge
 pages: one fault per 2 MiB instead of 512. Results are bit for bit the same; peak memory
-measured the same (BENCHMARKS.md, "How fast does a full training run?"). Where the kernel
+measured the same or lower (BENCHMARKS.md, "How fast does a network train?"). Where the kernel
 offers no huge pages (``/sys/kernel/mm/transparent_hugepage/enabled`` is ``never``) the
 setting does nothing.
 

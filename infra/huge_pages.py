@@ -18,6 +18,8 @@ PyTorch reads the variable once, at its first CPU allocation, so it must be in t
 environment before any tensor exists: :mod:`search_space` (which every command that builds
 a network imports before it runs) calls :func:`request_huge_pages` on import, and child
 processes (workers of a search) inherit it. A user's own ``THP_MEM_ALLOC_ENABLE=0`` wins.
+The workers of a Ray cluster started by hand (``ray start``) have that command's environment
+and may hold tensors before they import this suite: export the variable before ``ray start``.
 """
 
 from __future__ import annotations

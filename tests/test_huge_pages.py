@@ -25,7 +25,7 @@ for _ in range({ALLOCATIONS}):
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, os.environ.get("{HUGE_PAGES_VARIABLE}"))
 """
 KERNEL_SETTING = Path("/sys/kernel/mm/transparent_hugepage/enabled")
-
+KERNEL_OFFERS_HUGE_PAGES = KERNEL_SETTING.exists() and "[never]" not in KERNEL_SETTING.read_text()
 
 # Two training steps of B0 at 1x64x64, batch 32: its largest activations (4 MiB and more) take
 # the huge-page path.
@@ -59,9 +59,6 @@ def page_faults(module: str, setting: str | None) -> tuple[int, str]:
     variable as the process saw it."""
     faults, seen = run_probe(PROBE, [module], setting)
     return int(faults), seen
-
-
-KERNEL_OFFERS_HUGE_PAGES = KERNEL_SETTING.exists() and "[never]" not in KERNEL_SETTING.read_text()
 
 
 @pytest.mark.parametrize("module", COMMAND_MODULES)

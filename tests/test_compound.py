@@ -7,8 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scaling.compound import Coefficients, compound_scale, corrected_scale, simplex_grid
-from search_space import scale_resolution
-from search_space import load_space, load_spec
+from search_space import Multipliers, count_cost, load_space, load_spec, scale_resolution
 
 shares = st.tuples(st.floats(0, 1), st.floats(0, 1)).filter(lambda p: p[0] + p[1] <= 1).map(
     lambda p: (p[0], p[1], max(0.0, 1 - p[0] - p[1])))
@@ -52,15 +51,33 @@ def test_phi_zero_is_the_base():
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.integers(0, 10**6), shares.filter(lambda p: p[0] <= 0.6))
+@given(st.integers(0, 10**6), shares.filter(lambda p: p[2] > 0))
 def test_corrected_scale_hits_two_within_five_percent(seed, values):
-    """Where width or resolution carries at least 40% of the growth, their fine steps
-    correct the rounding. Depth-dominated points can miss (whole blocks are coarse steps;
-    about 5% of such points on sampled bases with the total rule, 13% with per-stage): the
-    grid reports them as off target rather than pretending."""
+    """Where resolution carries any of the growth, its one-pixel steps (about 1% of the MACs
+    each) correct what rounding widths and repeats did. Without it a point can miss: whole
+    blocks are coarse steps, and so is one multiple of 8 channels on a wide early stage (see
+    the width-only test below); the grid reports such points as off target."""
     base = load_space("default").sample(seed)
     scaled = corrected_scale(base, Coefficients.from_shares(*values), phi=1.0, depth_rule="total")
     assert scaled.realised_ratio == pytest.approx(2.0, rel=0.05)
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(0, 10**6))
+def test_a_width_only_scaling_stays_width_only_and_is_the_closest_width_can_reach(seed):
+    """Width alone moves the MACs in steps of one multiple of 8 channels per layer; on some
+    bases (about one in six of the default space's samples) no width lands within 5% of 2x.
+    The corrected network is within 5% where one is, else the closest any width multiplier
+    reaches (a fine scan), and its realised ratio says how far off it is."""
+    base = load_space("default").sample(seed)
+    scaled = corrected_scale(base, Coefficients.from_shares(0.0, 1.0, 0.0), phi=1.0, depth_rule="total")
+    assert scaled.effective[0] == 1.0 and scaled.effective[2] == 1.0
+    assert scaled.realised_ratio == count_cost(scaled.spec).macs / count_cost(base).macs
+    base_macs = count_cost(base).macs
+    reachable = min(abs(count_cost(Multipliers(1.0, 1.25 + 0.001 * step, 1.0).apply(base)).macs / base_macs / 2 - 1)
+                    for step in range(401))  # widths 1.25..1.65 span 1.6x..2.7x the MACs
+    miss = abs(scaled.realised_ratio / 2 - 1)
+    assert miss <= 0.05 if reachable <= 0.05 else miss <= reachable + 1e-12
 
 
 @given(st.tuples(st.integers(1, 600), st.integers(1, 600)), st.floats(1.0, 3.0))

@@ -15,6 +15,11 @@ the page makes no network requests.
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # before the imports (torch): a Ctrl-C while starting exits 130, no traceback
+    from infra.stopping import exit_quietly_on_interrupt
+
+    exit_quietly_on_interrupt()
+
 import os
 import re
 import sys

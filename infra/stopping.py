@@ -24,6 +24,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 
@@ -124,9 +125,18 @@ def allow_stop():
         _deferring.pop()
 
 
+def exit_quietly_on_interrupt() -> None:
+    """Until :func:`stop_on_signals` takes over, a SIGINT ends the process with 130 and no
+    traceback: a Ctrl-C while a command is still importing (torch takes seconds) has nothing
+    to save. Called first by each command's ``__main__``; never by library code, whose
+    caller's handlers are its own."""
+    signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(128 + signum))
+
+
 def ignore_interrupts() -> None:
     """For a worker process: SIGINT is the command's to act on (see the module docstring)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-__all__ = ["Stopped", "allow_stop", "deferred_stop", "ignore_interrupts", "signal_name", "stop_exit_code", "stop_on_signals"]
+__all__ = ["Stopped", "allow_stop", "deferred_stop", "exit_quietly_on_interrupt", "ignore_interrupts", "signal_name",
+           "stop_exit_code", "stop_on_signals"]

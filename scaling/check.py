@@ -14,6 +14,11 @@ next to the predicted band; with another recipe the results stay in their run di
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # before the imports (torch): a Ctrl-C while starting exits 130, no traceback
+    from infra.stopping import exit_quietly_on_interrupt
+
+    exit_quietly_on_interrupt()
+
 import argparse
 import sys
 from pathlib import Path

@@ -14,6 +14,11 @@ continues it. Look at a run with python -m analysis.dashboard RUN_DIR.
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # before the imports (torch): a Ctrl-C while starting exits 130, no traceback
+    from infra.stopping import exit_quietly_on_interrupt
+
+    exit_quietly_on_interrupt()
+
 import math
 import sys
 from pathlib import Path

@@ -7,6 +7,11 @@ directory holding ``best.yaml``. A user mistake prints one line and exits 2.
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # before the imports (torch): a Ctrl-C while starting exits 130, no traceback
+    from infra.stopping import exit_quietly_on_interrupt
+
+    exit_quietly_on_interrupt()
+
 import argparse
 import dataclasses
 import json

@@ -24,7 +24,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 from contextlib import contextmanager
 
@@ -129,8 +128,9 @@ def exit_quietly_on_interrupt() -> None:
     """Until :func:`stop_on_signals` takes over, a SIGINT ends the process with 130 and no
     traceback: a Ctrl-C while a command is still importing (torch takes seconds) has nothing
     to save. Called first by each command's ``__main__``; never by library code, whose
-    caller's handlers are its own."""
-    signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(128 + signum))
+    caller's handlers are its own. ``os._exit``, not ``sys.exit``: a ``SystemExit`` raised
+    where the signal lands (a finaliser, a library's clean-up) can be printed and ignored."""
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(128 + signum))
 
 
 def ignore_interrupts() -> None:

@@ -20,4 +20,6 @@ def test_a_ctrl_c_while_a_command_imports_exits_130_without_a_traceback(command,
     time.sleep(0.3)  # within the imports: torch alone takes about a second here
     process.send_signal(signal.SIGINT)
     _, errors = process.communicate(timeout=120)
-    assert process.returncode == 130 and "Traceback" not in errors, errors
+    # -SIGINT: on a loaded machine the signal can land before the interpreter has a handler
+    # at all; the process then ends by the signal itself, also without a traceback.
+    assert process.returncode in (130, -signal.SIGINT) and "Traceback" not in errors, errors

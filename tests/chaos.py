@@ -7,12 +7,15 @@ pause, one fault of ``kinds`` is injected (so that every fault has finished work
 lands in the middle of more); whatever the command
 does next (rides through, stops, dies), it is run again until it exits 0 with all faults
 injected. Before each fault the finished results (trials, networks) are noted; at the end
-every one must be unchanged, and none recorded twice.
+every one must be unchanged, and none recorded twice. The command's workers orphaned by a
+fault are left unreaped (:func:`unreaped_orphans`), as some container init processes leave them.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import ctypes
 import os
 import random
 import signal
@@ -29,6 +32,8 @@ KILL_COMMAND = "kill -9 the command"
 RESTART_DATABASE = "restart the database"
 SIGINT_COMMAND = "Ctrl-C (SIGINT to the command's process group)"
 SIGTERM_COMMAND = "SIGTERM to the command"
+
+PR_SET_CHILD_SUBREAPER = 36  # prctl(2)
 
 # What the command is expected to do after each fault: end (and be resumed) or ride through.
 ENDS_THE_COMMAND = {KILL_COMMAND, SIGINT_COMMAND, SIGTERM_COMMAND}
@@ -55,6 +60,30 @@ class ChaosReport:
                 f"stderr lines; {self.seconds:.0f} s")
 
 
+@contextlib.contextmanager
+def unreaped_orphans():
+    """While inside, the command's orphans (its workers, once a fault killed the command) are
+    adopted by this process and left unreaped, as some container init processes leave them: a
+    killed worker stays a zombie, which answers ``kill(pid, 0)`` as a live process would.
+    Linux only (``PR_SET_CHILD_SUBREAPER``); elsewhere, nothing changes."""
+    if not sys.platform.startswith("linux"):
+        yield
+        return
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    try:
+        yield
+    finally:
+        prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
+            except OSError:
+                continue  # it exited meanwhile
+            if state == "Z" and int(parent) == os.getpid():
+                os.waitpid(int(stat.parent.name), os.WNOHANG)
+
+
 def worker_processes(pid: int) -> list[int]:
     """The command's spawned worker processes (not multiprocessing's resource tracker)."""
     found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
@@ -75,6 +104,13 @@ def run_with_faults(command: list[str], results: Callable[[], list[tuple[Hashabl
     """Run ``command`` until it exits 0, injecting up to ``faults`` faults (fewer when the
     work ends first: ``report.faults`` says); ``results()`` lists the finished results as
     ``(key, value)`` pairs, one per line of the run's logs."""
+    with unreaped_orphans():
+        return _run_with_faults(command, results, faults, kinds, seed, restart_database, between, environment,
+                                timeout)
+
+
+def _run_with_faults(command, results, faults, kinds, seed, restart_database, between, environment, timeout
+                     ) -> ChaosReport:
     rng = random.Random(seed)
     report, noted, seen = ChaosReport(), {}, 0
     start = time.monotonic()

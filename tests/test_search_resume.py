@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import optuna
 import pytest
@@ -29,6 +30,7 @@ from runners.search.optuna_backend import OWNER, counted_trials, open_study, rec
 from runners.search.records import Objective, TrialRecord, append_record, read_records
 from search_space import load_space
 from infra.files import unreadable_lines
+from infra.processes import process_tag
 from tests.datasets import write_npz
 from tests.filesystems import fill, small_filesystem
 
@@ -158,6 +160,26 @@ def test_only_trials_whose_process_is_gone_are_settled(tmp_path, monkeypatch):
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_a_trial_of_a_killed_worker_nobody_reaped_is_settled_and_stops_counting(tmp_path):
+    """A command killed with its workers leaves them to the init process, which in some
+    containers never reaps them: the zombie of a worker must not keep its trial running
+    (counted towards --trials), or the resumed search ends short of its trials."""
+    job = dataclasses.replace(make_job(tmp_path), shared_storage=True)
+    study = open_study(job)
+    worker = subprocess.Popen(["sleep", "60"])
+    try:
+        trial = leave_running(study, job, owner=f"{socket.gethostname()}:{process_tag(worker.pid)}")
+        worker.kill()  # not waited for until the end: a zombie meanwhile
+        while Path(f"/proc/{worker.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            time.sleep(0.01)
+        assert counted_trials(study) == 1
+        assert recover_interrupted(study, job) == 1
+        assert study.trials[trial.number].state == TrialState.FAIL
+        assert counted_trials(study) == 0
+    finally:
+        worker.wait()
 
 
 def test_a_run_directorys_own_study_settles_even_a_trial_created_an_instant_ago(tmp_path):

@@ -39,6 +39,7 @@ from optuna.trial import FrozenTrial
 
 from infra.errors import DiskFull, InfrastructureFault, UsageError
 from infra.files import disk_full
+from infra.processes import process_runs, process_tag
 from infra.seeds import sampler_seed
 from infra.stopping import allow_stop, deferred_stop, ignore_interrupts
 from infra.trial_state import TrialState
@@ -49,7 +50,7 @@ from runners.search.records import TrialRecord, append_record, read_records, wri
 from runners.search.storage import StorageOutage, infrastructure_fault, open_storage, storage_outage
 
 GRID_LIMIT = 100_000
-OWNER = "owner"  # a trial's user attribute: "host:pid" of the process that runs it
+OWNER = "owner"  # a trial's user attribute: "host:PID@START" of the process that runs it (infra.processes)
 IDENTITY = "identity"  # the study's user attribute: the settings of the search that created it
 UNOWNED_GRACE_S = 60.0  # a trial gets its owner right after it is created; younger ones may be about to
 # A worker's exit code for a fault (sysexits' EX_TEMPFAIL, EX_IOERR): the command says it once.
@@ -143,14 +144,16 @@ def check_identity(study: optuna.Study, job: SearchJob) -> None:
 
 def owner_tag() -> str:
     """This process, as a running trial's :data:`OWNER` names it."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{socket.gethostname()}:{process_tag()}"
 
 
 def abandoned(trial: FrozenTrial, shared: bool = True) -> bool:
     """Whether a ``RUNNING`` trial's process is gone, so that a resuming command may settle it.
 
     Decided only where it can be: a trial owned by a process of this machine is abandoned
-    when that process no longer exists (or is this one, which has started no trial yet);
+    when that process no longer runs (:func:`~infra.processes.process_runs`: a killed
+    worker's zombie or a later process given its PID does not count), or is this one, which
+    has started no trial yet;
     one owned by another machine is left to the database's heartbeat (a JournalStorage has
     none: such a trial stays running until a command on its own machine resumes). A trial
     without an owner was killed while being created, unless the study is ``shared`` with
@@ -162,18 +165,13 @@ def abandoned(trial: FrozenTrial, shared: bool = True) -> bool:
     if owner is None:
         started = trial.datetime_start.timestamp() if trial.datetime_start else 0.0
         return time.time() - started > UNOWNED_GRACE_S
-    host, _, pid = str(owner).rpartition(":")
+    host, _, tag = str(owner).rpartition(":")
     if host != socket.gethostname():
         return False
-    if not pid.isdigit() or int(pid) == os.getpid():
-        return True
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
+        return tag.partition("@")[0] == str(os.getpid()) or not process_runs(tag)
+    except ValueError:  # not a tag of ours: no process of ours runs it
         return True
-    except PermissionError:  # alive, under another user
-        return False
-    return False
 
 
 def counted_trials(study: optuna.Study) -> int:

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import statistics
 import tempfile
-import time
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -28,6 +26,9 @@ from torch.utils.cpp_extension import load_inline
 from infra.units import parse_resolution
 from runners.learning.loop import TrainConfig, make_optimizer, training_step
 from search_space import build_model, load_spec
+from timing import median_seconds  # benchmarks/ is the script's own directory
+
+REPEATS = 7  # timed calls per depthwise gradient (the median is reported)
 
 # grad_w[c, i, j] = sum over (b, ho, wo) of g[b, ho, wo, c] * x[b, ho*s + i - p, wo*s + j - p, c]
 SOURCE = r"""
@@ -108,16 +109,6 @@ class RecordDepthwise(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def median_ms(function, repeats: int = 7) -> float:
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
-
-
 def measure(kernel, height: int, width: int, batch: int) -> None:
     torch.manual_seed(0)
     spec = dataclasses.replace(load_spec("efficientnet-b0"), in_channels=1, num_classes=10)
@@ -125,10 +116,10 @@ def measure(kernel, height: int, width: int, batch: int) -> None:
     optimizer = make_optimizer(model, TrainConfig())
     images = torch.randn(batch, 1, height, width).contiguous(memory_format=torch.channels_last)
     labels = torch.randint(0, 10, (batch,))
-    step_ms = median_ms(lambda: training_step(model, optimizer, images, labels, 0.1), repeats=5)
     recorder = RecordDepthwise()
-    with recorder:
+    with recorder:  # also the warm-up of the timed steps
         training_step(model, optimizer, images, labels, 0.1)
+    step_ms = 1e3 * median_seconds(lambda: training_step(model, optimizer, images, labels, 0.1), repeats=5)
     print(f"efficientnet-b0 1x{height}x{width}, batch {batch}: training step {step_ms:.1f} ms, "
           f"{len(recorder.calls)} depthwise convolutions", flush=True)
     total_onednn = total_loop = 0.0
@@ -139,9 +130,10 @@ def measure(kernel, height: int, width: int, batch: int) -> None:
         error = ((ours - expected).abs().max() / expected.abs().max().clamp_min(1e-12)).item()
         if error > 1e-4:
             raise SystemExit(f"the loop's weight gradient differs from oneDNN's by {error:.1e} (relative)")
-        onednn = median_ms(call.onednn)
-        loop = median_ms(lambda: kernel.depthwise_weight_gradient(call.input, call.grad_output, kh, kw, call.stride,
-                                                                  *call.padding))
+        # Both were called once just above: warmed up.
+        onednn = 1e3 * median_seconds(call.onednn, REPEATS)
+        loop = 1e3 * median_seconds(lambda: kernel.depthwise_weight_gradient(
+            call.input, call.grad_output, kh, kw, call.stride, *call.padding), REPEATS)
         total_onednn, total_loop = total_onednn + onednn, total_loop + loop
         shape = "x".join(map(str, call.input.shape))
         print(f"  input {shape:>16s} kernel {kh}x{kw} stride {call.stride}: oneDNN {onednn:6.2f} ms, "

@@ -26,17 +26,8 @@ from fvcore.nn import FlopCountAnalysis
 from runners.data.augmentation import transform_batch
 from runners.learning.loop import TrainConfig, make_optimizer, training_step
 from search_space import build_model, count_cost, load_spec
+from timing import median_seconds  # benchmarks/ is the script's own directory
 from search_space.cost_model import stage_cost
-
-
-def median_seconds(function, repeats: int, inner: int = 1) -> float:
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(inner):
-            function()
-        samples.append((time.perf_counter() - start) / inner)
-    return statistics.median(samples)
 
 
 def fvcore_macs(spec, model=None):

@@ -11,11 +11,9 @@ the pieces they are made of, so the ratios say where the time goes.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ import pandas as pd
 
 from scaling import Coefficients, corrected_scale, fit_coefficients, fit_power_law, scaled_family, simplex_grid
 from search_space import load_spec
+from timing import median_seconds  # benchmarks/ is the script's own directory
 
 
 def grid_table(path: Path) -> pd.DataFrame:
@@ -42,15 +41,6 @@ def law_table(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return compute, error
 
 
-def timed(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def command(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "scaling.fit", *args], check=True, capture_output=True)
 
@@ -63,14 +53,14 @@ def main() -> None:
         root = Path(scratch)
         grid = grid_table(root / "grid.csv")
         compute, error = law_table(root / "law.csv")
-        results_cli = timed(lambda: command("--results", str(root / "grid.csv"), "--base", "efficientnet-b0",
+        results_cli = median_seconds(lambda: command("--results", str(root / "grid.csv"), "--base", "efficientnet-b0",
                                             "--out", str(root / "fit")), repeats)
-        law_cli = timed(lambda: command("--power-law", str(root / "law.csv"), "--out", str(root / "law")), repeats)
-        coefficient_fit = timed(lambda: fit_coefficients(grid, bootstrap=1000), repeats)
-        law_fit = timed(lambda: fit_power_law(compute, error, bootstrap=1000), repeats)
+        law_cli = median_seconds(lambda: command("--power-law", str(root / "law.csv"), "--out", str(root / "law")), repeats)
+        coefficient_fit = median_seconds(lambda: fit_coefficients(grid, bootstrap=1000), repeats)
+        law_fit = median_seconds(lambda: fit_power_law(compute, error, bootstrap=1000), repeats)
         b0 = load_spec("efficientnet-b0")
-        family = timed(lambda: scaled_family(b0, Coefficients(1.2, 1.1, 1.15)), repeats)
-        grid_networks = timed(lambda: [corrected_scale(b0, p) for p in simplex_grid(0.1)], repeats)
+        family = median_seconds(lambda: scaled_family(b0, Coefficients(1.2, 1.1, 1.15)), repeats)
+        grid_networks = median_seconds(lambda: [corrected_scale(b0, p) for p in simplex_grid(0.1)], repeats)
     print(f"scaling.fit training-free paths (median of {repeats}, fresh process each)")
     print(f"  --results   (66 points x 2 seeds, 1000 bootstrap)   {results_cli:6.2f} s")
     print(f"    fit_coefficients in-process                       {coefficient_fit:6.2f} s  "

@@ -15,6 +15,7 @@ search or scaling, and nothing here imports torch (import-linter contracts keep 
 * :mod:`~infra.lazy`: lazy re-exports for packages' ``__init__``.
 * :mod:`~infra.huge_pages`: huge pages for PyTorch's large CPU tensors, requested before any exists.
 * :mod:`~infra.processes`: naming a process so that another can tell whether it still runs.
+* :mod:`~infra.memory`: the memory this process can still allocate.
 """
 
 from infra.errors import USAGE_ERROR, UsageError, UserError

@@ -139,7 +139,7 @@ def test_an_npz_too_large_for_memory_is_read_in_chunks_into_a_cache(tmp_path, mo
     _write_npz_streaming(path, samples=40, side=48, compressed=compressed)
     options = DataOptions(source=str(path), proxy_resolution=(32, 32), val_fraction=0.25)
     in_memory = prepare(options)
-    monkeypatch.setattr(data_module, "_available_memory", lambda: 1000)  # as if nothing fitted
+    monkeypatch.setattr(data_module, "available_memory", lambda: 1000)  # as if nothing fitted
     lazy = prepare(options)
     assert isinstance(lazy.train_x, CachedImages) and isinstance(in_memory.train_x, torch.Tensor)
     assert torch.equal(lazy.train_y, in_memory.train_y) and torch.equal(lazy.val_y, in_memory.val_y)

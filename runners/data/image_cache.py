@@ -35,6 +35,10 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 GRAY_MODES = ("L", "1", "I;16", "I", "F")
 CACHE_VERSION = 1  # bump when the cached bytes of an unchanged folder would change
 DECODE_BATCH = 64
+# What reading a damaged or foreign .npz raises: the zip reader (BadZipFile, and
+# NotImplementedError for a version or compression method a damaged directory claims), the
+# decompressor (zlib.error) and numpy's header parser (ValueError, EOFError).
+ARCHIVE_ERRORS = (ValueError, EOFError, NotImplementedError, zipfile.BadZipFile, zlib.error)
 
 
 def default_cache_root() -> Path:
@@ -268,7 +272,7 @@ def cache_npz_member(path: Path, member: str, size: tuple[int, int], root: Path 
             np.save(sums_file, sums)
             partial.replace(cache)  # last: a cache file is complete with its sums
             return cache, shape
-        except (ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        except ARCHIVE_ERRORS as error:
             raise DataError(f"{path}: cannot read {member} ({type(error).__name__}: {str(error)[:120]})") from None
 
 

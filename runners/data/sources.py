@@ -30,8 +30,9 @@ import torch
 import torch.nn.functional as F
 
 from infra.errors import DataError
+from infra.memory import available_memory
 from infra.seeds import split_seed
-from runners.data.image_cache import (CachedImages, ImageFolder, cache_image_folder, cache_npz_member,
+from runners.data.image_cache import (ARCHIVE_ERRORS, CachedImages, ImageFolder, cache_image_folder, cache_npz_member,
                                       channel_statistics, native_statistics, read_npz_header)
 from search_space import NetworkSpec
 from search_space.spec import MAX_CLASSES, MAX_SIDE
@@ -174,9 +175,8 @@ def read_npz(path: Path) -> tuple[ArrayData, ArrayData | None]:
         if isinstance(loaded, np.lib.npyio.NpzFile):
             with loaded as archive:
                 arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        # A truncated or corrupt archive fails in the zip reader, the decompressor or numpy's
-        # header parser; every one of them means the same to the user.
+    except (OSError, *ARCHIVE_ERRORS) as error:
+        # Whichever reader a truncated or corrupt archive fails in, it means the same to the user.
         raise DataError(f"{path}: cannot read as .npz ({type(error).__name__}: {str(error)[:120]})") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):  # np.load reads a lone .npy array whatever its name
         raise DataError(f"{path}: holds a single array, not an .npz archive of x and y (numpy.savez writes one)")
@@ -267,36 +267,10 @@ def default_proxy_resolution(native: tuple[int, int]) -> tuple[int, int]:
     return round(native[0] * factor), round(native[1] * factor)
 
 
-def _status_bytes(path: str, field: str) -> int | None:
-    """A ``kB`` field of ``/proc/meminfo`` or ``/proc/self/status`` in bytes (Linux), else ``None``."""
-    try:
-        for line in Path(path).read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _available_memory() -> int | None:
-    """Bytes this process can still allocate: the kernel's ``MemAvailable``, less where a
-    resource limit (``ulimit -v`` / ``-d``, a batch system's cap) leaves less."""
-    import resource
-
-    candidates = [_status_bytes("/proc/meminfo", "MemAvailable")]
-    for limit, used in ((resource.RLIMIT_AS, "VmSize"), (resource.RLIMIT_DATA, "VmData")):
-        soft = resource.getrlimit(limit)[0]
-        current = _status_bytes("/proc/self/status", used)
-        if soft != resource.RLIM_INFINITY and current is not None:
-            candidates.append(max(0, soft - current))
-    known = [value for value in candidates if value is not None]
-    return min(known) if known else None
-
-
 def _check_memory(source: str, images: int, channels: int, size: tuple[int, int]) -> None:
     """One line, before any allocation, when the prepared float32 splits cannot fit in memory."""
     needed = images * channels * size[0] * size[1] * 4
-    available = _available_memory()
+    available = available_memory()
     if available is not None and needed > 0.8 * available:
         raise DataError(f"{source}: {images:,} images at {size[0]}x{size[1]} need {needed / 2**30:,.1f} GiB as float32, "
                         f"more than this machine's {available / 2**30:,.1f} GiB available: lower --proxy-resolution "
@@ -402,9 +376,9 @@ def _npz_exceeds_memory(ref: str | Path | None) -> bool:
             names = {name.removesuffix(".npy") for name in archive.namelist()}
             needed = sum(int(np.prod(read_npz_header(archive, member).shape)) * 4
                          for member in ("x", "x_test") if member in names)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
+    except (OSError, KeyError, *ARCHIVE_ERRORS):
         return False
-    available = _available_memory()
+    available = available_memory()
     return available is not None and needed > IN_MEMORY_SHARE * available
 
 
@@ -418,7 +392,7 @@ def _prepare_large_npz(options: DataOptions, num_classes: int | None) -> Splits:
         with np.load(path, allow_pickle=False) as archive:  # an NpzFile reads a member only when asked
             members = set(archive.files)
             labels = {name: archive[name] for name in ("y", "y_test") if name in members}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+    except (OSError, *ARCHIVE_ERRORS) as error:
         raise DataError(f"{path}: cannot read as .npz ({type(error).__name__}: {str(error)[:120]})") from None
     if "y" not in labels or "x" not in members:
         raise DataError(f"{path}: missing array(s) x or y; expected x (N x H x W or N x C x H x W) and y (N)")
@@ -461,7 +435,7 @@ def _prepare_image_folder(options: DataOptions, num_classes: int | None) -> Spli
     train_x = CachedImages(path, shape, train_rows, mean, std)
     val_x = CachedImages(path, shape, val_rows, mean, std)
     needed = (len(train_rows) + len(val_rows)) * folder.channels * size[0] * size[1] * 4
-    available = _available_memory()
+    available = available_memory()
     if available is None or needed <= IN_MEMORY_SHARE * available:
         train_x, val_x = train_x[:], val_x[:]
     return Splits(train_x=train_x, train_y=labels[train_index], val_x=val_x, val_y=labels[val_index],

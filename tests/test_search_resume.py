@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -180,6 +181,54 @@ def test_a_trial_of_a_killed_worker_nobody_reaped_is_settled_and_stops_counting(
         assert counted_trials(study) == 0
     finally:
         worker.wait()
+
+
+def test_a_trial_left_unnamed_is_waited_for_then_settled_unless_its_process_names_it(tmp_path, monkeypatch):
+    """On a shared study only its age tells a trial a kill left unnamed from one another command
+    is naming right now: a resumed count waits for it, so it is neither counted as running
+    forever (the search would end short of --trials) nor failed while its process lives."""
+    monkeypatch.setattr(optuna_backend, "UNOWNED_GRACE_S", 1.0)
+    job = dataclasses.replace(make_job(tmp_path), shared_storage=True)
+    study = open_study(job)
+    orphan = study.ask()
+    assert optuna_backend.prepare_study(job) == 1  # too young to settle: counted as running
+    started = time.monotonic()
+    assert optuna_backend.prepare_study(job, wait_for_unnamed=True) == 0
+    assert time.monotonic() - started >= 0.5 and study.trials[orphan.number].state == TrialState.FAIL
+
+    other_command = subprocess.Popen(["sleep", "60"])
+    try:
+        named = study.ask()
+        owner = f"{socket.gethostname()}:{process_tag(other_command.pid)}"
+        threading.Timer(0.3, lambda: named.set_user_attr(OWNER, owner)).start()
+        monkeypatch.setattr(optuna_backend, "UNOWNED_GRACE_S", 30.0)
+        started = time.monotonic()
+        assert optuna_backend.prepare_study(job, wait_for_unnamed=True) == 1
+        assert time.monotonic() - started < 10 and study.trials[named.number].state == TrialState.RUNNING
+    finally:
+        other_command.kill()
+        other_command.wait()
+
+
+def test_the_driver_runs_the_rest_once_a_trial_counted_as_running_is_settled(tmp_path, monkeypatch):
+    """The workers stop when the study holds --trials counted trials; when one of them was a
+    killed command's unnamed trial, the driver runs the trials it stood for."""
+    from runners.search import driver
+
+    job = make_job(tmp_path)
+    rounds = []
+
+    def run(job, remaining, data, total):
+        rounds.append(remaining)
+        for _ in range(remaining):
+            number = len(read_records(tmp_path))
+            append_record(tmp_path, TrialRecord(number=number, state="COMPLETE", epochs=1, reward=0.5))
+
+    counts = iter([4, 5])  # after the first round: 4 recorded + 1 unnamed counted, settled only then
+    monkeypatch.setattr(optuna_backend, "run", run)
+    monkeypatch.setattr(optuna_backend, "prepare_study", lambda job, wait_for_unnamed=False: next(counts))
+    driver._run_optuna(job, trials=5, remaining=4, data=None)
+    assert rounds == [4, 1] and len(read_records(tmp_path)) == 5
 
 
 def test_a_run_directorys_own_study_settles_even_a_trial_created_an_instant_ago(tmp_path):

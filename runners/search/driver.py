@@ -82,13 +82,27 @@ def _run_trials(job: SearchJob, trials: int, data: Splits, quiet: bool) -> list[
             from runners.search import ray_backend
             ray_backend.run(job, remaining, data)
         else:
-            optuna_backend.run(job, remaining, data, total=trials)
+            _run_optuna(job, trials, remaining, data)
     finally:
         stop.set()
         follower.join()
         records = read_records(job.run_dir)
         write_tables(job.run_dir, records, job.settings.objective)
     return records
+
+
+def _run_optuna(job: SearchJob, trials: int, remaining: int, data: Splits) -> None:
+    """Run until the study holds ``trials`` counted trials. A trial a kill left unnamed on a
+    shared study counts as running until it is old enough to settle; if the workers end with
+    the study short of ``trials`` once it is settled, they run the rest. A round that finishes
+    no trial of this run ends it (its failures are in the records)."""
+    done = finished(read_records(job.run_dir))
+    while remaining > 0:
+        optuna_backend.run(job, remaining, data, total=trials)
+        before, done = done, finished(read_records(job.run_dir))
+        if done <= before:
+            return
+        remaining = trials - max(done, optuna_backend.prepare_study(job, wait_for_unnamed=True))
 
 
 def rung_unavailable(job: SearchJob, rung: RungOptions) -> str:

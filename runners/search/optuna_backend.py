@@ -326,11 +326,27 @@ def _worker_process(job: SearchJob, n_trials: int, total: int, worker: int) -> N
         raise SystemExit(next(code for kind, code in FAULT_EXITS.items() if isinstance(fault, kind))) from None
 
 
-def prepare_study(job: SearchJob) -> int:
+def unnamed_trials_wait(study: optuna.Study, job: SearchJob) -> float:
+    """Seconds until every ``RUNNING`` trial without an owner is old enough to be settled
+    (:func:`abandoned`); 0 when there is none. Such a trial was killed while being created,
+    or another command is naming it right now: only its age tells them apart."""
+    if not job.shared_storage:
+        return 0.0
+    starts = [trial.datetime_start.timestamp() for trial in study.get_trials(
+        deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        if OWNER not in trial.user_attrs and trial.datetime_start is not None]
+    return max((start + UNOWNED_GRACE_S - time.time() for start in starts), default=0.0)
+
+
+def prepare_study(job: SearchJob, wait_for_unnamed: bool = False) -> int:
     """Open the job's study and settle what killed processes left running; returns how many
-    trials already count towards ``--trials`` (those of other commands on it included)."""
+    trials already count towards ``--trials`` (those of other commands on it included).
+    ``wait_for_unnamed``: first wait until the trials left unnamed can be settled
+    (:func:`unnamed_trials_wait`), so that none of them is counted as running."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures and rejections are in our own records
     study = open_study(job)
+    while wait_for_unnamed and (pause := unnamed_trials_wait(study, job)) > 0:
+        time.sleep(min(pause + 0.1, 5.0))
     recover_interrupted(study, job)
     return counted_trials(study)
 

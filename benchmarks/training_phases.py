@@ -7,7 +7,7 @@ One epoch of ``runners.train``'s loop (B0 on Fashion-MNIST resized to each size 
 ``IMAGES`` training images at ``--batch``, the training default of 128), phase by phase: the
 training steps (the first, which pays the kernels' and the allocator's warm-up, the median of
 the rest, and the whole epoch's images per second), batch-norm recalibration on 1,024 images and the evaluation of ``--val`` validation
-images (both at the evaluation batch of 512), each with its minor page faults, and the
+images (recalibration in batches of 512, evaluation at the batch the loop picks), each with its minor page faults, and the
 process's peak resident memory. Every size runs in two fresh processes, one after the other:
 ``THP_MEM_ALLOC_ENABLE=0`` (glibc's pages of 4 KiB) and ``=1`` (what every command of the suite
 requests, :mod:`infra.huge_pages`); PyTorch reads the variable at its first allocation, so it
@@ -61,9 +61,9 @@ def measure_phases(size: tuple[int, int], batch: int, train: int, val: int) -> d
     steps = [end - start for start, end in zip(marks, marks[1:])]
     calibration = data.train_x[: config.calibration_samples]  # which images does not change the time
     recalibration, recalibration_faults = timed(lambda: recalibrate_batch_norm(
-        loop.model, calibration, config.eval_batch_size, config.device, loop.layout))
+        loop.model, calibration, config.calibration_batch_size, config.device, loop.layout))
     evaluation, evaluation_faults = timed(lambda: evaluate_with_loss(
-        loop.model, data.val_x, data.val_y, config.eval_batch_size, config.device, loop.layout))
+        loop.model, data.val_x, data.val_y, loop.evaluation_batch(), config.device, loop.layout))
     return {"first_step": steps[0], "step": statistics.median(steps[1:]), "steps": len(steps),
             "epoch_images_per_second": len(data.train_x) / (marks[-1] - marks[0]),
             "step_faults": step_faults / len(steps), "recalibration": recalibration,

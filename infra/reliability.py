@@ -91,7 +91,7 @@ class RankingReliability:
         tau = ("" if self.kendall is None else
                f"; seed 0 vs seed 1 Kendall {self.kendall.mean:+.2f} [{self.kendall.low:+.2f}, {self.kendall.high:+.2f}]")
         needed = self.seeds_for()
-        forecast = (f"; no number of seeds ranks them reproducibly" if needed is None else
+        forecast = ("; no number of seeds ranks them reproducibly" if needed is None else
                     f"; a ranking by the mean of {needed} seed{'s' if needed > 1 else ''} is expected to reach "
                     f"Kendall {REPRODUCIBLE_KENDALL}")
         return (f"{verdict} (F-test p = {self.p_value:.2g} over {self.candidates} candidates x {self.seeds} seeds; "

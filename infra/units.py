@@ -53,6 +53,19 @@ def format_macs(macs: float) -> str:
     return f"{macs:.0f}"
 
 
+def format_bytes(count: float) -> str:
+    """Three significant digits and a binary unit: ``format_bytes(12.5 * 2**30) == '12.5 GiB'``.
+
+    >>> format_bytes(12.5 * 2**30), format_bytes(97_000_000), format_bytes(512)
+    ('12.5 GiB', '92.5 MiB', '512 B')
+    """
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(count) >= size:
+            value = count / size
+            return f"{value:.0f} {unit}" if abs(value) >= 100 else f"{value:.3g} {unit}"
+    return f"{count:.0f} B"
+
+
 def parse_resolution(text: str) -> tuple[int, int]:
     """``"32"`` -> ``(32, 32)``, ``"64x200"`` -> ``(64, 200)`` (height x width).
 
@@ -105,4 +118,4 @@ def parse_milliseconds(text: str) -> float:
     return round(value, 9)
 
 
-__all__ = ["format_macs", "parse_macs", "parse_milliseconds", "parse_resolution", "parse_seconds"]
+__all__ = ["format_bytes", "format_macs", "parse_macs", "parse_milliseconds", "parse_resolution", "parse_seconds"]

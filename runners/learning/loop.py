@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from runners.data.augmentation import transform_batch
 from runners.data.sources import Splits
+from runners.learning.memory import evaluation_batch, inference_bytes
 from search_space import NetworkSpec, build_model
 
 
@@ -38,6 +39,9 @@ class TrainConfig:
     floating-point reassociation (see ``benchmarks/foundation.py`` for the speed-up).
     ``mixed_precision`` runs forward passes under bf16 autocast on a CUDA device that
     supports bf16 (Ampere and later); on the CPU bf16 measured slower, so it trains in fp32.
+    Evaluation gives the same results at any batch, so by default its batch is the fastest
+    measured for the network's tensors (:func:`runners.learning.memory.evaluation_batch`);
+    recalibration's batch is part of the recipe (train-mode batch norm normalises by it).
     """
 
     epochs: int = 2
@@ -46,7 +50,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
     warmup_fraction: float = 0.1
-    eval_batch_size: int = 512
+    eval_batch_size: int | None = None  # None: sized to the network and input (memory.evaluation_batch)
+    calibration_batch_size: int = 512  # batch-norm recalibration: its statistics depend on it
     calibration_samples: int = 1024
     channels_last: bool = True
     device: str = "cpu"
@@ -232,6 +237,7 @@ class TrainingLoop:
         self.training_loss_sum = 0.0
         self._orders = epoch_orders(len(data.train_x), seed)
         self._order: torch.Tensor | None = None
+        self._evaluation_batch: int | None = None
 
     def train_epoch(self, stage: Stage = Stage(), on_step: Callable[[], None] | None = None) -> float:
         """One epoch over the training split; its mean training loss. ``on_step`` is called
@@ -277,9 +283,20 @@ class TrainingLoop:
             raise ValueError("the data has no test split")
         order = self._order if self._order is not None else torch.arange(len(self.data.train_x))
         recalibrate_batch_norm(self.model, self.data.train_x[order[: config.calibration_samples]],
-                               config.eval_batch_size, config.device, self.layout, config.mixed_precision)
-        return evaluate_with_loss(self.model, images, labels, config.eval_batch_size, config.device, self.layout,
+                               config.calibration_batch_size, config.device, self.layout, config.mixed_precision)
+        return evaluate_with_loss(self.model, images, labels, self.evaluation_batch(), config.device, self.layout,
                                   config.mixed_precision)
+
+    def evaluation_batch(self) -> int:
+        """The configured evaluation batch, else the fastest for this network's tensors at
+        the data's resolution (measured once, :func:`runners.learning.memory.evaluation_batch`)."""
+        if self.config.eval_batch_size is not None:
+            return self.config.eval_batch_size
+        if self._evaluation_batch is None:
+            self.model.eval()
+            shape = (self.data.in_channels, *self.data.resolution)
+            self._evaluation_batch = evaluation_batch(inference_bytes(self.model, shape, self.layout))
+        return self._evaluation_batch
 
     def state_dict(self) -> dict:
         """Weights, optimizer, schedule and random streams: what resuming needs (plain data)."""

@@ -29,7 +29,6 @@ import optuna  # noqa: E402
 from ray.tune import Callback  # noqa: E402  (after the output switch above)
 from ray.tune.search.optuna import OptunaSearch  # noqa: E402
 
-from infra.errors import UsageError
 from infra.trial_state import TrialState
 from runners.data.sources import Splits
 from runners.ray_cluster import init_ray

@@ -29,8 +29,11 @@ from infra.documents import DocumentError, read_json
 from infra.errors import UsageError
 from infra.files import write_atomically, write_json
 from infra.progress import progress_bar
+from infra.units import format_bytes
 from runners.data.sources import Splits
 from runners.learning.loop import Stage, TrainConfig, TrainingLoop
+from runners.learning.memory import (PEAK_OVER_BOUND, check_fits, device_memory, fitting_calibration_batch,
+                                      largest_fitting_batch, likely_peak, training_memory)
 from runners.train.run_files import CURVES, FINAL_MODEL, LAST_CHECKPOINT, RESULT, SPEC
 from search_space import EfficientNet, NetworkSpec, build_model, load_pretrained, set_trainable_layers, write_spec_file
 from search_space.checkpoint import read_checkpoint, save_checkpoint
@@ -136,9 +139,39 @@ def train_run(run_dir: Path, model: EfficientNet, data: Splits, config: TrainCon
     return result
 
 
+def fit_in_memory(model: EfficientNet, data: Splits, config: TrainConfig, schedule: list[Stage]
+                  ) -> tuple[TrainConfig, list[str]]:
+    """``config`` as it fits in the memory left (:mod:`runners.learning.memory`), and what was
+    changed or is at risk, in words; one line (exit 2) when the training's largest stage
+    cannot fit. Only batch-norm recalibration's batch is ever lowered, and only where its
+    pass would not fit (its statistics then differ slightly from a larger machine's)."""
+    largest = max((stage.resolution or data.resolution for stage in schedule), key=lambda size: size[0] * size[1],
+                  default=data.resolution)
+    what = f"training {model.spec.name} on {data.in_channels}x{largest[0]}x{largest[1]} images"
+    layout = torch.channels_last if config.channels_last else torch.contiguous_format
+    memory = training_memory(model.to(config.device), (data.in_channels, *largest), layout)
+    available = device_memory(config.device)
+    check_fits(memory, config.batch_size, available, what)
+    notes = []
+    calibration = fitting_calibration_batch(memory, config.calibration_batch_size, available)
+    if calibration != config.calibration_batch_size:
+        notes.append(f"batch-norm recalibration in batches of {calibration} instead of "
+                     f"{config.calibration_batch_size}, to fit in {format_bytes(available)}")
+        config = dataclasses.replace(config, calibration_batch_size=calibration)
+    peak = likely_peak(memory, config.batch_size, calibration)
+    if available is not None and peak > available:
+        least = max(memory.step(config.batch_size), memory.inference(calibration))
+        room = int(available / PEAK_OVER_BOUND) - memory.inference_per_image * calibration
+        fitting = largest_fitting_batch(memory, room)
+        notes.append(f"warning: {what} at batch {config.batch_size} needs at least {format_bytes(least)} and may "
+                     f"peak at up to {format_bytes(peak)}, more than the {format_bytes(available)} available: "
+                     "if it is killed, lower --batch-size" + (f" to {fitting}" if fitting >= 2 else ""))
+    return config, notes
+
+
 def with_head(spec: NetworkSpec, classifier: str | None) -> NetworkSpec:
     """``spec`` with another classifier head (``linear`` or ``cosine``), or unchanged."""
     return spec if classifier is None else dataclasses.replace(spec, classifier=classifier)
 
 
-__all__ = ["FineTuning", "finished_result", "initial_model", "train_run", "with_head"]
+__all__ = ["FineTuning", "finished_result", "fit_in_memory", "initial_model", "train_run", "with_head"]

@@ -24,7 +24,7 @@ from runners.data.sources import DataOptions, Splits
 from runners.flags import ProxyDefaults
 from runners.learning.loop import Stage, TrainConfig
 from runners.learning.progressive import PAPER_STAGES, progressive_schedule
-from runners.train.full_run import FineTuning, initial_model, train_run, with_head
+from runners.train.full_run import FineTuning, fit_in_memory, initial_model, train_run, with_head
 from search_space import NetworkSpec, count_cost, spec_to_dict
 
 # A full training's defaults: every training image, 10 epochs of batch 128.
@@ -139,15 +139,16 @@ def train_target(target: Target, data: Splits, train: TrainConfig, regime: Regim
                 "replicate": target.replicate, **regime.identity()}
     # Checked before the run directory exists: a checkpoint that does not fit makes none.
     model, notes = initial_model(spec, FineTuning(regime.init, regime.trainable_blocks), seed)
-    resuming = claim_run_dir(target.out, identity, "train")
     final = data.resolution
+    schedule = regime.schedule(train, final, spec.dropout)
+    train, memory_notes = fit_in_memory(model, data, train, schedule)  # also checked before the run directory exists
+    resuming = claim_run_dir(target.out, identity, "train")
     print(f"{'resuming' if resuming else 'training'} {target.name} ({format_macs(count_cost(spec).macs)} MACs at "
           f"{spec.resolution[0]}x{spec.resolution[1]}) at {final[0]}x{final[1]} on {data.source}, "
           f"{train.epochs} epochs{' (progressive)' if regime.progressive else ''} -> {target.out}")
-    for note in notes:
+    for note in notes + memory_notes:
         print(note)
-    result = train_run(target.out, model, data, train, regime.schedule(train, final, spec.dropout), seed=seed,
-                       quiet=quiet)
+    result = train_run(target.out, model, data, train, schedule, seed=seed, quiet=quiet)
     test = "no test split" if result["test_accuracy"] is None else f"test accuracy {result['test_accuracy']:.4f}"
     print(f"{target.name}: validation accuracy {result['val_accuracy']:.4f}, {test}, "
           f"{result['seconds']:.0f} s -> {target.out}")

@@ -37,7 +37,7 @@ def test_the_count_is_exact_at_every_batch(network, batch, height, width, layout
     bound = training_memory(network, (1, height, width), layout)
     measured = saved_bytes(network.train(), torch.zeros(batch, 1, height, width).contiguous(memory_format=layout))
     parameters = sum(p.numel() * 4 for p in network.parameters())
-    assert bound.fixed == 4 * parameters  # all trainable: weight, gradient, two moments
+    assert bound.fixed == 3 * parameters  # all trainable: a gradient and two moments each
     assert bound.per_image * batch <= measured <= bound.per_image * batch + 64 * 2**10  # the batch-free rest: BN stats
 
 
@@ -60,7 +60,7 @@ def test_frozen_layers_need_no_gradients_or_moments(network):
     finally:
         for parameter in network.parameters():
             parameter.requires_grad_(True)
-    assert frozen.fixed * 4 == whole.fixed and frozen.per_image < whole.per_image
+    assert frozen.fixed == 0 < whole.fixed and frozen.per_image < whole.per_image
 
 
 @given(per_image=st.integers(1, 2**30), fixed=st.integers(0, 2**32), available=st.integers(0, 2**40))

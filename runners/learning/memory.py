@@ -5,7 +5,8 @@ minutes into its first epoch; and the evaluation batch that memory and speed fav
 A training step's count is a lower bound from autograd itself: the tensors a forward pass
 saves for the backward pass (activations, batch-norm inputs, dropout masks), which all
 coexist when the forward pass ends, counted once per storage at batch 2 and 4 so that the
-per-image part is exact; plus the parameters, their gradients and AdamW's two moments. A
+per-image part is exact; plus the gradients and AdamW's two moments of the parameters (which
+exist already when the count is taken, so are not in it, nor in the memory left). A
 pass without gradients (evaluation, batch-norm recalibration) is counted exactly by
 :class:`LiveTensorBytes`. ``benchmarks/training_memory.py`` measures how far above these
 counts a process's resident memory peaks (:data:`PEAK_OVER_BOUND`).
@@ -44,7 +45,7 @@ class TrainingMemory:
     of its peak), and a pass without gradients' at its peak."""
 
     per_image: int  # saved for the backward pass, per training image
-    fixed: int  # parameters, plus gradient and AdamW's two moments for trainable ones
+    fixed: int  # a gradient and AdamW's two moments per trainable parameter (the parameters exist already)
     inference_per_image: int = 0  # peak of a pass without gradients, per image
 
     def step(self, batch: int) -> int:
@@ -141,9 +142,8 @@ def training_memory(model: torch.nn.Module, image_shape: tuple[int, int, int],
         small, large = (saved_bytes(probe, torch.zeros(batch, *image_shape, device=device).contiguous(
             memory_format=layout)) for batch in PROBE_BATCHES)
     per_image = (large - small) // (PROBE_BATCHES[1] - PROBE_BATCHES[0])
-    parameters = sum(p.numel() * p.element_size() for p in model.parameters())
     trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
-    return TrainingMemory(per_image=per_image, fixed=parameters + 3 * trainable,
+    return TrainingMemory(per_image=per_image, fixed=3 * trainable,
                           inference_per_image=inference_bytes(probe, image_shape, layout))
 
 

@@ -115,6 +115,17 @@ def test_recalibration_keeps_its_batch_unless_it_cannot_fit(per_image, fixed, wa
         assert bound.inference(2 * batch) > available or 2 * batch >= wanted
 
 
+def test_the_loop_evaluates_at_the_batch_its_tensors_favour_unless_one_is_given(network, tmp_path):
+    from runners.data.sources import DataOptions, prepare
+    from runners.learning.loop import TrainConfig, TrainingLoop
+
+    data = prepare(DataOptions(source=str(write_idx_dir(tmp_path / "idx", n=64, test=8)), proxy_resolution=(24, 40)))
+    shape = (data.in_channels, *data.resolution)
+    chosen = TrainingLoop(network, data, TrainConfig(), seed=0).evaluation_batch()
+    assert chosen == evaluation_batch(inference_bytes(network.eval(), shape, torch.channels_last))
+    assert TrainingLoop(network, data, TrainConfig(eval_batch_size=7), seed=0).evaluation_batch() == 7
+
+
 def test_a_batch_that_fits_passes_and_unknown_memory_is_not_checked():
     bound = memory.TrainingMemory(per_image=2**20, fixed=2**20)
     check_fits(bound, 64, 65 * 2**20, "training")

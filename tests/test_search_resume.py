@@ -224,11 +224,17 @@ def test_the_driver_runs_the_rest_once_a_trial_counted_as_running_is_settled(tmp
             number = len(read_records(tmp_path))
             append_record(tmp_path, TrialRecord(number=number, state="COMPLETE", epochs=1, reward=0.5))
 
-    counts = iter([4, 5])  # after the first round: 4 recorded + 1 unnamed counted, settled only then
+    # After the first round: 4 recorded + 1 unnamed counted, settled only once waited for;
+    # after the second, nothing left to settle.
+    counts = iter([5, 4, 5, 5])
     monkeypatch.setattr(optuna_backend, "run", run)
     monkeypatch.setattr(optuna_backend, "prepare_study", lambda job, wait_for_unnamed=False: next(counts))
     driver._run_optuna(job, trials=5, remaining=4, data=None)
     assert rounds == [4, 1] and len(read_records(tmp_path)) == 5
+    # With --timeout the workers' stop is the run's end, whatever the count.
+    rounds.clear()
+    driver._run_optuna(dataclasses.replace(job, timeout=1.0), trials=9, remaining=2, data=None)
+    assert rounds == [2]
 
 
 def test_a_run_directorys_own_study_settles_even_a_trial_created_an_instant_ago(tmp_path):

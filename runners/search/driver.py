@@ -94,15 +94,17 @@ def _run_trials(job: SearchJob, trials: int, data: Splits, quiet: bool) -> list[
 def _run_optuna(job: SearchJob, trials: int, remaining: int, data: Splits) -> None:
     """Run until the study holds ``trials`` counted trials. A trial a kill left unnamed on a
     shared study counts as running until it is old enough to settle; if the workers end with
-    the study short of ``trials`` once it is settled, they run the rest. A round that finishes
-    no trial of this run ends it (its failures are in the records)."""
-    done = finished(read_records(job.run_dir))
+    the study short of ``trials`` once it is settled, they run the rest; otherwise (the study
+    is full, ``--timeout`` passed, the trials failed) the workers' end is the run's."""
     while remaining > 0:
         optuna_backend.run(job, remaining, data, total=trials)
-        before, done = done, finished(read_records(job.run_dir))
-        if done <= before:
-            return
-        remaining = trials - max(done, optuna_backend.prepare_study(job, wait_for_unnamed=True))
+        if job.timeout is not None:
+            return  # the workers stopped starting trials at --timeout: the command's answer to it
+        counted = optuna_backend.prepare_study(job)
+        settled = optuna_backend.prepare_study(job, wait_for_unnamed=True)
+        if settled >= counted:
+            return  # nothing counted as running was settled: the workers ended for their own reasons
+        remaining = trials - max(finished(read_records(job.run_dir)), settled)
 
 
 def rung_unavailable(job: SearchJob, rung: RungOptions) -> str:

@@ -10,41 +10,45 @@ runs int8 kernels on the CPU. Quantized models run on the CPU only.
 from __future__ import annotations
 
 import warnings
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import torch
 
 from search_space.fusion import fuse_model
 
 
+# Kept in float by default: the stem sees the raw input (often one channel), the classifier
+# makes the logits. Keeping the attention gates (squeeze-excitation, ECA) in float as well was
+# measured worse than int8 everywhere on trained B0s (benchmarks/quantization.py, BENCHMARKS.md).
 FLOAT_MODULES = ("stem", "classifier")
 
 
 def quantize_int8(model: torch.nn.Module, calibration: Iterable[torch.Tensor], engine: str = "x86",
-                  sensitive_in_float: bool = True) -> torch.nn.Module:
+                  float_modules: Sequence[str] = FLOAT_MODULES) -> torch.nn.Module:
     """An int8 copy of ``model`` (which is untouched), calibrated on the ``calibration``
     batches (``N x C x H x W`` float tensors, a few hundred images in all is enough).
 
-    ``sensitive_in_float`` keeps the stem (it sees the raw input, often one channel), the
-    classifier and the channel-attention gates (squeeze-excitation, ECA: a product of
-    activations) in float, the rest int8; on Fashion-MNIST that halved the accuracy the
-    all-int8 model lost (BENCHMARKS.md).
+    ``float_modules`` names the submodules (paths as in ``model.named_modules()``, each with
+    everything inside it) that stay in float; ``()`` quantizes everything. Which placement
+    loses least depends on the trained network: measure the int8 model's accuracy before you
+    ship it (``benchmarks/quantization.py`` compares placements).
     """
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
-    from search_space.layers import EfficientChannelAttentionLayer, SqueezeExcitationLayer
-
     batches = list(calibration)
     if not batches:
         raise ValueError("quantization needs at least one calibration batch")
+    float_modules = (float_modules,) if isinstance(float_modules, str) else tuple(float_modules)
+    names = dict(model.named_modules())
+    missing = [name for name in float_modules if name not in names]
+    if missing:
+        raise ValueError(f"float_modules: {', '.join(missing)} not in the model (its top-level modules: "
+                         f"{', '.join(name for name, _ in model.named_children())})")
     torch.backends.quantized.engine = engine
     mapping = get_default_qconfig_mapping(engine)
-    if sensitive_in_float:
-        for name in FLOAT_MODULES:
-            mapping = mapping.set_module_name(name, None)
-        for layer in (SqueezeExcitationLayer, EfficientChannelAttentionLayer):
-            mapping = mapping.set_object_type(layer, None)
+    for name in float_modules:
+        mapping = mapping.set_module_name(name, None)
     fused = fuse_model(model).cpu()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # FX prints the traced graph's notes on every cat and getitem

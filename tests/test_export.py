@@ -4,6 +4,7 @@ checkpoints round-trip; damaged checkpoints are one line."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import io
@@ -123,6 +124,13 @@ def test_weights_of_another_network_are_one_line(checkpoint, tmp_path, capsys):
                           "its weights do not fit its spec")
 
 
+def _int8_ops(model: torch.fx.GraphModule) -> collections.Counter:
+    """How many int8 kernels of each kind the converted graph calls (FX traces the suite's
+    layers into functional calls: the int8 ones are ``quantized.*``)."""
+    return collections.Counter(str(node.target) for node in model.graph.nodes
+                               if node.op == "call_function" and str(node.target).startswith("quantized."))
+
+
 def test_int8_quantization_keeps_a_trained_network_s_predictions(tmp_path):
     from runners.learning.loop import TrainConfig, evaluate, train_model
     from search_space import load_space, quantize_int8
@@ -133,12 +141,23 @@ def test_int8_quantization_keeps_a_trained_network_s_predictions(tmp_path):
     spec = data.deployed(load_space(tmp_path / "space.yaml").sample(0))
     model, result = train_model(spec, data, TrainConfig(epochs=3, batch_size=32))
     assert result.accuracy > 0.6  # a network worth quantizing
-    int8 = quantize_int8(model, [data.train_x[:64], data.train_x[64:128]])
-    assert any("quantized" in type(m).__module__ for m in int8.modules())  # int8 kernels, not float ones
+    calibration = [data.train_x[:64], data.train_x[64:128]]
     fp32 = evaluate(model, data.val_x, data.val_y, 64, "cpu")
-    assert evaluate(int8, data.val_x, data.val_y, 64, "cpu") >= fp32 - 0.1
+    everywhere = quantize_int8(model, calibration, float_modules=())
+    int8_convs = _int8_ops(everywhere)["quantized.conv2d"]
+    assert int8_convs == sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    assert _int8_ops(everywhere)["quantized.linear"] == 1
+    assert evaluate(everywhere, data.val_x, data.val_y, 64, "cpu") >= fp32 - 0.1
+    # The default keeps the stem (one conv) and the classifier in float, and nothing else.
+    default = quantize_int8(model, calibration)
+    assert _int8_ops(default)["quantized.conv2d"] == int8_convs - 1 and _int8_ops(default)["quantized.linear"] == 0
+    assert evaluate(default, data.val_x, data.val_y, 64, "cpu") >= fp32 - 0.1
+    stem_only = quantize_int8(model, calibration, float_modules="stem")  # one name, not its letters
+    assert _int8_ops(stem_only)["quantized.conv2d"] == int8_convs - 1 and _int8_ops(stem_only)["quantized.linear"] == 1
     with pytest.raises(ValueError, match="calibration"):
         quantize_int8(model, [])
+    with pytest.raises(ValueError, match="float_modules: stages.99 not in the model"):
+        quantize_int8(model, calibration, float_modules=("stem", "stages.99"))
 
 
 TINY_NETWORK = """name: tiny

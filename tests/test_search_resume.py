@@ -273,11 +273,11 @@ def test_a_study_refuses_a_search_with_other_settings(tmp_path):
         open_study(make_job(tmp_path, "pareto"))
 
 
-def ray_searcher(job: SearchJob):
+def ray_searcher(job: SearchJob, total: int = 100):
     """The Ray backend's searcher on ``job``'s study, with one suggested trial "trial-a"."""
     from runners.search.ray_backend import RecordingOptunaSearch, _DefineByRun
 
-    searcher = RecordingOptunaSearch(job=job, space=_DefineByRun(job.space), study_name="search",
+    searcher = RecordingOptunaSearch(job=job, total=total, space=_DefineByRun(job.space), study_name="search",
                                      storage=optuna.storages.RDBStorage(job.storage_url), metric="score", mode="max")
     assert searcher.suggest("trial-a") is not None
     return searcher
@@ -297,6 +297,21 @@ def test_ray_searcher_writes_the_record_before_telling_the_study(tmp_path, monke
     with pytest.raises(Killed):
         searcher.on_trial_complete("trial-a", result={"score": 0.71, "record_json": json.dumps(record.to_json())})
     assert read_records(tmp_path) == [record]
+
+
+def test_ray_searcher_starts_no_trial_once_the_shared_study_holds_its_total(tmp_path):
+    """--trials is a shared study's total on the Ray backend too: trials another command
+    started meanwhile count, and the searcher then ends the experiment."""
+    from ray.tune.search import Searcher
+
+    job = make_job(tmp_path)
+    searcher = ray_searcher(job, total=3)
+    study = open_study(job)
+    leave_running(study, job, owner=f"{socket.gethostname()}:{process_tag()}")  # another live command's
+    assert searcher.suggest("trial-b") not in (None, Searcher.FINISHED)
+    assert counted_trials(study) == 3
+    assert searcher.suggest("trial-c") == Searcher.FINISHED
+    assert counted_trials(study) == 3
 
 
 @pytest.mark.parametrize("state, expected", [("COMPLETE", TrialState.COMPLETE), ("PRUNED", TrialState.PRUNED),

@@ -80,7 +80,7 @@ def _run_trials(job: SearchJob, trials: int, data: Splits, quiet: bool) -> list[
     try:
         if job.backend == "ray":
             from runners.search import ray_backend
-            ray_backend.run(job, remaining, data)
+            ray_backend.run(job, remaining, data, total=trials)
         else:
             _run_optuna(job, trials, remaining, data)
     finally:

@@ -27,6 +27,7 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # our own progress bar and sum
 
 import optuna  # noqa: E402
 from ray.tune import Callback  # noqa: E402  (after the output switch above)
+from ray.tune.search import Searcher  # noqa: E402
 from ray.tune.search.optuna import OptunaSearch  # noqa: E402
 
 from infra.trial_state import TrialState
@@ -34,7 +35,8 @@ from runners.data.sources import Splits
 from runners.ray_cluster import init_ray
 from runners.search.candidates import Evaluator
 from runners.search.job import SearchJob
-from runners.search.optuna_backend import OWNER, describe_trial, make_sampler, open_study, owner_tag, study_state
+from runners.search.optuna_backend import (OWNER, counted_trials, describe_trial, make_sampler, open_study, owner_tag,
+                                           study_state)
 from runners.search.records import TrialRecord, append_record, read_records, write_tables
 from runners.search.storage import open_storage
 
@@ -123,13 +125,18 @@ class RecordingOptunaSearch(OptunaSearch):
     stopped early and an untrained candidate's placeholder score; the study then shows
     TPE those as finished networks. Here a pruned record is told PRUNED with its last
     report, and a failed or rejected one FAIL, as the Optuna backend does.
+
+    It starts no trial once the study holds ``total`` counted trials: on a shared study other
+    commands' trials count towards ``--trials`` too, as on the Optuna backend.
     """
 
-    def __init__(self, *args, job: SearchJob, **kwargs):
+    def __init__(self, *args, job: SearchJob, total: int, **kwargs):
         super().__init__(*args, **kwargs)
-        self.job = job
+        self.job, self.total = job, total
 
-    def suggest(self, trial_id: str) -> dict | None:
+    def suggest(self, trial_id: str) -> dict | str | None:
+        if counted_trials(self._ot_study) >= self.total:
+            return Searcher.FINISHED  # Tune starts no further trial; those running finish
         config = super().suggest(trial_id)
         if trial_id in self._ot_trials:  # the driver runs the study's side of every trial
             self._ot_trials[trial_id].set_user_attr(OWNER, owner_tag())
@@ -185,10 +192,11 @@ class FailureRecorder(Callback):
                                      failure_reason=f"Ray trial error: {str(trial.error_file or 'see Ray logs')}"))
 
 
-def run(job: SearchJob, remaining: int, data: Splits) -> None:
-    """Run ``remaining`` trials as Ray Tune trials; the data reaches every node through
-    Ray's object store (``tune.with_parameters``), so nodes need no shared file system:
-    only the driver writes the run directory."""
+def run(job: SearchJob, remaining: int, data: Splits, total: int) -> None:
+    """Run ``remaining`` trials as Ray Tune trials, fewer if the study comes to hold ``total``
+    (other commands on a shared study); the data reaches every node through Ray's object
+    store (``tune.with_parameters``), so nodes need no shared file system: only the driver
+    writes the run directory."""
     import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
@@ -219,7 +227,7 @@ def run(job: SearchJob, remaining: int, data: Splits) -> None:
             tune.with_parameters(_trainable, job=job, data=data, offset=offset), {"cpu": threads, **gpus})
         goal = job.settings.objective
         search = RecordingOptunaSearch(
-            job=job, space=_DefineByRun(job.space), sampler=make_sampler(job, stream=len(study.trials)),
+            job=job, total=total, space=_DefineByRun(job.space), sampler=make_sampler(job, stream=len(study.trials)),
             study_name=job.study_name, storage=open_storage(job.storage_url, job.storage_patience),
             metric=["score", "macs"] if goal.multi else "score", mode=["max", "min"] if goal.multi else "max")
         scheduler = ASHAScheduler(metric="score", mode="max", max_t=max(1, job.settings.train.epochs),

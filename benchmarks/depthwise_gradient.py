@@ -23,10 +23,9 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.cpp_extension import load_inline
 
+from b0_step import b0_step  # benchmarks/ is the script's own directory
 from infra.units import parse_resolution
-from runners.learning.loop import TrainConfig, make_optimizer, training_step
-from search_space import build_model, load_spec
-from timing import median_seconds  # benchmarks/ is the script's own directory
+from timing import median_seconds
 
 REPEATS = 7  # timed calls per depthwise gradient (the median is reported)
 
@@ -110,16 +109,11 @@ class RecordDepthwise(TorchDispatchMode):
 
 
 def measure(kernel, height: int, width: int, batch: int) -> None:
-    torch.manual_seed(0)
-    spec = dataclasses.replace(load_spec("efficientnet-b0"), in_channels=1, num_classes=10)
-    model = build_model(spec).train().to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model, TrainConfig())
-    images = torch.randn(batch, 1, height, width).contiguous(memory_format=torch.channels_last)
-    labels = torch.randint(0, 10, (batch,))
+    _, step = b0_step(height, width, batch)
     recorder = RecordDepthwise()
     with recorder:  # also the warm-up of the timed steps
-        training_step(model, optimizer, images, labels, 0.1)
-    step_ms = 1e3 * median_seconds(lambda: training_step(model, optimizer, images, labels, 0.1), repeats=5)
+        step()
+    step_ms = 1e3 * median_seconds(step, repeats=5)
     print(f"efficientnet-b0 1x{height}x{width}, batch {batch}: training step {step_ms:.1f} ms, "
           f"{len(recorder.calls)} depthwise convolutions", flush=True)
     total_onednn = total_loop = 0.0

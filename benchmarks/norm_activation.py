@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import dataclasses
 import os
 import shutil
 import tempfile
@@ -40,11 +39,10 @@ INDUCTOR_CACHE = os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix
 import torch  # noqa: E402  (after the cache directory is set)
 import torch.nn.functional as F
 
+from b0_step import b0_step  # benchmarks/ is the script's own directory
 from infra.units import parse_resolution
-from runners.learning.loop import TrainConfig, make_optimizer, training_step
-from search_space import build_model, load_spec
 from search_space.layers import ConvNormAct
-from timing import median_seconds  # benchmarks/ is the script's own directory
+from timing import median_seconds
 
 REPEATS = 9  # timed calls per shape (the median is reported)
 EAGER_PASSES, FUSED_PASSES = 13, 8  # tensor-sized reads and writes, counted in the docstring
@@ -55,13 +53,12 @@ def norm_activation(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, m
     return F.silu(F.batch_norm(x, mean, var, weight, bias, True, 0.01, 1e-3))
 
 
-def recorded_shapes(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                    optimizer: torch.optim.Optimizer) -> collections.Counter:
-    """How often each (shape, channels) a conv-norm-SiLU layer normalises occurs in one step."""
+def recorded_shapes(model: torch.nn.Module, step) -> collections.Counter:
+    """How often each input shape a conv-norm-SiLU layer normalises occurs in one ``step``."""
     shapes: collections.Counter = collections.Counter()
     hooks = [layer.norm.register_forward_hook(lambda module, inputs, output: shapes.update([tuple(inputs[0].shape)]))
              for layer in model.modules() if isinstance(layer, ConvNormAct) and isinstance(layer.act, torch.nn.SiLU)]
-    training_step(model, optimizer, images, labels, 0.1)
+    step()
     for hook in hooks:
         hook.remove()
     return shapes
@@ -74,14 +71,9 @@ def forward_backward(function, x: torch.Tensor, parameters: list[torch.Tensor], 
 
 
 def measure(height: int, width: int, batch: int) -> None:
-    torch.manual_seed(0)
-    spec = dataclasses.replace(load_spec("efficientnet-b0"), in_channels=1, num_classes=10)
-    model = build_model(spec).train().to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model, TrainConfig())
-    images = torch.randn(batch, 1, height, width).contiguous(memory_format=torch.channels_last)
-    labels = torch.randint(0, 10, (batch,))
-    shapes = recorded_shapes(model, images, labels, optimizer)
-    step_ms = 1e3 * median_seconds(lambda: training_step(model, optimizer, images, labels, 0.1), repeats=5)
+    model, step = b0_step(height, width, batch)
+    shapes = recorded_shapes(model, step)  # also the warm-up of the timed steps
+    step_ms = 1e3 * median_seconds(step, repeats=5)
     print(f"efficientnet-b0 1x{height}x{width}, batch {batch}: training step {step_ms:.1f} ms, "
           f"{sum(shapes.values())} batch norms followed by SiLU", flush=True)
     totals = collections.Counter()

@@ -3,10 +3,14 @@
 The file is a ``torch.save`` of plain data (``weights_only`` loading is enough): the
 format number, the spec as JSON (the one source of truth: the model is rebuilt from it),
 the model's ``state_dict`` and whatever a trainer adds (epoch, optimizer state, metrics).
+``torch.save`` writes a zip archive whose members carry CRC-32 checksums; ``torch.load``
+does not check them, so every member is checked before loading: a damaged byte is one
+error line, never a network with other weights.
 """
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +43,13 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint's contents, checked; one :class:`CheckpointError` line for anything else."""
     path = Path(path)
     try:
+        _check_archive(path)
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
-    except Exception as error:  # torch.load reports a damaged or foreign file through many types
+    except CheckpointError:
+        raise
+    except Exception as error:  # zipfile and torch.load report a damaged or foreign file through many types
         raise CheckpointError(f"{path}: not a checkpoint torch can read ({type(error).__name__}: "
                               f"{str(error).splitlines()[0][:120] if str(error) else ''})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
@@ -50,6 +57,16 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(payload.get("spec"), str) or not isinstance(payload.get("state_dict"), dict):
         raise CheckpointError(f"{path}: its spec or weights are missing")
     return payload
+
+
+def _check_archive(path: Path) -> None:
+    """Every member of the archive read whole and matching its CRC-32 (``torch.save``
+    computes them; ``torch.load`` reads a member at the offset its header gives and never
+    checks, so a damaged header or byte loads as other weights)."""
+    with zipfile.ZipFile(path) as archive:
+        damaged = archive.testzip()
+    if damaged is not None:
+        raise CheckpointError(f"{path}: damaged ({damaged} does not match its checksum)")
 
 
 def load_checkpoint(path: str | Path) -> tuple[NetworkSpec, EfficientNet]:

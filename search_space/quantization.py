@@ -18,8 +18,9 @@ from search_space.fusion import fuse_model
 
 
 # Kept in float by default: the stem sees the raw input (often one channel), the classifier
-# makes the logits. Keeping the attention gates (squeeze-excitation, ECA) in float as well was
-# measured worse than int8 everywhere on trained B0s (benchmarks/quantization.py, BENCHMARKS.md).
+# makes the logits. Keeping the attention gates (squeeze-excitation, ECA) in float as well
+# measured no better on two trained B0s (1.10 and 3.35 points lost against 1.17 and 1.91;
+# int8 everywhere 1.85 and 4.33: benchmarks/quantization.py, BENCHMARKS.md).
 FLOAT_MODULES = ("stem", "classifier")
 
 

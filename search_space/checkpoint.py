@@ -43,15 +43,15 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint's contents, checked; one :class:`CheckpointError` line for anything else."""
     path = Path(path)
     try:
-        _check_archive(path)
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        damaged = _damaged_member(path)
+        payload = None if damaged else torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
-    except CheckpointError:
-        raise
     except Exception as error:  # zipfile and torch.load report a damaged or foreign file through many types
         raise CheckpointError(f"{path}: not a checkpoint torch can read ({type(error).__name__}: "
                               f"{str(error).splitlines()[0][:120] if str(error) else ''})") from None
+    if damaged:
+        raise CheckpointError(f"{path}: damaged ({damaged} does not match its checksum)")
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a checkpoint of this suite (format {CHECKPOINT_FORMAT}: spec and weights)")
     if not isinstance(payload.get("spec"), str) or not isinstance(payload.get("state_dict"), dict):
@@ -59,14 +59,12 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return payload
 
 
-def _check_archive(path: Path) -> None:
-    """Every member of the archive read whole and matching its CRC-32 (``torch.save``
-    computes them; ``torch.load`` reads a member at the offset its header gives and never
-    checks, so a damaged header or byte loads as other weights)."""
+def _damaged_member(path: Path) -> str | None:
+    """The first member of the archive that does not read whole or match its CRC-32, else
+    None (``torch.save`` computes them; ``torch.load`` reads a member at the offset its header
+    gives and never checks, so a damaged header or byte loads as other weights)."""
     with zipfile.ZipFile(path) as archive:
-        damaged = archive.testzip()
-    if damaged is not None:
-        raise CheckpointError(f"{path}: damaged ({damaged} does not match its checksum)")
+        return archive.testzip()
 
 
 def load_checkpoint(path: str | Path) -> tuple[NetworkSpec, EfficientNet]:
